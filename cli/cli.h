@@ -1,0 +1,62 @@
+/*
+ * cli.h - what the `sendcap` command groups share: settings, the Redis
+ * connection, exit codes and output helpers.
+ *
+ * The CLI uses store/ exactly as the daemon does, so the key schema, the
+ * Lua scripts and the crypto exist once.  It never prints a real key, and
+ * prints a vault key only at the moment `key issue` creates it.
+ */
+#ifndef SC_CLI_H
+#define SC_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/config.h"
+#include "store/redis.h"
+#include "store/secret.h"
+
+/* Exit codes, as documented in the README. */
+enum {
+    CLI_OK = 0,
+    CLI_ERR = 1,      /* could not do it: Redis, master key, refused by a rule */
+    CLI_USAGE = 2,    /* bad command line */
+    CLI_NOTFOUND = 3, /* no such key or upstream */
+};
+
+struct cli {
+    struct sc_config cfg;
+    struct store_conn *conn;
+};
+
+/* Connect on first use; prints the error and returns NULL on failure. */
+struct store_conn *cli_conn(struct cli *cli);
+
+/* Print "sendcap: <msg>" on stderr; returns code. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Print one JSON object on one line to stdout, then free it. */
+void cli_print_json(json_t *obj);
+
+/* A table for people: add rows of cells, then print with aligned columns. */
+struct cli_table;
+struct cli_table *cli_table_new(int ncols, const char *const *headers);
+void cli_table_row(struct cli_table *t, const char *const *cells);
+void cli_table_print(struct cli_table *t);
+void cli_table_free(struct cli_table *t);
+
+/* "2026-11-23T13:30:15Z" or "-" for 0 (buf >= 32). */
+const char *cli_time(int64_t ms, char *buf, size_t len);
+
+/* Read a real Resend key from $var (from_env != NULL) or stdin; refuses
+ * empty, over-long or non-printable input.  Returns a new string (caller
+ * releases it with store_secret_free), or NULL after printing why. */
+char *cli_read_real_key(const char *from_env);
+
+int cli_cmd_init(struct cli *cli, int argc, char **argv);
+int cli_cmd_upstream(struct cli *cli, int argc, char **argv);
+int cli_cmd_key(struct cli *cli, int argc, char **argv);
+
+#endif

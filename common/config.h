@@ -1,0 +1,47 @@
+/*
+ * config.h - the settings both programs share (SPEC §1): flag first, then
+ * environment, then default.
+ *
+ * Strings in struct sc_config point into argv, the environment or static
+ * defaults: borrowed, valid for the life of the process.  The master key
+ * itself is not held here; store/secret loads it from the file or variable.
+ */
+#ifndef SC_CONFIG_H
+#define SC_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sc_config {
+    const char *listen;          /* host:port */
+    const char *redis_url;       /* redis://[:pw@]host:port/db or unix:///path */
+    const char *upstream_url;    /* https://api.resend.com */
+    const char *master_key_file; /* NULL: see master_key_env */
+    const char *master_key_env;  /* SENDCAP_MASTER_KEY (base64), NULL if unset */
+    const char *path_prefix;     /* "" or "/resend/v1" */
+    const char *log_level;       /* debug|info|warn|error */
+    int64_t max_body;
+    int64_t upstream_timeout_ms;
+};
+
+/* Fill defaults, then apply the environment.  Returns 0, or -1 with a
+ * one-line reason in err. */
+int sc_config_init(struct sc_config *cfg, char *err, size_t errlen);
+
+/*
+ * If argv[*i] is one of the shared flags (--listen, --redis, --upstream-url,
+ * --master-key-file, --max-body, --upstream-timeout, --path-prefix,
+ * --log-level; "--flag value" or "--flag=value"), apply it, advance *i past
+ * it and return 1.  Return 0 if it is not a shared flag, -1 (with err) if it
+ * is one with a bad or missing value.
+ */
+int sc_config_flag(struct sc_config *cfg, int argc, char **argv, int *i, char *err,
+                   size_t errlen);
+
+/* Check cross-field rules after all flags are applied (prefix shape, ...). */
+int sc_config_check(const struct sc_config *cfg, char *err, size_t errlen);
+
+/* Help text for the shared flags, for --help screens. */
+extern const char sc_config_help[];
+
+#endif

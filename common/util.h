@@ -1,0 +1,37 @@
+/*
+ * util.h - small helpers every program needs: bounded number parsing,
+ * durations, times, bounded string copies.  No I/O, no allocation unless
+ * stated.
+ */
+#ifndef SC_UTIL_H
+#define SC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Parse a whole decimal number in [min, max]; 0 or -1 (junk, sign, range). */
+int sc_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Parse a DURATION: digits then "ms", "s", "m", "h" or "d" ("30s", "7d").
+ * Result in milliseconds, at most 100 years.  0 or -1. */
+int sc_parse_duration_ms(const char *s, int64_t *out_ms);
+
+/* Parse RFC 3339 ("2026-11-23T13:30:15Z", fractional seconds and numeric
+ * offsets allowed) into milliseconds since the epoch.  0 or -1. */
+int sc_parse_rfc3339_ms(const char *s, int64_t *out_ms);
+
+/* Format ms since the epoch as "2026-11-23T13:30:15.123Z" (buf >= 32). */
+void sc_format_time_ms(int64_t ms, char *buf, size_t len);
+
+/* Wall clock in ms since the epoch; monotonic clock in ms. */
+int64_t sc_now_ms(void);
+int64_t sc_mono_ms(void);
+
+/* Copy at most len-1 bytes and NUL-terminate; returns strlen(src) so
+ * truncation shows as a result >= len (OpenBSD strlcpy). */
+size_t sc_strlcpy(char *dst, const char *src, size_t len);
+
+/* Case-insensitive ASCII comparison of NUL-terminated strings. */
+int sc_strcaseeq(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * keys.c - vault key records: issue, read, list, revoke.  See keys.h.
+ *
+ * Everything that must be atomic (issuing a key with its indexes, revoking
+ * by Redis's clock) is one Lua script, the same scripts the daemon loads.
+ */
+#include "keys.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/limits.h"
+#include "common/util.h"
+
+static int
+copy_field(char *dst, size_t cap, const redisReply *v)
+{
+    if (v->type != REDIS_REPLY_STRING || v->len >= cap)
+        return -1;
+    memcpy(dst, v->str, v->len);
+    dst[v->len] = '\0';
+    return 0;
+}
+
+static int
+int_field(int64_t *dst, const redisReply *v, int64_t empty)
+{
+    char buf[32];
+
+    if (v->type != REDIS_REPLY_STRING || v->len >= sizeof(buf))
+        return -1;
+    if (v->len == 0) {
+        *dst = empty;
+        return 0;
+    }
+    memcpy(buf, v->str, v->len);
+    buf[v->len] = '\0';
+    return sc_parse_i64(buf, INT64_MIN, INT64_MAX, dst);
+}
+
+int
+store_keys_from_reply(const redisReply *r, struct store_key *rec)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->daily_cap = -1;
+    sc_strlcpy(rec->scope, "sending", sizeof(rec->scope));
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+        return -1;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        int bad = 0;
+
+        if (f->type != REDIS_REPLY_STRING)
+            return -1;
+#define IS(s) (f->len == sizeof(s) - 1 && memcmp(f->str, s, f->len) == 0)
+        if (IS("id"))
+            bad = copy_field(rec->id, sizeof(rec->id), v);
+        else if (IS("family"))
+            bad = copy_field(rec->family, sizeof(rec->family), v);
+        else if (IS("hash"))
+            bad = copy_field(rec->hash, sizeof(rec->hash), v);
+        else if (IS("name"))
+            bad = copy_field(rec->name, sizeof(rec->name), v);
+        else if (IS("owner"))
+            bad = copy_field(rec->owner, sizeof(rec->owner), v);
+        else if (IS("agent_run_id"))
+            bad = copy_field(rec->agent_run_id, sizeof(rec->agent_run_id), v);
+        else if (IS("upstream"))
+            bad = copy_field(rec->upstream, sizeof(rec->upstream), v);
+        else if (IS("scope"))
+            bad = copy_field(rec->scope, sizeof(rec->scope), v);
+        else if (IS("from_domains"))
+            bad = copy_field(rec->from_domains, sizeof(rec->from_domains), v);
+        else if (IS("to_domains"))
+            bad = copy_field(rec->to_domains, sizeof(rec->to_domains), v);
+        else if (IS("gen"))
+            bad = copy_field(rec->gen, sizeof(rec->gen), v);
+        else if (IS("daily_cap"))
+            bad = int_field(&rec->daily_cap, v, -1);
+        else if (IS("created_at"))
+            bad = int_field(&rec->created_at, v, 0);
+        else if (IS("expires_at"))
+            bad = int_field(&rec->expires_at, v, 0);
+        else if (IS("revoked_at"))
+            bad = int_field(&rec->revoked_at, v, 0);
+        else if (IS("last_used_at"))
+            bad = int_field(&rec->last_used_at, v, 0);
+#undef IS
+        if (bad)
+            return -1;
+    }
+    if (rec->id[0] == '\0')
+        return -1;
+    if (rec->family[0] == '\0')
+        sc_strlcpy(rec->family, rec->id, sizeof(rec->family));
+    return 0;
+}
+
+int
+store_keys_redis_time(struct store_conn *c, int64_t *now_ms, char *err, size_t errlen)
+{
+    redisReply *r = store_redis_cmd(c, err, errlen, "TIME");
+    int64_t s, us;
+    int ret = -1;
+
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        sc_parse_i64(r->element[0]->str, 0, INT64_MAX / 1000, &s) == 0 &&
+        sc_parse_i64(r->element[1]->str, 0, 999999, &us) == 0) {
+        *now_ms = s * 1000 + us / 1000;
+        ret = 0;
+    } else {
+        snprintf(err, errlen, "redis: unexpected TIME reply");
+    }
+    freeReplyObject(r);
+    return ret;
+}
+
+int
+store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *vault_key,
+                 size_t vklen, struct store_key *out, char *err, size_t errlen)
+{
+    char id[STORE_KEY_ID_MAX], hash[SC_KEY_HASH_HEX], k_up[128], k_vk[128], k_id[128];
+    char exp_at[24], exp_in[24], cap[24];
+    const char *args[32];
+    int n = 0, ret = -1;
+    redisReply *r = NULL;
+
+    memcpy(id, "key_", 4);
+    if (store_secret_random_base62(id + 4, SC_KEY_ID_CHARS) != 0 ||
+        store_secret_vault_key_new(vault_key, vklen) != 0) {
+        snprintf(err, errlen, "the system random generator failed");
+        return -1;
+    }
+    store_secret_key_hash(vault_key, strlen(vault_key), hash);
+    snprintf(k_up, sizeof(k_up), "sc:up:%s", spec->upstream);
+    snprintf(k_vk, sizeof(k_vk), "sc:vk:%s", hash);
+    snprintf(k_id, sizeof(k_id), "sc:id:%s", id);
+    snprintf(exp_at, sizeof(exp_at), "%lld", (long long)spec->expires_at_ms);
+    snprintf(exp_in, sizeof(exp_in), "%lld", (long long)spec->expires_in_ms);
+    if (spec->daily_cap >= 0)
+        snprintf(cap, sizeof(cap), "%lld", (long long)spec->daily_cap);
+    else
+        cap[0] = '\0';
+
+    args[n++] = k_up;
+    args[n++] = k_vk;
+    args[n++] = k_id;
+    args[n++] = id;
+    args[n++] = hash;
+    args[n++] = spec->upstream;
+    args[n++] = exp_at;
+    args[n++] = exp_in;
+    args[n++] = "hash";
+    args[n++] = hash;
+    args[n++] = "name";
+    args[n++] = spec->name;
+    args[n++] = "owner";
+    args[n++] = spec->owner;
+    args[n++] = "agent_run_id";
+    args[n++] = spec->agent_run_id;
+    args[n++] = "scope";
+    args[n++] = spec->scope;
+    args[n++] = "daily_cap";
+    args[n++] = cap;
+    args[n++] = "from_domains";
+    args[n++] = spec->from_domains;
+    args[n++] = "to_domains";
+    args[n++] = spec->to_domains;
+
+    r = store_redis_eval(c, STORE_SCRIPT_KEY_ISSUE, 3, n, args, err, errlen);
+    if (r == NULL) {
+        if (strstr(err, "ERR_NO_UPSTREAM") != NULL)
+            snprintf(err, errlen, "no upstream named '%s' (add it with 'sendcap upstream add')",
+                     spec->upstream);
+        goto fail;
+    }
+    freeReplyObject(r);
+    r = NULL;
+    if (store_keys_get(c, id, out, err, errlen) != 0) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "the new key %s could not be read back", id);
+        goto fail;
+    }
+    ret = 0;
+fail:
+    if (ret != 0)
+        store_secret_wipe(vault_key, vklen);
+    store_secret_wipe(hash, sizeof(hash));
+    return ret;
+}
+
+int
+store_keys_get(struct store_conn *c, const char *id, struct store_key *out, char *err,
+               size_t errlen)
+{
+    redisReply *r;
+    char hash[SC_KEY_HASH_HEX];
+
+    err[0] = '\0';
+    if (strlen(id) >= STORE_KEY_ID_MAX || strncmp(id, "key_", 4) != 0)
+        return 1;
+    r = store_redis_cmd(c, err, errlen, "GET sc:id:%s", id);
+    if (r == NULL)
+        return -1;
+    if (r->type != REDIS_REPLY_STRING || r->len != 64) {
+        freeReplyObject(r);
+        return 1;
+    }
+    memcpy(hash, r->str, 64);
+    hash[64] = '\0';
+    freeReplyObject(r);
+    r = store_redis_cmd(c, err, errlen, "HGETALL sc:vk:%s", hash);
+    if (r == NULL)
+        return -1;
+    if (r->elements == 0) {
+        freeReplyObject(r);
+        return 1;
+    }
+    if (store_keys_from_reply(r, out) != 0) {
+        freeReplyObject(r);
+        snprintf(err, errlen, "key record %s is malformed", id);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+int
+store_keys_each(struct store_conn *c, int (*fn)(const struct store_key *, void *), void *arg,
+                char *err, size_t errlen)
+{
+    redisReply *ids = store_redis_cmd(c, err, errlen, "ZRANGE sc:keys 0 -1");
+    struct store_key *rec = malloc(sizeof(*rec));
+    int ret = -1;
+
+    if (ids == NULL || rec == NULL) {
+        if (rec == NULL)
+            snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < ids->elements; i++) {
+        int r = store_keys_get(c, ids->element[i]->str, rec, err, errlen);
+        if (r < 0)
+            goto fail;
+        if (r == 0 && fn(rec, arg) != 0)
+            break;
+    }
+    ret = 0;
+fail:
+    if (ids != NULL)
+        freeReplyObject(ids);
+    free(rec);
+    return ret;
+}
+
+int
+store_keys_revoke(struct store_conn *c, const char *id, int64_t *revoked_at, int *already,
+                  char *err, size_t errlen)
+{
+    struct store_key rec;
+    char k_vk[128];
+    const char *args[1];
+    redisReply *r;
+    int g = store_keys_get(c, id, &rec, err, errlen);
+
+    if (g != 0)
+        return g;
+    snprintf(k_vk, sizeof(k_vk), "sc:vk:%s", rec.hash);
+    args[0] = k_vk;
+    r = store_redis_eval(c, STORE_SCRIPT_KEY_REVOKE, 1, 1, args, err, errlen);
+    if (r == NULL)
+        return strstr(err, "ERR_NO_KEY") != NULL ? 1 : -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[1]->type != REDIS_REPLY_STRING ||
+        sc_parse_i64(r->element[1]->str, 0, INT64_MAX, revoked_at) != 0) {
+        freeReplyObject(r);
+        snprintf(err, errlen, "redis: unexpected reply from key_revoke");
+        return -1;
+    }
+    *already = r->element[0]->integer == 0;
+    freeReplyObject(r);
+    return 0;
+}
+
+const char *
+store_keys_status(const struct store_key *k, int64_t now_ms)
+{
+    if (k->revoked_at > 0)
+        return "revoked";
+    if (k->expires_at > 0 && now_ms >= k->expires_at)
+        return "expired";
+    return "active";
+}

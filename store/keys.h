@@ -1,0 +1,87 @@
+/*
+ * keys.h - vault key records in Redis.
+ *
+ * Schema (all under the "sc:" prefix):
+ *   sc:vk:<sha256 hex>   hash: the key record (fields below); the vault key
+ *                        itself is never stored
+ *   sc:id:<key id>       string: the sha256 hex, so commands can use the id
+ *   sc:keys              zset: key ids by created_at
+ *   sc:upkeys:<name>     set: ids of the keys issued on an upstream
+ * Record fields: id, name, owner, upstream, scope, daily_cap ("" = none),
+ * from_domains, to_domains (comma-separated, lower case, "" = any),
+ * agent_run_id, created_at, expires_at, revoked_at, last_used_at (ms since
+ * the epoch by Redis's clock, 0 = never), gen (bumped on every change that
+ * invalidates cached copies), family (the id whose counters the key shares).
+ */
+#ifndef SC_STORE_KEYS_H
+#define SC_STORE_KEYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "redis.h"
+#include "secret.h"
+
+#define STORE_KEY_ID_MAX 40
+#define STORE_KEY_TEXT_MAX 256    /* name, owner, agent_run_id */
+#define STORE_KEY_DOMAINS_MAX 4096 /* comma-joined domain list */
+
+struct store_key {
+    char id[STORE_KEY_ID_MAX];
+    char family[STORE_KEY_ID_MAX];
+    char hash[SC_KEY_HASH_HEX];
+    char name[STORE_KEY_TEXT_MAX];
+    char owner[STORE_KEY_TEXT_MAX];
+    char agent_run_id[STORE_KEY_TEXT_MAX];
+    char upstream[STORE_KEY_TEXT_MAX];
+    char scope[16];          /* "sending" or "full" */
+    int64_t daily_cap;       /* -1: no cap */
+    char from_domains[STORE_KEY_DOMAINS_MAX];
+    char to_domains[STORE_KEY_DOMAINS_MAX];
+    int64_t created_at, expires_at, revoked_at, last_used_at;
+    char gen[24];
+};
+
+/* What `key issue` asks for. */
+struct store_key_spec {
+    const char *upstream;
+    const char *name, *owner, *agent_run_id; /* "" if unset */
+    const char *scope;                         /* "sending" | "full" */
+    int64_t daily_cap;                         /* -1: none */
+    const char *from_domains, *to_domains;     /* comma-joined, "" = any */
+    int64_t expires_at_ms;                     /* absolute, 0 = none */
+    int64_t expires_in_ms;                     /* relative to Redis's clock, 0 = none */
+};
+
+/* Fill rec from an HGETALL-shaped reply (flat field/value array).  0 or -1
+ * (missing id, over-long field). */
+int store_keys_from_reply(const redisReply *r, struct store_key *rec);
+
+/* Issue a key: writes the record and indexes atomically (key_issue.lua).
+ * vault_key receives the new key (>= 48 bytes): the only time it exists
+ * outside the agent.  0 or -1 with err. */
+int store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *vault_key,
+                     size_t vklen, struct store_key *out, char *err, size_t errlen);
+
+/* Load a record by public id.  0, 1 if there is no such key, -1 with err. */
+int store_keys_get(struct store_conn *c, const char *id, struct store_key *out, char *err,
+                   size_t errlen);
+
+/* Call fn for each key, oldest first.  0 or -1 with err. */
+int store_keys_each(struct store_conn *c, int (*fn)(const struct store_key *, void *), void *arg,
+                    char *err, size_t errlen);
+
+/* Revoke by id.  *already is set when it was revoked before.  0, 1 if no
+ * such key, -1 with err. */
+int store_keys_revoke(struct store_conn *c, const char *id, int64_t *revoked_at, int *already,
+                      char *err, size_t errlen);
+
+/* Redis's clock, ms since the epoch.  0 or -1. */
+int store_keys_redis_time(struct store_conn *c, int64_t *now_ms, char *err, size_t errlen);
+
+/* "active", "revoked" or "expired" at now_ms. */
+const char *store_keys_status(const struct store_key *k, int64_t now_ms);
+
+#endif

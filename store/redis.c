@@ -1,0 +1,643 @@
+/*
+ * redis.c - sync and async Redis access with deadlines.  See redis.h.
+ */
+#include "redis.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+
+#include <event2/event.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+#include <openssl/sha.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "lua_scripts.h"
+#include "secret.h"
+
+/* ---- address ---- */
+
+int
+store_redis_addr_parse(const char *url, struct store_redis_addr *out, char *err, size_t errlen)
+{
+    const char *p, *at, *slash, *hostend;
+    char tmp[16];
+    int64_t n;
+
+    memset(out, 0, sizeof(*out));
+    out->port = 6379;
+    if (strncmp(url, "unix://", 7) == 0) {
+        const char *q = strchr(url + 7, '?');
+        size_t len = q ? (size_t)(q - (url + 7)) : strlen(url + 7);
+
+        if (len == 0 || len >= sizeof(out->path) || url[7] != '/') {
+            snprintf(err, errlen, "redis URL: unix:// needs an absolute socket path");
+            return -1;
+        }
+        out->is_unix = 1;
+        memcpy(out->path, url + 7, len);
+        if (q != NULL) {
+            if (strncmp(q, "?db=", 4) != 0 || sc_parse_i64(q + 4, 0, 1000, &n) != 0) {
+                snprintf(err, errlen, "redis URL: only ?db=N may follow a unix socket path");
+                return -1;
+            }
+            out->db = (int)n;
+        }
+        return 0;
+    }
+    if (strncmp(url, "redis://", 8) != 0) {
+        snprintf(err, errlen, "redis URL must start with redis:// or unix://");
+        return -1;
+    }
+    p = url + 8;
+    slash = strchr(p, '/');
+    at = strchr(p, '@');
+    if (at != NULL && (slash == NULL || at < slash)) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        size_t ul, pl;
+
+        if (colon == NULL) {
+            snprintf(err, errlen, "redis URL: credentials must be [user]:password@");
+            return -1;
+        }
+        ul = (size_t)(colon - p);
+        pl = (size_t)(at - colon - 1);
+        if (ul >= sizeof(out->user) || pl >= sizeof(out->password)) {
+            snprintf(err, errlen, "redis URL: user or password too long");
+            return -1;
+        }
+        memcpy(out->user, p, ul);
+        memcpy(out->password, colon + 1, pl);
+        p = at + 1;
+    }
+    slash = strchr(p, '/');
+    hostend = slash ? slash : p + strlen(p);
+    if (*p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(hostend - p));
+        if (rb == NULL || (size_t)(rb - p - 1) >= sizeof(out->host)) {
+            snprintf(err, errlen, "redis URL: bad IPv6 host");
+            return -1;
+        }
+        memcpy(out->host, p + 1, (size_t)(rb - p - 1));
+        p = rb + 1;
+    } else {
+        const char *colon = memchr(p, ':', (size_t)(hostend - p));
+        const char *e = colon ? colon : hostend;
+        if (e == p || (size_t)(e - p) >= sizeof(out->host)) {
+            snprintf(err, errlen, "redis URL: missing or too long host");
+            return -1;
+        }
+        memcpy(out->host, p, (size_t)(e - p));
+        p = e;
+    }
+    if (*p == ':') {
+        size_t pl = (size_t)(hostend - p - 1);
+        if (pl == 0 || pl >= sizeof(tmp)) {
+            snprintf(err, errlen, "redis URL: bad port");
+            return -1;
+        }
+        memcpy(tmp, p + 1, pl);
+        tmp[pl] = '\0';
+        if (sc_parse_i64(tmp, 1, 65535, &n) != 0) {
+            snprintf(err, errlen, "redis URL: bad port '%s'", tmp);
+            return -1;
+        }
+        out->port = (int)n;
+    } else if (p != hostend) {
+        snprintf(err, errlen, "redis URL: junk after host");
+        return -1;
+    }
+    if (slash != NULL && slash[1] != '\0') {
+        if (sc_parse_i64(slash + 1, 0, 1000, &n) != 0) {
+            snprintf(err, errlen, "redis URL: database must be a number");
+            return -1;
+        }
+        out->db = (int)n;
+    }
+    return 0;
+}
+
+int
+store_redis_addr_resolve(struct store_redis_addr *a, char *err, size_t errlen)
+{
+    struct addrinfo hints, *res = NULL;
+    char buf[INET6_ADDRSTRLEN];
+    int r;
+
+    if (a->is_unix)
+        return 0;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    r = getaddrinfo(a->host, NULL, &hints, &res);
+    if (r != 0 || res == NULL) {
+        snprintf(err, errlen, "cannot resolve redis host %s: %s", a->host, gai_strerror(r));
+        return -1;
+    }
+    if (res->ai_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, buf, sizeof(buf));
+    else
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, buf, sizeof(buf));
+    freeaddrinfo(res);
+    sc_strlcpy(a->host, buf, sizeof(a->host));
+    return 0;
+}
+
+/* ---- scripts ---- */
+
+static struct store_script scripts[STORE_SCRIPT_COUNT] = {
+    [STORE_SCRIPT_CALL] = {"call", store_lua_call, ""},
+    [STORE_SCRIPT_KEY_ISSUE] = {"key_issue", store_lua_key_issue, ""},
+    [STORE_SCRIPT_KEY_REVOKE] = {"key_revoke", store_lua_key_revoke, ""},
+    [STORE_SCRIPT_UPSTREAM_ADD] = {"upstream_add", store_lua_upstream_add, ""},
+    [STORE_SCRIPT_UPSTREAM_ROTATE] = {"upstream_rotate", store_lua_upstream_rotate, ""},
+    [STORE_SCRIPT_UPSTREAM_REMOVE] = {"upstream_remove", store_lua_upstream_remove, ""},
+};
+
+const struct store_script *
+store_redis_script(enum store_script_id id)
+{
+    struct store_script *s = &scripts[id];
+
+    if (s->sha[0] == '\0') {
+        unsigned char d[SHA_DIGEST_LENGTH];
+        SHA1((const unsigned char *)s->body, strlen(s->body), d);
+        for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+            snprintf(s->sha + 2 * i, 3, "%02x", d[i]);
+    }
+    return s;
+}
+
+/* ---- sync ---- */
+
+struct store_conn {
+    redisContext *ctx;
+};
+
+static void
+reply_err(redisContext *ctx, redisReply *r, char *err, size_t errlen)
+{
+    if (r == NULL)
+        snprintf(err, errlen, "redis: %s", ctx->errstr[0] ? ctx->errstr : "no reply");
+    else
+        snprintf(err, errlen, "redis: %.*s", (int)r->len, r->str);
+}
+
+static redisReply *
+check(struct store_conn *c, redisReply *r, char *err, size_t errlen)
+{
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        reply_err(c->ctx, r, err, errlen);
+        if (r != NULL)
+            freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+struct store_conn *
+store_redis_connect(const struct store_redis_addr *a, char *err, size_t errlen)
+{
+    struct timeval ct = {SC_REDIS_CONNECT_TIMEOUT_MS / 1000,
+                         (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
+    struct timeval cmd = {SC_REDIS_COMMAND_TIMEOUT_MS / 1000,
+                          (SC_REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
+    struct store_conn *c = calloc(1, sizeof(*c));
+    redisReply *r;
+
+    if (c == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (a->is_unix)
+        c->ctx = redisConnectUnixWithTimeout(a->path, ct);
+    else
+        c->ctx = redisConnectWithTimeout(a->host, a->port, ct);
+    if (c->ctx == NULL || c->ctx->err) {
+        if (a->is_unix)
+            snprintf(err, errlen, "cannot reach redis at unix:%s: %s", a->path,
+                     c->ctx ? c->ctx->errstr : "out of memory");
+        else
+            snprintf(err, errlen, "cannot reach redis at %s:%d: %s", a->host, a->port,
+                     c->ctx ? c->ctx->errstr : "out of memory");
+        goto fail;
+    }
+    redisSetTimeout(c->ctx, cmd);
+    if (a->password[0] != '\0') {
+        if (a->user[0] != '\0')
+            r = redisCommand(c->ctx, "AUTH %s %s", a->user, a->password);
+        else
+            r = redisCommand(c->ctx, "AUTH %s", a->password);
+        if ((r = check(c, r, err, errlen)) == NULL)
+            goto fail;
+        freeReplyObject(r);
+    }
+    if (a->db != 0) {
+        r = redisCommand(c->ctx, "SELECT %d", a->db);
+        if ((r = check(c, r, err, errlen)) == NULL)
+            goto fail;
+        freeReplyObject(r);
+    }
+    return c;
+fail:
+    store_redis_close(c);
+    return NULL;
+}
+
+void
+store_redis_close(struct store_conn *c)
+{
+    if (c == NULL)
+        return;
+    if (c->ctx != NULL)
+        redisFree(c->ctx);
+    free(c);
+}
+
+redisReply *
+store_redis_cmd(struct store_conn *c, char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    redisReply *r;
+
+    va_start(ap, fmt);
+    r = redisvCommand(c->ctx, fmt, ap);
+    va_end(ap);
+    return check(c, r, err, errlen);
+}
+
+redisReply *
+store_redis_cmdargv(struct store_conn *c, int argc, const char **argv, const size_t *argvlen,
+                    char *err, size_t errlen)
+{
+    return check(c, redisCommandArgv(c->ctx, argc, argv, argvlen), err, errlen);
+}
+
+redisReply *
+store_redis_eval(struct store_conn *c, enum store_script_id id, int nkeys, int nargs,
+                 const char **args, char *err, size_t errlen)
+{
+    const struct store_script *s = store_redis_script(id);
+    const char *argv[64];
+    char nk[16];
+    redisReply *r;
+
+    if (nargs + 3 > 64) {
+        snprintf(err, errlen, "too many script arguments");
+        return NULL;
+    }
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    argv[0] = "EVALSHA";
+    argv[1] = s->sha;
+    argv[2] = nk;
+    for (int i = 0; i < nargs; i++)
+        argv[3 + i] = args[i];
+    r = redisCommandArgv(c->ctx, nargs + 3, argv, NULL);
+    if (r != NULL && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
+        freeReplyObject(r);
+        argv[0] = "EVAL";
+        argv[1] = s->body;
+        r = redisCommandArgv(c->ctx, nargs + 3, argv, NULL);
+    }
+    return check(c, r, err, errlen);
+}
+
+/* ---- async ---- */
+
+enum astate { A_DOWN, A_CONNECTING, A_READY };
+
+struct store_async {
+    struct event_base *base;
+    struct store_redis_addr addr;
+    redisAsyncContext *ac;
+    enum astate state;
+    struct event *retry;     /* reconnect timer */
+    struct event *conn_dl;   /* connect deadline */
+    int backoff_ms;
+    int setup_pending;       /* AUTH/SELECT/SCRIPT LOAD replies still to come */
+    int setup_failed;
+    long pending;
+    int freeing;
+};
+
+struct pending {
+    struct store_async *as;
+    store_reply_cb *cb;
+    void *arg;
+    struct event *deadline;
+    int done; /* cb already ran (deadline passed) */
+};
+
+static void start_connect(struct store_async *as);
+static void drop(struct store_async *as, const char *why);
+
+static void
+schedule_retry(struct store_async *as)
+{
+    struct timeval tv = {as->backoff_ms / 1000, (as->backoff_ms % 1000) * 1000};
+
+    if (as->freeing)
+        return;
+    evtimer_add(as->retry, &tv);
+    as->backoff_ms *= 2;
+    if (as->backoff_ms > SC_REDIS_RECONNECT_MAX_MS)
+        as->backoff_ms = SC_REDIS_RECONNECT_MAX_MS;
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    start_connect(arg);
+}
+
+static void
+on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct store_async *as = ac->data;
+
+    (void)status;
+    if (as == NULL || as->ac != ac)
+        return;
+    as->ac = NULL;
+    if (as->state == A_READY)
+        sc_warn("redis: connection lost: %s", ac->errstr[0] ? ac->errstr : "closed");
+    as->state = A_DOWN;
+    evtimer_del(as->conn_dl);
+    schedule_retry(as);
+}
+
+static void
+on_connect(const redisAsyncContext *ac, int status)
+{
+    struct store_async *as = ac->data;
+
+    if (as == NULL || as->ac != ac)
+        return;
+    if (status != REDIS_OK) {
+        /* hiredis frees the context after this callback. */
+        sc_debug("redis: connect failed: %s", ac->errstr);
+        as->ac = NULL;
+        as->state = A_DOWN;
+        evtimer_del(as->conn_dl);
+        schedule_retry(as);
+    }
+}
+
+static void
+setup_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store_async *as = ac->data;
+    redisReply *reply = r;
+
+    (void)priv;
+    if (as == NULL || as->ac != ac)
+        return;
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+        if (!as->setup_failed)
+            sc_error("redis: connection set-up failed: %s",
+                     reply ? reply->str : (ac->errstr[0] ? ac->errstr : "no reply"));
+        as->setup_failed = 1;
+    }
+    if (--as->setup_pending == 0 && as->state == A_CONNECTING) {
+        if (as->setup_failed) {
+            drop(as, NULL);
+            return;
+        }
+        evtimer_del(as->conn_dl);
+        as->state = A_READY;
+        as->backoff_ms = SC_REDIS_RECONNECT_MIN_MS;
+        sc_info("redis: connected and scripts loaded");
+    }
+}
+
+static void
+conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_async *as = arg;
+
+    (void)fd;
+    (void)what;
+    if (as->state == A_CONNECTING)
+        drop(as, "connect timed out");
+}
+
+/* Tear the connection down now: every queued callback runs with an error
+ * (hiredis calls them from redisAsyncFree), then a reconnect is scheduled. */
+static void
+drop(struct store_async *as, const char *why)
+{
+    redisAsyncContext *ac = as->ac;
+
+    if (why != NULL)
+        sc_warn("redis: dropping connection: %s", why);
+    as->state = A_DOWN;
+    evtimer_del(as->conn_dl);
+    if (ac != NULL) {
+        as->ac = NULL;
+        ac->data = NULL;
+        redisAsyncFree(ac);
+    }
+    schedule_retry(as);
+}
+
+static void
+start_connect(struct store_async *as)
+{
+    struct timeval dl = {SC_REDIS_CONNECT_TIMEOUT_MS / 1000,
+                         (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
+    redisAsyncContext *ac;
+
+    if (as->freeing || as->state != A_DOWN)
+        return;
+    if (as->addr.is_unix)
+        ac = redisAsyncConnectUnix(as->addr.path);
+    else
+        ac = redisAsyncConnect(as->addr.host, as->addr.port);
+    if (ac == NULL || ac->err) {
+        sc_debug("redis: connect failed: %s", ac ? ac->errstr : "out of memory");
+        if (ac != NULL)
+            redisAsyncFree(ac);
+        schedule_retry(as);
+        return;
+    }
+    ac->data = as;
+    as->ac = ac;
+    as->state = A_CONNECTING;
+    as->setup_pending = 0;
+    as->setup_failed = 0;
+    redisLibeventAttach(ac, as->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+    evtimer_add(as->conn_dl, &dl);
+
+    /* Commands are answered in order: everything queued after these runs
+     * authenticated, on the right database, with the scripts loaded. */
+    if (as->addr.password[0] != '\0') {
+        if (as->addr.user[0] != '\0')
+            redisAsyncCommand(ac, setup_reply, NULL, "AUTH %s %s", as->addr.user,
+                              as->addr.password);
+        else
+            redisAsyncCommand(ac, setup_reply, NULL, "AUTH %s", as->addr.password);
+        as->setup_pending++;
+    }
+    if (as->addr.db != 0) {
+        redisAsyncCommand(ac, setup_reply, NULL, "SELECT %d", as->addr.db);
+        as->setup_pending++;
+    }
+    for (int i = 0; i < STORE_SCRIPT_COUNT; i++) {
+        redisAsyncCommand(ac, setup_reply, NULL, "SCRIPT LOAD %s",
+                          store_redis_script((enum store_script_id)i)->body);
+        as->setup_pending++;
+    }
+}
+
+struct store_async *
+store_redis_async_new(struct event_base *base, const struct store_redis_addr *a)
+{
+    struct store_async *as = calloc(1, sizeof(*as));
+
+    if (as == NULL)
+        return NULL;
+    as->base = base;
+    as->addr = *a;
+    as->backoff_ms = SC_REDIS_RECONNECT_MIN_MS;
+    as->retry = evtimer_new(base, retry_cb, as);
+    as->conn_dl = evtimer_new(base, conn_deadline_cb, as);
+    if (as->retry == NULL || as->conn_dl == NULL) {
+        store_redis_async_free(as);
+        return NULL;
+    }
+    start_connect(as);
+    return as;
+}
+
+void
+store_redis_async_free(struct store_async *as)
+{
+    if (as == NULL)
+        return;
+    as->freeing = 1;
+    if (as->ac != NULL) {
+        redisAsyncContext *ac = as->ac;
+        as->ac = NULL;
+        ac->data = NULL;
+        redisAsyncFree(ac);
+    }
+    if (as->retry)
+        event_free(as->retry);
+    if (as->conn_dl)
+        event_free(as->conn_dl);
+    store_secret_wipe(as->addr.password, sizeof(as->addr.password));
+    free(as);
+}
+
+int
+store_redis_async_ready(const struct store_async *as)
+{
+    return as->state == A_READY;
+}
+
+static void
+pending_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct pending *p = arg;
+    struct store_async *as = p->as;
+
+    (void)fd;
+    (void)what;
+    p->done = 1;
+    p->cb(NULL, "redis command timed out", p->arg);
+    /* The connection is stuck behind this command: fail everything queued
+     * on it now and reconnect, rather than let requests pile up. */
+    if (as != NULL && as->ac != NULL)
+        drop(as, "a command passed its deadline");
+}
+
+static void
+pending_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct pending *p = priv;
+    redisReply *reply = r;
+    struct store_async *as = p->as;
+
+    (void)ac;
+    if (as != NULL)
+        as->pending--;
+    event_free(p->deadline);
+    if (!p->done) {
+        if (reply == NULL) {
+            p->cb(NULL, "redis connection lost", p->arg);
+        } else if (reply->type == REDIS_REPLY_ERROR) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "redis: %.*s", (int)(reply->len > 200 ? 200 : reply->len),
+                     reply->str);
+            if (strncmp(reply->str, "NOSCRIPT", 8) == 0 && as != NULL && as->ac == ac)
+                drop(as, "scripts were flushed; reloading");
+            p->cb(NULL, msg, p->arg);
+        } else {
+            p->cb(reply, NULL, p->arg);
+        }
+    }
+    free(p);
+}
+
+int
+store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkeys, int argc,
+                       const char **argv, const size_t *argvlen, store_reply_cb *cb, void *arg,
+                       const char **errstr)
+{
+    const struct store_script *s = store_redis_script(id);
+    const char *av[64];
+    size_t al[64];
+    char nk[16];
+    struct pending *p;
+    struct timeval dl = {SC_REDIS_COMMAND_TIMEOUT_MS / 1000,
+                         (SC_REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
+
+    if (as->state != A_READY || as->ac == NULL) {
+        *errstr = "redis is not connected";
+        return -1;
+    }
+    if (as->pending >= SC_REDIS_MAX_PENDING || argc + 3 > 64) {
+        *errstr = "too many redis commands pending";
+        return -1;
+    }
+    p = calloc(1, sizeof(*p));
+    if (p == NULL || (p->deadline = evtimer_new(as->base, pending_deadline_cb, p)) == NULL) {
+        free(p);
+        *errstr = "out of memory";
+        return -1;
+    }
+    p->as = as;
+    p->cb = cb;
+    p->arg = arg;
+    snprintf(nk, sizeof(nk), "%d", nkeys);
+    av[0] = "EVALSHA";
+    al[0] = 7;
+    av[1] = s->sha;
+    al[1] = 40;
+    av[2] = nk;
+    al[2] = strlen(nk);
+    for (int i = 0; i < argc; i++) {
+        av[3 + i] = argv[i];
+        al[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
+    }
+    if (redisAsyncCommandArgv(as->ac, pending_reply, p, argc + 3, av, al) != REDIS_OK) {
+        event_free(p->deadline);
+        free(p);
+        *errstr = "redis connection is closing";
+        return -1;
+    }
+    as->pending++;
+    evtimer_add(p->deadline, &dl);
+    return 0;
+}

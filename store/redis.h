@@ -1,0 +1,113 @@
+/*
+ * redis.h - every Redis connection sendcap makes goes through here.
+ *
+ * Two paths over one address parser and one script table:
+ *  - sync (the CLI): hiredis blocking context with connect and command
+ *    timeouts;
+ *  - async (the daemon): hiredis on the daemon's libevent loop.  hiredis 0.14
+ *    has no async timeouts, so every command and every connect attempt gets
+ *    its own libevent timer.  A command that misses its deadline fails, and
+ *    the connection is dropped and re-made with backoff, so one hung Redis
+ *    cannot queue requests without bound.  Scripts are loaded on every new
+ *    connection before anything else is sent on it, so EVALSHA after that
+ *    cannot meet NOSCRIPT unless someone runs SCRIPT FLUSH; if that happens
+ *    the call fails closed and the scripts are loaded again.
+ */
+#ifndef SC_STORE_REDIS_H
+#define SC_STORE_REDIS_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+struct event_base;
+
+/* A parsed SENDCAP_REDIS_URL. */
+struct store_redis_addr {
+    int is_unix;
+    char host[256]; /* numeric after store_redis_addr_resolve */
+    int port;
+    char path[512];
+    char user[128];
+    char password[256];
+    int db;
+};
+
+/* Parse redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N].
+ * 0, or -1 with err.  The password never appears in err. */
+int store_redis_addr_parse(const char *url, struct store_redis_addr *out, char *err,
+                           size_t errlen);
+
+/* Replace a host name by its first IPv4/IPv6 address, so the daemon's
+ * reconnects never block on DNS.  Blocking: start-up only.  0 or -1. */
+int store_redis_addr_resolve(struct store_redis_addr *a, char *err, size_t errlen);
+
+/* The Lua scripts, embedded at build time from store/lua/NAME.lua. */
+struct store_script {
+    const char *name;
+    const char *body;
+    char sha[41];
+};
+enum store_script_id {
+    STORE_SCRIPT_CALL = 0, /* proxy: check key, revocation, expiry, touch */
+    STORE_SCRIPT_KEY_ISSUE,
+    STORE_SCRIPT_KEY_REVOKE,
+    STORE_SCRIPT_UPSTREAM_ADD,
+    STORE_SCRIPT_UPSTREAM_ROTATE,
+    STORE_SCRIPT_UPSTREAM_REMOVE,
+    STORE_SCRIPT_COUNT
+};
+/* Borrowed pointer into a static table; SHA-1s are computed on first use. */
+const struct store_script *store_redis_script(enum store_script_id id);
+
+/* ---- sync ---- */
+
+struct store_conn;
+
+/* Connect, AUTH and SELECT with deadlines.  Returns a new connection (caller
+ * closes), or NULL with err. */
+struct store_conn *store_redis_connect(const struct store_redis_addr *a, char *err,
+                                       size_t errlen);
+void store_redis_close(struct store_conn *c);
+
+/*
+ * Run one command.  Returns a new reply (caller frees with freeReplyObject),
+ * or NULL with err on I/O failure, timeout or an error reply (err then holds
+ * Redis's message).
+ */
+redisReply *store_redis_cmd(struct store_conn *c, char *err, size_t errlen, const char *fmt, ...);
+redisReply *store_redis_cmdargv(struct store_conn *c, int argc, const char **argv,
+                                const size_t *argvlen, char *err, size_t errlen);
+
+/* EVALSHA the script with keys and args, loading it on NOSCRIPT.  As
+ * store_redis_cmd for the result. */
+redisReply *store_redis_eval(struct store_conn *c, enum store_script_id id, int nkeys, int nargs,
+                             const char **args, char *err, size_t errlen);
+
+/* ---- async ---- */
+
+struct store_async;
+
+/* Reply callback: runs exactly once per accepted command, never before the
+ * call that queued it returns.  reply is borrowed (valid during the callback
+ * only) and NULL exactly when errstr is not. */
+typedef void store_reply_cb(redisReply *reply, const char *errstr, void *arg);
+
+/* Start connecting (and keep reconnecting) to a on base.  Returns a new
+ * handle (caller frees), never blocks. */
+struct store_async *store_redis_async_new(struct event_base *base,
+                                          const struct store_redis_addr *a);
+/* Drop the connection; pending callbacks run with an error. */
+void store_redis_async_free(struct store_async *as);
+
+/* Is the connection up and are the scripts loaded? */
+int store_redis_async_ready(const struct store_async *as);
+
+/* Queue EVALSHA of a script.  argv holds nkeys keys then the arguments.
+ * Returns 0 (cb will run exactly once) or -1 with *errstr set to a static
+ * reason (not connected, too many pending) and cb never runs. */
+int store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkeys, int argc,
+                           const char **argv, const size_t *argvlen, store_reply_cb *cb,
+                           void *arg, const char **errstr);
+
+#endif
