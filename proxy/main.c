@@ -1,1 +1,205 @@
-int main(void){return 0;}
+/*
+ * main.c - sendcapd: settings, start-up checks, the event loop, signals.
+ *
+ * Start-up may block and may exit (bad flags, no master key, Redis
+ * unreachable, listen failure): after the loop starts nothing blocks and
+ * nothing exits on a per-request failure.  SIGTERM and SIGINT stop accepting,
+ * let in-flight requests finish (up to SC_DRAIN_DEADLINE_MS), then exit 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "proxy.h"
+
+static const char usage[] =
+    "usage: sendcapd [settings]\n"
+    "\n"
+    "The sendcap proxy: agents call it with a vault key (vk_…) instead of the real\n"
+    "Resend key; it enforces the key's policy and forwards to Resend.\n"
+    "\n";
+
+static struct event *drain_deadline;
+
+static void
+drained(void *arg)
+{
+    struct proxy *px = arg;
+
+    sc_info("drained: no request in flight; exiting");
+    event_base_loopexit(px->base, NULL);
+}
+
+static void
+drain_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct proxy *px = arg;
+
+    (void)fd;
+    (void)what;
+    sc_warn("drain deadline passed with %ld requests in flight; exiting",
+            proxy_http_inflight(px->http));
+    event_base_loopexit(px->base, NULL);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct proxy *px = arg;
+    struct timeval tv = {SC_DRAIN_DEADLINE_MS / 1000, (SC_DRAIN_DEADLINE_MS % 1000) * 1000};
+
+    (void)what;
+    if (drain_deadline != NULL)
+        return;
+    sc_info("%s: no longer accepting; finishing %ld requests in flight",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT", proxy_http_inflight(px->http));
+    drain_deadline = evtimer_new(px->base, drain_deadline_cb, px);
+    evtimer_add(drain_deadline, &tv);
+    proxy_http_drain(px->http, drained, px);
+}
+
+/* Connect once, synchronously, to prove Redis is there and this master key
+ * is the one its secrets were sealed with. */
+static void
+check_redis(struct proxy *px, const struct store_redis_addr *addr)
+{
+    char err[512], check[17];
+    struct store_conn *sc = store_redis_connect(addr, err, sizeof(err));
+    redisReply *r;
+
+    if (sc == NULL)
+        sc_fatal("%s", err);
+    r = store_redis_cmd(sc, err, sizeof(err), "HGET sc:meta master_check");
+    if (r == NULL) {
+        store_redis_close(sc);
+        sc_fatal("%s", err);
+    }
+    store_secret_master_check(px->master_key, check);
+    if (r->type == REDIS_REPLY_STRING && strcmp(r->str, check) != 0) {
+        freeReplyObject(r);
+        store_redis_close(sc);
+        sc_fatal("the master key is not the one the upstreams in this Redis were sealed with");
+    }
+    freeReplyObject(r);
+    store_redis_close(sc);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct proxy px;
+    struct store_redis_addr addr;
+    struct http_limits lim;
+    struct event *sigterm, *sigint;
+    char err[512];
+    enum sc_log_level level;
+    struct rlimit nocore = {0, 0};
+
+    /* No core dump may carry a real key. */
+    setrlimit(RLIMIT_CORE, &nocore);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&px, 0, sizeof(px));
+    if (sc_config_init(&px.cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sendcapd: %s\n", err);
+        return 2;
+    }
+    for (int i = 1; i < argc;) {
+        int r;
+
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            fputs(sc_config_help, stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--version") == 0) {
+            puts("sendcapd 0.1.0");
+            return 0;
+        }
+        r = sc_config_flag(&px.cfg, argc, argv, &i, err, sizeof(err));
+        if (r < 0) {
+            fprintf(stderr, "sendcapd: %s\n", err);
+            return 2;
+        }
+        if (r == 0) {
+            fprintf(stderr, "sendcapd: unknown argument '%s' (try --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (sc_config_check(&px.cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "sendcapd: %s\n", err);
+        return 2;
+    }
+    if (sc_log_parse_level(px.cfg.log_level, &level) != 0) {
+        fprintf(stderr, "sendcapd: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    sc_log_set_level(level);
+    px.prefix_len = strlen(px.cfg.path_prefix);
+
+    if (store_secret_master_load(&px.cfg, px.master_key, err, sizeof(err)) != 0)
+        sc_fatal("%s", err);
+    if (store_redis_addr_parse(px.cfg.redis_url, &addr, err, sizeof(err)) != 0 ||
+        store_redis_addr_resolve(&addr, err, sizeof(err)) != 0)
+        sc_fatal("%s", err);
+    check_redis(&px, &addr);
+
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+        sc_fatal("cannot initialise libcurl");
+    px.base = event_base_new();
+    if (px.base == NULL)
+        sc_fatal("cannot create the event loop");
+    px.upstream = proxy_upstream_new(px.base, px.cfg.upstream_url, (long)px.cfg.upstream_timeout_ms,
+                                     err, sizeof(err));
+    if (px.upstream == NULL)
+        sc_fatal("%s", err);
+    px.keys = proxy_keycache_new(SC_KEY_CACHE_MAX);
+    px.redis = store_redis_async_new(px.base, &addr);
+    store_secret_wipe(addr.password, sizeof(addr.password));
+    if (px.keys == NULL || px.redis == NULL)
+        sc_fatal("out of memory");
+
+    lim.max_body = px.cfg.max_body;
+    lim.read_deadline_ms = SC_HTTP_READ_DEADLINE_MS;
+    lim.idle_timeout_ms = SC_HTTP_IDLE_TIMEOUT_MS;
+    lim.write_timeout_ms = SC_HTTP_WRITE_TIMEOUT_MS;
+    lim.max_conns = SC_HTTP_MAX_CONNS;
+    px.http = proxy_http_new(px.base, &lim, proxy_call_handle, proxy_call_refused, &px);
+    if (px.http == NULL)
+        sc_fatal("out of memory");
+    if (proxy_http_listen(px.http, px.cfg.listen, err, sizeof(err)) != 0)
+        sc_fatal("%s", err);
+
+    sigterm = evsignal_new(px.base, SIGTERM, signal_cb, &px);
+    sigint = evsignal_new(px.base, SIGINT, signal_cb, &px);
+    evsignal_add(sigterm, NULL);
+    evsignal_add(sigint, NULL);
+
+    sc_info("sendcapd listening on %s, upstream %s", proxy_http_bound(px.http),
+            px.cfg.upstream_url);
+    event_base_dispatch(px.base);
+
+    event_free(sigterm);
+    event_free(sigint);
+    if (drain_deadline != NULL)
+        event_free(drain_deadline);
+    proxy_http_free(px.http);
+    store_redis_async_free(px.redis);
+    proxy_upstream_free(px.upstream);
+    proxy_keycache_free(px.keys);
+    event_base_free(px.base);
+    curl_global_cleanup();
+    store_secret_wipe(px.master_key, sizeof(px.master_key));
+    sc_info("sendcapd stopped");
+    return 0;
+}

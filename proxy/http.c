@@ -1,0 +1,931 @@
+/*
+ * http.c - HTTP/1.1 request parsing and response writing on bufferevents.
+ * See http.h for the rules and why this is not evhttp.
+ *
+ * Life of a connection: IDLE (keep-alive, idle timer) -> HEAD (first byte
+ * seen, absolute read deadline armed) -> BODY or CHUNK_* -> HANDLING (the
+ * handler owns the request; input is left buffered) -> WRITING -> IDLE or
+ * closed.  A request outlives its connection: when the client goes away
+ * while the request is handled, the request is detached and its response
+ * dropped, so the handler can still finish (and audit) it.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <event2/util.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/util.h"
+
+enum cstate { C_IDLE, C_HEAD, C_BODY, C_CHUNK_SIZE, C_CHUNK_DATA, C_CHUNK_CRLF, C_TRAILER,
+              C_HANDLING, C_WRITING };
+
+struct http_server {
+    struct event_base *base;
+    struct http_limits lim;
+    http_handler *handler;
+    http_error_handler *on_error;
+    void *arg;
+    struct evconnlistener *listener;
+    char bound[128];
+    TAILQ_HEAD(, http_conn) conns;
+    long nconns;
+    long inflight;
+    int draining;
+    void (*drained)(void *);
+    void *drained_arg;
+};
+
+struct http_conn {
+    TAILQ_ENTRY(http_conn) next;
+    struct http_server *srv;
+    struct bufferevent *bev;
+    struct event *timer;
+    enum cstate state;
+    struct http_request *req;
+    size_t head_bytes;
+    int keepalive;
+    int closing; /* close once the response is written */
+    char peer[64];
+};
+
+struct hdr {
+    char *name;
+    char *value;
+};
+
+struct http_request {
+    struct http_server *srv;
+    struct http_conn *conn; /* NULL once the client is gone */
+    char *line;             /* request line storage */
+    char *method, *target;
+    int minor;              /* HTTP/1.minor */
+    struct hdr hdr[SC_HTTP_MAX_HEADERS];
+    int nhdr;
+    struct evbuffer *body;
+    int64_t body_left;      /* Content-Length bytes still to read, or chunk bytes */
+    int chunked;
+    struct evbuffer *resp_hdrs;
+    int handed;             /* given to the handler (counts as in flight) */
+    void *data;
+    char peer[64];
+};
+
+static void conn_free(struct http_conn *c);
+static void process(struct http_conn *c);
+
+/* ---- small helpers ---- */
+
+static void
+arm(struct http_conn *c, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    evtimer_add(c->timer, &tv);
+}
+
+static struct http_request *
+req_new(struct http_conn *c)
+{
+    struct http_request *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return NULL;
+    r->srv = c->srv;
+    r->conn = c;
+    r->minor = 1;
+    r->body = evbuffer_new();
+    r->resp_hdrs = evbuffer_new();
+    if (r->body == NULL || r->resp_hdrs == NULL) {
+        if (r->body)
+            evbuffer_free(r->body);
+        if (r->resp_hdrs)
+            evbuffer_free(r->resp_hdrs);
+        free(r);
+        return NULL;
+    }
+    sc_strlcpy(r->peer, c->peer, sizeof(r->peer));
+    return r;
+}
+
+static void
+req_free(struct http_request *r)
+{
+    if (r == NULL)
+        return;
+    free(r->line);
+    for (int i = 0; i < r->nhdr; i++)
+        free(r->hdr[i].name); /* value points into the same allocation */
+    evbuffer_free(r->body);
+    evbuffer_free(r->resp_hdrs);
+    free(r);
+}
+
+static int
+is_tchar(int ch)
+{
+    return isalnum(ch) || (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* Refuse the request being read: hand it to the error handler, which
+ * answers at once; the connection closes after that answer. */
+static void
+refuse(struct http_conn *c, int status, const char *msg)
+{
+    struct http_request *r = c->req;
+
+    c->closing = 1;
+    c->keepalive = 0;
+    evtimer_del(c->timer);
+    bufferevent_disable(c->bev, EV_READ);
+    if (r == NULL && (r = req_new(c)) == NULL) {
+        conn_free(c);
+        return;
+    }
+    c->req = r;
+    c->state = C_HANDLING;
+    r->handed = 1;
+    c->srv->inflight++;
+    c->srv->on_error(r, status, msg, c->srv->arg);
+}
+
+/* ---- parsing ---- */
+
+static int
+parse_request_line(struct http_request *r, char *line)
+{
+    char *sp1 = strchr(line, ' '), *sp2;
+
+    if (sp1 == NULL)
+        return -1;
+    sp2 = strchr(sp1 + 1, ' ');
+    if (sp2 == NULL || strchr(sp2 + 1, ' ') != NULL)
+        return -1;
+    *sp1 = *sp2 = '\0';
+    for (char *p = line; *p; p++)
+        if (!is_tchar((unsigned char)*p))
+            return -1;
+    if (*line == '\0' || sp1[1] == '\0')
+        return -1;
+    for (char *p = sp1 + 1; *p; p++)
+        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+            return -1;
+    if (strcmp(sp2 + 1, "HTTP/1.1") == 0)
+        r->minor = 1;
+    else if (strcmp(sp2 + 1, "HTTP/1.0") == 0)
+        r->minor = 0;
+    else
+        return -1;
+    r->line = line;
+    r->method = line;
+    r->target = sp1 + 1;
+    return 0;
+}
+
+/* Parse "Name: value" (line is taken over).  0, -1 bad, -2 too many. */
+static int
+parse_header(struct http_request *r, char *line)
+{
+    char *colon = strchr(line, ':'), *v, *e;
+
+    if (r->nhdr >= SC_HTTP_MAX_HEADERS)
+        return -2;
+    if (colon == NULL || colon == line || line[0] == ' ' || line[0] == '\t')
+        return -1; /* includes obs-fold, which RFC 9112 §5.2 lets a server reject */
+    for (char *p = line; p < colon; p++)
+        if (!is_tchar((unsigned char)*p))
+            return -1;
+    *colon = '\0';
+    v = colon + 1;
+    while (*v == ' ' || *v == '\t')
+        v++;
+    e = v + strlen(v);
+    while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+        *--e = '\0';
+    for (char *p = v; *p; p++)
+        if (*p == '\r' || *p == '\n' || ((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return -1;
+    r->hdr[r->nhdr].name = line;
+    r->hdr[r->nhdr].value = v;
+    r->nhdr++;
+    return 0;
+}
+
+/* All headers are in: decide the framing.  0 ok, or sets a refusal. */
+static int
+framing(struct http_conn *c)
+{
+    struct http_request *r = c->req;
+    const char *te = NULL, *cl = NULL, *conn;
+    int nte = 0, ncl = 0;
+    int64_t len = 0;
+
+    for (int i = 0; i < r->nhdr; i++) {
+        if (strcasecmp(r->hdr[i].name, "Transfer-Encoding") == 0) {
+            te = r->hdr[i].value;
+            nte++;
+        } else if (strcasecmp(r->hdr[i].name, "Content-Length") == 0) {
+            cl = r->hdr[i].value;
+            ncl++;
+        }
+    }
+    conn = proxy_http_header(r, "Connection");
+    if (r->minor == 0)
+        c->keepalive = conn != NULL && strcasestr(conn, "keep-alive") != NULL;
+    else
+        c->keepalive = !(conn != NULL && strcasestr(conn, "close") != NULL);
+
+    if (nte > 0 && ncl > 0) {
+        refuse(c, 400, "the request has both Transfer-Encoding and Content-Length");
+        return -1;
+    }
+    if (ncl > 1) {
+        refuse(c, 400, "the request has more than one Content-Length");
+        return -1;
+    }
+    if (nte > 1 || (te != NULL && (r->minor == 0 || strcasecmp(te, "chunked") != 0))) {
+        refuse(c, 400, "only Transfer-Encoding: chunked is accepted");
+        return -1;
+    }
+    if (cl != NULL) {
+        if (strlen(cl) > 18 || sc_parse_i64(cl, 0, INT64_MAX, &len) != 0 ||
+            !isdigit((unsigned char)cl[0])) {
+            refuse(c, 400, "Content-Length is not a number");
+            return -1;
+        }
+        if (len > c->srv->lim.max_body) {
+            char msg[160];
+            snprintf(msg, sizeof(msg), "the request body is larger than the %lld bytes allowed",
+                     (long long)c->srv->lim.max_body);
+            refuse(c, 413, msg);
+            return -1;
+        }
+    }
+    r->chunked = te != NULL;
+    r->body_left = len;
+    {
+        const char *expect = proxy_http_header(r, "Expect");
+        if (expect != NULL && strcasecmp(expect, "100-continue") == 0 && r->minor == 1 &&
+            (r->chunked || len > 0))
+            evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+    }
+    c->state = r->chunked ? C_CHUNK_SIZE : (len > 0 ? C_BODY : C_HANDLING);
+    return 0;
+}
+
+static void
+dispatch(struct http_conn *c)
+{
+    struct http_request *r = c->req;
+
+    c->state = C_HANDLING;
+    evtimer_del(c->timer);
+    r->handed = 1;
+    c->srv->inflight++;
+    c->srv->handler(r, c->srv->arg);
+}
+
+static int
+body_too_big(struct http_conn *c, size_t more)
+{
+    char msg[160];
+
+    if ((int64_t)(evbuffer_get_length(c->req->body) + more) <= c->srv->lim.max_body)
+        return 0;
+    snprintf(msg, sizeof(msg), "the request body is larger than the %lld bytes allowed",
+             (long long)c->srv->lim.max_body);
+    refuse(c, 413, msg);
+    return 1;
+}
+
+/* Read one line into a new string; NULL if no full line yet.  *too_long is
+ * set when the buffered bytes exceed cap without a line end. */
+static char *
+getline_bounded(struct evbuffer *in, size_t cap, size_t *used, int *too_long)
+{
+    size_t n;
+    char *line;
+
+    *too_long = 0;
+    line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+    if (line == NULL) {
+        if (evbuffer_get_length(in) + *used > cap)
+            *too_long = 1;
+        return NULL;
+    }
+    *used += n + 2;
+    if (*used > cap || memchr(line, '\0', n) != NULL) {
+        *too_long = *used > cap;
+        if (!*too_long) {
+            free(line);
+            *too_long = -1;
+            return NULL;
+        }
+        free(line);
+        return NULL;
+    }
+    return line;
+}
+
+static void
+process(struct http_conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    struct http_request *r;
+    char *line;
+    int too_long;
+
+    for (;;) {
+        switch (c->state) {
+        case C_IDLE:
+            if (evbuffer_get_length(in) == 0)
+                return;
+            if (c->srv->draining) {
+                conn_free(c);
+                return;
+            }
+            c->req = req_new(c);
+            if (c->req == NULL) {
+                conn_free(c);
+                return;
+            }
+            c->head_bytes = 0;
+            c->state = C_HEAD;
+            arm(c, c->srv->lim.read_deadline_ms);
+            break;
+        case C_HEAD:
+            r = c->req;
+            line = getline_bounded(in, SC_HTTP_MAX_HEADER_BYTES, &c->head_bytes, &too_long);
+            if (line == NULL) {
+                if (too_long > 0)
+                    refuse(c, 413, "the request header block is too large");
+                else if (too_long < 0)
+                    refuse(c, 400, "the request header block holds a NUL byte");
+                return;
+            }
+            if (r->method == NULL) {
+                if (*line == '\0' && c->head_bytes <= 8) { /* RFC 9112 §2.2: skip a blank line */
+                    free(line);
+                    break;
+                }
+                if (parse_request_line(r, line) != 0) {
+                    free(line);
+                    refuse(c, 400, "malformed request line");
+                    return;
+                }
+                break;
+            }
+            if (*line == '\0') {
+                free(line);
+                if (framing(c) != 0)
+                    return;
+                if (c->state == C_HANDLING) {
+                    dispatch(c);
+                    return;
+                }
+                break;
+            }
+            switch (parse_header(r, line)) {
+            case 0:
+                break;
+            case -2:
+                free(line);
+                refuse(c, 413, "the request has too many header fields");
+                return;
+            default:
+                free(line);
+                refuse(c, 400, "malformed header field");
+                return;
+            }
+            break;
+        case C_BODY: {
+            size_t avail = evbuffer_get_length(in);
+            size_t take = avail < (size_t)c->req->body_left ? avail : (size_t)c->req->body_left;
+
+            if (take == 0)
+                return;
+            evbuffer_remove_buffer(in, c->req->body, take);
+            c->req->body_left -= (int64_t)take;
+            if (c->req->body_left == 0) {
+                dispatch(c);
+                return;
+            }
+            break;
+        }
+        case C_CHUNK_SIZE: {
+            size_t used = 0;
+            char *end;
+            unsigned long long sz;
+
+            line = getline_bounded(in, SC_HTTP_MAX_CHUNK_LINE, &used, &too_long);
+            if (line == NULL) {
+                if (too_long)
+                    refuse(c, 400, "malformed chunked body");
+                return;
+            }
+            errno = 0;
+            sz = isxdigit((unsigned char)line[0]) ? strtoull(line, &end, 16) : 0;
+            if (!isxdigit((unsigned char)line[0]) || errno != 0 ||
+                (*end != '\0' && *end != ';' && *end != ' ' && *end != '\t') ||
+                (end - line) > 15) {
+                free(line);
+                refuse(c, 400, "malformed chunk size");
+                return;
+            }
+            free(line);
+            if (sz == 0) {
+                c->state = C_TRAILER;
+                break;
+            }
+            if (body_too_big(c, (size_t)sz))
+                return;
+            c->req->body_left = (int64_t)sz;
+            c->state = C_CHUNK_DATA;
+            break;
+        }
+        case C_CHUNK_DATA: {
+            size_t avail = evbuffer_get_length(in);
+            size_t take = avail < (size_t)c->req->body_left ? avail : (size_t)c->req->body_left;
+
+            if (take == 0)
+                return;
+            evbuffer_remove_buffer(in, c->req->body, take);
+            c->req->body_left -= (int64_t)take;
+            if (c->req->body_left == 0)
+                c->state = C_CHUNK_CRLF;
+            break;
+        }
+        case C_CHUNK_CRLF: {
+            size_t used = 0;
+
+            line = getline_bounded(in, 2, &used, &too_long);
+            if (line == NULL) {
+                if (too_long)
+                    refuse(c, 400, "malformed chunked body");
+                return;
+            }
+            if (*line != '\0') {
+                free(line);
+                refuse(c, 400, "malformed chunked body");
+                return;
+            }
+            free(line);
+            c->state = C_CHUNK_SIZE;
+            break;
+        }
+        case C_TRAILER:
+            /* Trailer fields are read and dropped: nothing after the body
+             * may change what was checked. */
+            line = getline_bounded(in, SC_HTTP_MAX_HEADER_BYTES, &c->head_bytes, &too_long);
+            if (line == NULL) {
+                if (too_long)
+                    refuse(c, 413, "the request trailer is too large");
+                return;
+            }
+            if (*line == '\0') {
+                free(line);
+                dispatch(c);
+                return;
+            }
+            free(line);
+            break;
+        case C_HANDLING:
+        case C_WRITING:
+            return;
+        }
+    }
+}
+
+/* ---- connection events ---- */
+
+static void
+read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    process(arg);
+}
+
+static void
+write_cb(struct bufferevent *bev, void *arg)
+{
+    struct http_conn *c = arg;
+
+    (void)bev;
+    if (c->state != C_WRITING)
+        return;
+    if (c->closing || !c->keepalive || c->srv->draining) {
+        conn_free(c);
+        return;
+    }
+    c->state = C_IDLE;
+    bufferevent_enable(c->bev, EV_READ);
+    arm(c, c->srv->lim.idle_timeout_ms);
+    process(c);
+}
+
+static void
+event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct http_conn *c = arg;
+
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))
+        conn_free(c);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_conn *c = arg;
+    char msg[96];
+
+    (void)fd;
+    (void)what;
+    if (c->state == C_IDLE) {
+        conn_free(c);
+        return;
+    }
+    snprintf(msg, sizeof(msg), "the request was not received within %d ms",
+             c->srv->lim.read_deadline_ms);
+    refuse(c, 408, msg);
+}
+
+static void
+maybe_drained(struct http_server *srv)
+{
+    if (srv->draining && srv->nconns == 0 && srv->inflight == 0 && srv->drained != NULL) {
+        void (*fn)(void *) = srv->drained;
+        srv->drained = NULL;
+        fn(srv->drained_arg);
+    }
+}
+
+static void
+conn_free(struct http_conn *c)
+{
+    struct http_server *srv = c->srv;
+
+    if (c->req != NULL) {
+        if (c->req->handed)
+            c->req->conn = NULL; /* the handler still owns it */
+        else
+            req_free(c->req);
+        c->req = NULL;
+    }
+    TAILQ_REMOVE(&srv->conns, c, next);
+    srv->nconns--;
+    event_free(c->timer);
+    bufferevent_free(c->bev);
+    free(c);
+    maybe_drained(srv);
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
+          void *arg)
+{
+    struct http_server *srv = arg;
+    struct http_conn *c;
+    struct timeval wt = {srv->lim.write_timeout_ms / 1000,
+                         (srv->lim.write_timeout_ms % 1000) * 1000};
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0, one = 1;
+
+    (void)l;
+    (void)salen;
+    if (srv->nconns >= srv->lim.max_conns || srv->draining) {
+        evutil_closesocket(fd);
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        evutil_closesocket(fd);
+        return;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->srv = srv;
+    c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    c->timer = evtimer_new(srv->base, timer_cb, c);
+    if (c->bev == NULL || c->timer == NULL) {
+        if (c->bev)
+            bufferevent_free(c->bev);
+        else
+            evutil_closesocket(fd);
+        if (c->timer)
+            event_free(c->timer);
+        free(c);
+        return;
+    }
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)sa)->sin_addr, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in *)sa)->sin_port);
+        snprintf(c->peer, sizeof(c->peer), "%s:%d", host, port);
+    } else if (sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof(host));
+        port = ntohs(((struct sockaddr_in6 *)sa)->sin6_port);
+        snprintf(c->peer, sizeof(c->peer), "[%s]:%d", host, port);
+    }
+    TAILQ_INSERT_TAIL(&srv->conns, c, next);
+    srv->nconns++;
+    c->state = C_IDLE;
+    /* Stop reading ahead once a pipelined request's worth is buffered. */
+    bufferevent_setwatermark(c->bev, EV_READ, 0, SC_HTTP_MAX_HEADER_BYTES * 2);
+    bufferevent_set_timeouts(c->bev, NULL, &wt);
+    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    arm(c, srv->lim.read_deadline_ms);
+}
+
+/* ---- server ---- */
+
+struct http_server *
+proxy_http_new(struct event_base *base, const struct http_limits *limits, http_handler *handler,
+               http_error_handler *on_error, void *arg)
+{
+    struct http_server *srv = calloc(1, sizeof(*srv));
+
+    if (srv == NULL)
+        return NULL;
+    srv->base = base;
+    srv->lim = *limits;
+    srv->handler = handler;
+    srv->on_error = on_error;
+    srv->arg = arg;
+    TAILQ_INIT(&srv->conns);
+    return srv;
+}
+
+/* "1.2.3.4:80" or "[::1]:80", numeric only, port 0-65535 (libevent's
+ * parser refuses port 0, which tests use to get a free port). */
+static int
+parse_hostport(const char *s, struct sockaddr_storage *ss, int *sslen)
+{
+    char host[INET6_ADDRSTRLEN + 2];
+    const char *colon = strrchr(s, ':');
+    int64_t port;
+    size_t hl;
+
+    if (colon == NULL || sc_parse_i64(colon + 1, 0, 65535, &port) != 0)
+        return -1;
+    hl = (size_t)(colon - s);
+    if (hl >= sizeof(host))
+        return -1;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        host[hl - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &a->sin6_addr) != 1)
+            return -1;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *sslen = sizeof(*a);
+        return 0;
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+            return -1;
+        a->sin_family = AF_INET;
+        a->sin_port = htons((uint16_t)port);
+        *sslen = sizeof(*a);
+        return 0;
+    }
+}
+
+int
+proxy_http_listen(struct http_server *srv, const char *hostport, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    int sslen = sizeof(ss);
+    char host[INET6_ADDRSTRLEN];
+    socklen_t bl = sizeof(ss);
+
+    memset(&ss, 0, sizeof(ss));
+    if (parse_hostport(hostport, &ss, &sslen) != 0) {
+        snprintf(err, errlen, "--listen: expected HOST:PORT with a numeric address, got '%s'",
+                 hostport);
+        return -1;
+    }
+    srv->listener = evconnlistener_new_bind(
+        srv->base, accept_cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+        1024, (struct sockaddr *)&ss, sslen);
+    if (srv->listener == NULL) {
+        snprintf(err, errlen, "cannot listen on %s: %s", hostport, strerror(errno));
+        return -1;
+    }
+    getsockname(evconnlistener_get_fd(srv->listener), (struct sockaddr *)&ss, &bl);
+    if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host, sizeof(host));
+        snprintf(srv->bound, sizeof(srv->bound), "[%s]:%d", host,
+                 ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+    } else {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+        snprintf(srv->bound, sizeof(srv->bound), "%s:%d", host,
+                 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+    }
+    return 0;
+}
+
+const char *
+proxy_http_bound(const struct http_server *srv)
+{
+    return srv->bound;
+}
+
+void
+proxy_http_drain(struct http_server *srv, void (*done)(void *), void *arg)
+{
+    struct http_conn *c, *tmp;
+
+    srv->draining = 1;
+    srv->drained = done;
+    srv->drained_arg = arg;
+    if (srv->listener != NULL) {
+        evconnlistener_free(srv->listener);
+        srv->listener = NULL;
+    }
+    /* Connections waiting for (or part-way through sending) a request are
+     * closed; those whose request is being handled finish it first. */
+    for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = tmp) {
+        tmp = TAILQ_NEXT(c, next);
+        if (c->state != C_HANDLING && c->state != C_WRITING)
+            conn_free(c);
+    }
+    maybe_drained(srv);
+}
+
+long
+proxy_http_inflight(const struct http_server *srv)
+{
+    return srv->inflight;
+}
+
+void
+proxy_http_free(struct http_server *srv)
+{
+    struct http_conn *c;
+
+    if (srv == NULL)
+        return;
+    srv->drained = NULL;
+    while ((c = TAILQ_FIRST(&srv->conns)) != NULL)
+        conn_free(c);
+    if (srv->listener != NULL)
+        evconnlistener_free(srv->listener);
+    free(srv);
+}
+
+/* ---- requests ---- */
+
+const char *
+proxy_http_method(const struct http_request *req)
+{
+    return req->method;
+}
+
+const char *
+proxy_http_target(const struct http_request *req)
+{
+    return req->target;
+}
+
+const char *
+proxy_http_header(const struct http_request *req, const char *name)
+{
+    for (int i = 0; i < req->nhdr; i++)
+        if (strcasecmp(req->hdr[i].name, name) == 0)
+            return req->hdr[i].value;
+    return NULL;
+}
+
+int
+proxy_http_header_count(const struct http_request *req, const char *name)
+{
+    int n = 0;
+
+    for (int i = 0; i < req->nhdr; i++)
+        if (strcasecmp(req->hdr[i].name, name) == 0)
+            n++;
+    return n;
+}
+
+int
+proxy_http_header_at(const struct http_request *req, int i, const char **name,
+                     const char **value)
+{
+    if (i < 0 || i >= req->nhdr)
+        return -1;
+    *name = req->hdr[i].name;
+    *value = req->hdr[i].value;
+    return 0;
+}
+
+struct evbuffer *
+proxy_http_body(struct http_request *req)
+{
+    return req->body;
+}
+
+const char *
+proxy_http_peer(const struct http_request *req)
+{
+    return req->peer;
+}
+
+int
+proxy_http_client_gone(const struct http_request *req)
+{
+    return req->conn == NULL;
+}
+
+void
+proxy_http_set_data(struct http_request *req, void *data)
+{
+    req->data = data;
+}
+
+void *
+proxy_http_get_data(const struct http_request *req)
+{
+    return req->data;
+}
+
+void
+proxy_http_add_header(struct http_request *req, const char *name, const char *value)
+{
+    evbuffer_add_printf(req->resp_hdrs, "%s: %s\r\n", name, value);
+}
+
+static const char *
+reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+    }
+}
+
+void
+proxy_http_respond(struct http_request *req, int status, const char *body, size_t len)
+{
+    struct http_server *srv = req->srv;
+    struct http_conn *c = req->conn;
+
+    if (req->handed)
+        srv->inflight--;
+    if (c != NULL) {
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        int close_after = c->closing || !c->keepalive || srv->draining;
+        int head = req->method != NULL && strcmp(req->method, "HEAD") == 0;
+
+        evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\n", req->minor, status, reason(status));
+        evbuffer_add_buffer(out, req->resp_hdrs);
+        if (status != 204 && !(status >= 100 && status < 200))
+            evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
+        if (close_after)
+            evbuffer_add(out, "Connection: close\r\n", 19);
+        else if (req->minor == 0)
+            evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+        evbuffer_add(out, "\r\n", 2);
+        if (len > 0 && !head)
+            evbuffer_add(out, body, len);
+        c->closing = close_after;
+        c->req = NULL;
+        c->state = C_WRITING;
+    }
+    req_free(req);
+    maybe_drained(srv);
+}

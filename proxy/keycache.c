@@ -1,0 +1,143 @@
+/*
+ * keycache.c - the daemon's copies of key records, by key hash.
+ *
+ * A chained hash table with a hard entry limit; when full, the bucket the
+ * new entry lands in is emptied first (cheap, and good enough: a dropped
+ * entry costs one extra Redis round trip on that key's next call).  Real
+ * keys are wiped when an entry goes.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy.h"
+
+#define NBUCKETS 4096
+
+struct kc_node {
+    struct kc_node *next;
+    struct kc_entry e;
+};
+
+struct keycache {
+    struct kc_node *b[NBUCKETS];
+    size_t n, max;
+};
+
+static unsigned
+bucket(const char *hash)
+{
+    unsigned v = 0;
+
+    for (int i = 0; i < 8 && hash[i]; i++)
+        v = v * 16 + (unsigned)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+    return v % NBUCKETS;
+}
+
+static void
+node_free(struct kc_node *n)
+{
+    if (n == NULL)
+        return;
+    free(n->e.id);
+    free(n->e.family);
+    free(n->e.agent_run_id);
+    free(n->e.upstream);
+    free(n->e.from_domains);
+    free(n->e.to_domains);
+    store_secret_free(n->e.real_key);
+    store_secret_wipe(n, sizeof(*n));
+    free(n);
+}
+
+struct keycache *
+proxy_keycache_new(size_t max_entries)
+{
+    struct keycache *kc = calloc(1, sizeof(*kc));
+
+    if (kc != NULL)
+        kc->max = max_entries;
+    return kc;
+}
+
+void
+proxy_keycache_free(struct keycache *kc)
+{
+    if (kc == NULL)
+        return;
+    for (int i = 0; i < NBUCKETS; i++) {
+        while (kc->b[i] != NULL) {
+            struct kc_node *n = kc->b[i];
+            kc->b[i] = n->next;
+            node_free(n);
+        }
+    }
+    free(kc);
+}
+
+struct kc_entry *
+proxy_keycache_get(struct keycache *kc, const char *hash)
+{
+    for (struct kc_node *n = kc->b[bucket(hash)]; n != NULL; n = n->next)
+        if (strcmp(n->e.hash, hash) == 0)
+            return &n->e;
+    return NULL;
+}
+
+void
+proxy_keycache_drop(struct keycache *kc, const char *hash)
+{
+    struct kc_node **pp = &kc->b[bucket(hash)];
+
+    for (; *pp != NULL; pp = &(*pp)->next) {
+        if (strcmp((*pp)->e.hash, hash) == 0) {
+            struct kc_node *n = *pp;
+            *pp = n->next;
+            node_free(n);
+            kc->n--;
+            return;
+        }
+    }
+}
+
+struct kc_entry *
+proxy_keycache_put(struct keycache *kc, const struct store_key *rec, const char *upver,
+                   const char *real_key)
+{
+    struct kc_node *n;
+    unsigned b = bucket(rec->hash);
+
+    proxy_keycache_drop(kc, rec->hash);
+    if (kc->n >= kc->max) {
+        while (kc->b[b] != NULL) {
+            struct kc_node *old = kc->b[b];
+            kc->b[b] = old->next;
+            node_free(old);
+            kc->n--;
+        }
+    }
+    n = calloc(1, sizeof(*n));
+    if (n == NULL)
+        return NULL;
+    memcpy(n->e.hash, rec->hash, sizeof(n->e.hash));
+    n->e.id = strdup(rec->id);
+    n->e.family = strdup(rec->family);
+    n->e.agent_run_id = strdup(rec->agent_run_id);
+    n->e.upstream = strdup(rec->upstream);
+    n->e.from_domains = strdup(rec->from_domains);
+    n->e.to_domains = strdup(rec->to_domains);
+    n->e.real_key = strdup(real_key);
+    n->e.scope = strcmp(rec->scope, "full") == 0 ? POLICY_SCOPE_FULL : POLICY_SCOPE_SENDING;
+    n->e.daily_cap = rec->daily_cap;
+    memcpy(n->e.gen, rec->gen, sizeof(n->e.gen));
+    memcpy(n->e.upver, upver, strlen(upver) < sizeof(n->e.upver) ? strlen(upver) + 1 : 1);
+    if (n->e.id == NULL || n->e.family == NULL || n->e.agent_run_id == NULL ||
+        n->e.upstream == NULL || n->e.from_domains == NULL || n->e.to_domains == NULL ||
+        n->e.real_key == NULL) {
+        node_free(n);
+        return NULL;
+    }
+    n->next = kc->b[b];
+    kc->b[b] = n;
+    kc->n++;
+    return &n->e;
+}

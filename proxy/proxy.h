@@ -1,0 +1,77 @@
+/*
+ * proxy.h - what the parts of sendcapd share: the daemon's context, the key
+ * cache and the error replies.  Internal to proxy/.
+ */
+#ifndef SC_PROXY_H
+#define SC_PROXY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/config.h"
+#include "http.h"
+#include "policy/policy.h"
+#include "store/keys.h"
+#include "store/redis.h"
+#include "store/secret.h"
+#include "upstream.h"
+
+struct keycache;
+
+struct proxy {
+    struct event_base *base;
+    struct sc_config cfg;
+    struct http_server *http;
+    struct store_async *redis;
+    struct upstream *upstream;
+    struct keycache *keys;
+    unsigned char master_key[SC_MASTER_KEY_LEN];
+    size_t prefix_len;
+};
+
+/* ---- key cache (keycache.c) ----
+ * Copies of key records with their upstream's decrypted real key, by key
+ * hash.  A copy is only ever used together with call.lua's check that its
+ * generation and upstream version are still current, so revocation, expiry
+ * and rotation are never served from the cache. */
+
+struct kc_entry {
+    char hash[SC_KEY_HASH_HEX];
+    char *id, *family, *agent_run_id, *upstream;
+    char *from_domains, *to_domains; /* comma-joined, "" = any */
+    enum policy_scope scope;
+    int64_t daily_cap;               /* -1: none */
+    char gen[24];
+    char upver[24];
+    char *real_key;                  /* wiped on free */
+};
+
+struct keycache *proxy_keycache_new(size_t max_entries);
+void proxy_keycache_free(struct keycache *kc);
+/* Borrowed; valid until the next put or drop on the cache. */
+struct kc_entry *proxy_keycache_get(struct keycache *kc, const char *hash);
+/* Build an entry from a key record, an upstream version and a real key
+ * (copied) and store it, replacing any entry for the same hash.  Returns the
+ * borrowed entry, or NULL on allocation failure. */
+struct kc_entry *proxy_keycache_put(struct keycache *kc, const struct store_key *rec,
+                                    const char *upver, const char *real_key);
+void proxy_keycache_drop(struct keycache *kc, const char *hash);
+
+/* ---- replies (reply.c) ---- */
+
+/* Answer req with Resend's error shape {"statusCode","message","name"},
+ * Content-Type: application/json and X-Request-Id: request_id. */
+void proxy_reply_error(struct http_request *req, const char *request_id, int status,
+                       const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Make a new request id "req_" + 20 base62 (buf >= 32). */
+void proxy_request_id(char *buf, size_t len);
+
+/* ---- calls (call.c) ---- */
+
+/* The http_handler and http_error_handler of the daemon. */
+void proxy_call_handle(struct http_request *req, void *arg);
+void proxy_call_refused(struct http_request *req, int status, const char *message, void *arg);
+
+#endif

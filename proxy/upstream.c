@@ -1,0 +1,437 @@
+/*
+ * upstream.c - libcurl multi on libevent.  See upstream.h.
+ *
+ * The glue follows curl's own multi-event.c / hiperfifo.c examples: curl
+ * tells us which sockets to watch (socket callback) and when to wake it
+ * (timer callback); libevent calls curl_multi_socket_action back.  Finished
+ * transfers are collected with curl_multi_info_read after each action.
+ */
+#include "upstream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/event.h>
+
+#include "common/limits.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "store/secret.h"
+
+struct upstream {
+    struct event_base *base;
+    CURLM *multi;
+    struct event *timer;
+    char *base_url;
+    int allow_http;
+    long timeout_ms;
+    long inflight;
+    CURL *pool[SC_UPSTREAM_MAX_IDLE_CONNS];
+    int npool;
+};
+
+struct sock {
+    struct event *ev;
+    curl_socket_t fd;
+};
+
+struct ucall {
+    struct upstream *up;
+    CURL *easy;
+    struct curl_slist *headers;
+    upstream_done_cb *cb;
+    void *arg;
+    char *url;
+    char *body;
+    size_t body_len, body_cap;
+    char *hbuf; /* header lines "name\0value\0..." */
+    size_t hlen, hcap;
+    int too_large;
+    int64_t t0;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static void check_done(struct upstream *up);
+
+static void
+wipe_slist(struct curl_slist *l)
+{
+    for (struct curl_slist *p = l; p != NULL; p = p->next)
+        store_secret_wipe(p->data, strlen(p->data));
+    curl_slist_free_all(l);
+}
+
+static void
+event_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct upstream *up = arg;
+    int running, flags = 0;
+
+    if (what & EV_READ)
+        flags |= CURL_CSELECT_IN;
+    if (what & EV_WRITE)
+        flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(up->multi, fd, flags, &running);
+    check_done(up);
+}
+
+static void
+timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct upstream *up = arg;
+    int running;
+
+    (void)fd;
+    (void)what;
+    curl_multi_socket_action(up->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(up);
+}
+
+static int
+multi_timer_cb(CURLM *multi, long timeout_ms, void *arg)
+{
+    struct upstream *up = arg;
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+
+    (void)multi;
+    if (timeout_ms < 0)
+        evtimer_del(up->timer);
+    else
+        evtimer_add(up->timer, &tv);
+    return 0;
+}
+
+static int
+sock_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
+{
+    struct upstream *up = arg;
+    struct sock *sk = sockp;
+    short kind;
+
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (sk != NULL) {
+            event_free(sk->ev);
+            free(sk);
+        }
+        curl_multi_assign(up->multi, s, NULL);
+        return 0;
+    }
+    kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+    if (sk == NULL) {
+        sk = calloc(1, sizeof(*sk));
+        if (sk == NULL)
+            return -1;
+        sk->fd = s;
+        curl_multi_assign(up->multi, s, sk);
+    } else {
+        event_free(sk->ev);
+    }
+    sk->ev = event_new(up->base, s, kind, event_cb, up);
+    if (sk->ev == NULL)
+        return -1;
+    event_add(sk->ev, NULL);
+    return 0;
+}
+
+static size_t
+write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+    struct ucall *c = arg;
+    size_t n = size * nmemb;
+
+    if (c->body_len + n > SC_UPSTREAM_MAX_RESPONSE) {
+        c->too_large = 1;
+        return 0; /* makes curl fail the transfer with CURLE_WRITE_ERROR */
+    }
+    if (c->body_len + n + 1 > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap : 4096;
+        char *nb;
+        while (cap < c->body_len + n + 1)
+            cap *= 2;
+        nb = realloc(c->body, cap);
+        if (nb == NULL)
+            return 0;
+        c->body = nb;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_len, ptr, n);
+    c->body_len += n;
+    return n;
+}
+
+/* Collect "Name: value" lines of the final response.  A status line
+ * ("HTTP/...") starts a new response (after 100 Continue), so it resets. */
+static size_t
+header_cb(char *ptr, size_t size, size_t nitems, void *arg)
+{
+    struct ucall *c = arg;
+    size_t n = size * nitems, nl, vl;
+    char *colon, *v, *end = ptr + n;
+
+    if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+        c->hlen = 0;
+        return n;
+    }
+    while (end > ptr && (end[-1] == '\n' || end[-1] == '\r'))
+        end--;
+    if (end == ptr)
+        return n;
+    colon = memchr(ptr, ':', (size_t)(end - ptr));
+    if (colon == NULL || colon == ptr)
+        return n;
+    nl = (size_t)(colon - ptr);
+    v = colon + 1;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    vl = (size_t)(end - v);
+    if (c->hlen + nl + vl + 2 > SC_UPSTREAM_MAX_RESPONSE_HEADERS) {
+        c->too_large = 1;
+        return 0;
+    }
+    if (c->hlen + nl + vl + 2 > c->hcap) {
+        size_t cap = c->hcap ? c->hcap : 1024;
+        char *nb;
+        while (cap < c->hlen + nl + vl + 2)
+            cap *= 2;
+        nb = realloc(c->hbuf, cap);
+        if (nb == NULL)
+            return 0;
+        c->hbuf = nb;
+        c->hcap = cap;
+    }
+    memcpy(c->hbuf + c->hlen, ptr, nl);
+    c->hbuf[c->hlen + nl] = '\0';
+    memcpy(c->hbuf + c->hlen + nl + 1, v, vl);
+    c->hbuf[c->hlen + nl + 1 + vl] = '\0';
+    c->hlen += nl + vl + 2;
+    return n;
+}
+
+static void
+ucall_free(struct ucall *c)
+{
+    struct upstream *up = c->up;
+
+    if (c->easy != NULL) {
+        curl_multi_remove_handle(up->multi, c->easy);
+        if (up->npool < SC_UPSTREAM_MAX_IDLE_CONNS) {
+            curl_easy_reset(c->easy);
+            up->pool[up->npool++] = c->easy;
+        } else {
+            curl_easy_cleanup(c->easy);
+        }
+    }
+    wipe_slist(c->headers);
+    free(c->url);
+    free(c->body);
+    free(c->hbuf);
+    free(c);
+}
+
+static void
+finish(struct ucall *c, CURLcode rc)
+{
+    struct upstream_result res;
+    curl_off_t sent = 0;
+
+    memset(&res, 0, sizeof(res));
+    curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &sent);
+    res.sent = sent > 0;
+    if (rc == CURLE_OK) {
+        res.outcome = UPSTREAM_ANSWERED;
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.status);
+    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+        res.outcome = UPSTREAM_TIMEOUT;
+    } else if (!res.sent) {
+        res.outcome = UPSTREAM_NOT_SENT;
+    } else {
+        res.outcome = UPSTREAM_FAILED;
+    }
+    if (rc != CURLE_OK)
+        res.error = c->too_large ? "the upstream answer is larger than allowed"
+                    : c->errbuf[0] ? c->errbuf
+                                   : curl_easy_strerror(rc);
+    for (size_t off = 0; off < c->hlen && res.nhdr < UPSTREAM_MAX_HEADERS;) {
+        res.hdr[res.nhdr].name = c->hbuf + off;
+        off += strlen(c->hbuf + off) + 1;
+        res.hdr[res.nhdr].value = c->hbuf + off;
+        off += strlen(c->hbuf + off) + 1;
+        res.nhdr++;
+    }
+    res.body = c->body ? c->body : "";
+    res.body_len = c->body_len;
+    res.latency_ms = sc_mono_ms() - c->t0;
+    c->up->inflight--;
+    c->cb(&res, c->arg);
+    ucall_free(c);
+}
+
+static void
+check_done(struct upstream *up)
+{
+    CURLMsg *m;
+    int left;
+
+    while ((m = curl_multi_info_read(up->multi, &left)) != NULL) {
+        struct ucall *c = NULL;
+
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+        if (c != NULL)
+            finish(c, m->data.result);
+    }
+}
+
+static int
+loopback_host(const char *h)
+{
+    return strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 ||
+           strcmp(h, "[::1]") == 0;
+}
+
+struct upstream *
+proxy_upstream_new(struct event_base *base, const char *base_url, long timeout_ms, char *err,
+                   size_t errlen)
+{
+    struct upstream *up = NULL;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *path = NULL;
+
+    if (u == NULL || curl_url_set(u, CURLUPART_URL, base_url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+        snprintf(err, errlen, "--upstream-url: not a URL: '%s'", base_url);
+        goto fail;
+    }
+    if (curl_url_get(u, CURLUPART_QUERY, &path, 0) == CURLUE_OK) {
+        snprintf(err, errlen, "--upstream-url: must not carry a query");
+        goto fail;
+    }
+    if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && loopback_host(host))) {
+        snprintf(err, errlen,
+                 "--upstream-url: must be https:// (plain http is allowed only to loopback), "
+                 "got '%s'",
+                 base_url);
+        goto fail;
+    }
+    up = calloc(1, sizeof(*up));
+    if (up == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    up->base = base;
+    up->allow_http = strcmp(scheme, "http") == 0;
+    up->timeout_ms = timeout_ms;
+    up->base_url = strdup(base_url);
+    if (up->base_url != NULL) {
+        size_t n = strlen(up->base_url);
+        while (n > 0 && up->base_url[n - 1] == '/')
+            up->base_url[--n] = '\0';
+    }
+    up->multi = curl_multi_init();
+    up->timer = evtimer_new(base, timer_cb, up);
+    if (up->base_url == NULL || up->multi == NULL || up->timer == NULL) {
+        snprintf(err, errlen, "cannot set up libcurl");
+        proxy_upstream_free(up);
+        up = NULL;
+        goto fail;
+    }
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+    curl_multi_setopt(up->multi, CURLMOPT_SOCKETDATA, up);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERFUNCTION, multi_timer_cb);
+    curl_multi_setopt(up->multi, CURLMOPT_TIMERDATA, up);
+    curl_multi_setopt(up->multi, CURLMOPT_MAXCONNECTS, (long)SC_UPSTREAM_MAX_IDLE_CONNS);
+fail:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(path);
+    curl_url_cleanup(u);
+    return up;
+}
+
+void
+proxy_upstream_free(struct upstream *up)
+{
+    if (up == NULL)
+        return;
+    for (int i = 0; i < up->npool; i++)
+        curl_easy_cleanup(up->pool[i]);
+    if (up->multi != NULL)
+        curl_multi_cleanup(up->multi);
+    if (up->timer != NULL)
+        event_free(up->timer);
+    free(up->base_url);
+    free(up);
+}
+
+long
+proxy_upstream_inflight(const struct upstream *up)
+{
+    return up->inflight;
+}
+
+int
+proxy_upstream_start(struct upstream *up, const char *method, const char *path_query,
+                     struct curl_slist *headers, const void *body, size_t body_len,
+                     upstream_done_cb *cb, void *arg)
+{
+    struct ucall *c = calloc(1, sizeof(*c));
+    size_t ul;
+
+    if (c == NULL) {
+        wipe_slist(headers);
+        return -1;
+    }
+    c->up = up;
+    c->headers = headers;
+    c->cb = cb;
+    c->arg = arg;
+    c->t0 = sc_mono_ms();
+    ul = strlen(up->base_url) + strlen(path_query) + 1;
+    c->url = malloc(ul);
+    c->easy = up->npool > 0 ? up->pool[--up->npool] : curl_easy_init();
+    if (c->url == NULL || c->easy == NULL) {
+        ucall_free(c);
+        return -1;
+    }
+    snprintf(c->url, ul, "%s%s", up->base_url, path_query);
+
+    curl_easy_setopt(c->easy, CURLOPT_URL, c->url);
+    curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, up->allow_http ? "http,https" : "https");
+    curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(c->easy, CURLOPT_PROXY, ""); /* ignore *_proxy in the environment */
+    curl_easy_setopt(c->easy, CURLOPT_PATH_AS_IS, 1L); /* forward exactly what was checked */
+    curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)SC_UPSTREAM_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, up->timeout_ms);
+    curl_easy_setopt(c->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SC_UPSTREAM_MAX_RESPONSE);
+    curl_easy_setopt(c->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
+    if (strcmp(method, "GET") == 0) {
+        curl_easy_setopt(c->easy, CURLOPT_HTTPGET, 1L);
+    } else {
+        if (strcmp(method, "POST") != 0)
+            curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
+        if (body_len > 0 || strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0 ||
+            strcmp(method, "PUT") == 0) {
+            curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body_len > 0 ? body : "");
+            curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        }
+    }
+    if (curl_multi_add_handle(up->multi, c->easy) != CURLM_OK) {
+        ucall_free(c);
+        return -1;
+    }
+    up->inflight++;
+    return 0;
+}

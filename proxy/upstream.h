@@ -1,0 +1,65 @@
+/*
+ * upstream.h - calls to the real Resend API through libcurl's multi
+ * interface, driven by the daemon's libevent loop (socket and timer
+ * callbacks; nothing blocks).  Connections are kept and reused across calls.
+ *
+ * Limits (common/limits.h): connect and whole-call timeouts, response header
+ * and body size caps, no redirects, no proxy from the environment, and
+ * https only unless the upstream is on loopback (where tests put their fake).
+ */
+#ifndef SC_PROXY_UPSTREAM_H
+#define SC_PROXY_UPSTREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+struct event_base;
+struct upstream;
+
+enum upstream_outcome {
+    UPSTREAM_ANSWERED = 0,   /* got a complete HTTP answer (any status) */
+    UPSTREAM_NOT_SENT,       /* failed before any byte of the request left */
+    UPSTREAM_FAILED,         /* lost or garbled after the request was sent */
+    UPSTREAM_TIMEOUT,        /* whole-call or connect deadline passed */
+};
+
+#define UPSTREAM_MAX_HEADERS 100
+
+struct upstream_result {
+    enum upstream_outcome outcome;
+    int sent;            /* did any of the request leave? (refund decisions) */
+    long status;         /* HTTP status when ANSWERED */
+    const char *error;   /* curl's reason when not ANSWERED */
+    int nhdr;
+    struct { char *name, *value; } hdr[UPSTREAM_MAX_HEADERS];
+    const char *body;    /* borrowed, valid during the callback */
+    size_t body_len;
+    int64_t latency_ms;
+};
+
+/* Runs exactly once per started call, never before proxy_upstream_start
+ * returns.  res is borrowed for the duration of the callback. */
+typedef void upstream_done_cb(const struct upstream_result *res, void *arg);
+
+/* Check base_url (scheme, loopback rule) and set up the multi handle.
+ * Returns a new client (caller frees), or NULL with err. */
+struct upstream *proxy_upstream_new(struct event_base *base, const char *base_url,
+                                    long timeout_ms, char *err, size_t errlen);
+void proxy_upstream_free(struct upstream *up);
+
+/*
+ * Start METHOD base_url+path_query.  headers is taken over (freed, each
+ * entry wiped first since it carries the real key).  body is borrowed and
+ * must stay valid until cb runs.  Returns 0, or -1 (cb never runs, headers
+ * still freed) when the call could not be started.
+ */
+int proxy_upstream_start(struct upstream *up, const char *method, const char *path_query,
+                         struct curl_slist *headers, const void *body, size_t body_len,
+                         upstream_done_cb *cb, void *arg);
+
+/* Calls started and not finished. */
+long proxy_upstream_inflight(const struct upstream *up);
+
+#endif

@@ -1,0 +1,190 @@
+// harness.mjs - real parts for sendcap's integration and SDK tests.
+//
+// Each test file builds its own world: a throwaway redis-server on a free
+// loopback port (its own temp dir), the fake Resend, a master key made by
+// `sendcap init`, and sendcapd processes started with --listen 127.0.0.1:0
+// (the harness reads the bound port from the daemon's log).  Everything it
+// starts it stops, by the PID it started.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FakeResend } from './fake-resend.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const buildDir = process.env.SENDCAP_BUILD_DIR ?? path.resolve(here, '../../build');
+export const SENDCAPD = process.env.SENDCAPD ?? path.join(buildDir, 'sendcapd');
+export const SENDCAP = process.env.SENDCAP ?? path.join(buildDir, 'sendcap');
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export class Redis {
+  constructor(dir) { this.dir = dir; }
+
+  async start(port) {
+    this.port = port ?? this.port ?? await freePort();
+    this.url = `redis://127.0.0.1:${this.port}/0`;
+    this.proc = spawn('redis-server', [
+      '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
+      '--save', '', '--appendonly', 'yes', '--appendfsync', 'always',
+      '--rdbcompression', 'no', '--maxmemory-policy', 'noeviction',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.log = '';
+    this.proc.stdout.on('data', (d) => { this.log += d; });
+    for (let i = 0; i < 200; i++) {
+      if (this.cli('PING').stdout.trim() === 'PONG') return this;
+      await sleep(25);
+    }
+    throw new Error(`redis-server did not start: ${this.log}`);
+  }
+
+  cli(...args) {
+    return spawnSync('redis-cli', ['-p', String(this.port), '--no-raw', ...args], { encoding: 'utf8' });
+  }
+
+  raw(...args) {
+    return spawnSync('redis-cli', ['-p', String(this.port), '--raw', ...args], { encoding: 'utf8' }).stdout;
+  }
+
+  async stop() {
+    if (!this.proc || this.proc.exitCode !== null) return;
+    const exited = new Promise((r) => this.proc.once('exit', r));
+    this.proc.kill('SIGKILL');
+    await exited;
+  }
+}
+
+export class Proxy {
+  constructor(world, extraArgs = [], extraEnv = {}) {
+    this.world = world;
+    this.extraArgs = extraArgs;
+    this.extraEnv = extraEnv;
+    this.log = '';
+  }
+
+  async start() {
+    this.proc = spawn(SENDCAPD, ['--listen', '127.0.0.1:0', '--upstream-url', this.world.fake.url,
+      ...this.extraArgs], { env: { ...this.world.env, ...this.extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc.stdout.on('data', (d) => { this.log += d; });
+    this.proc.stderr.on('data', (d) => { this.log += d; });
+    this.exited = new Promise((r) => this.proc.once('exit', (code, sig) => r({ code, sig })));
+    for (let i = 0; i < 400; i++) {
+      const m = this.log.match(/listening on (\S+),/);
+      if (m) { this.url = `http://${m[1]}`; return this; }
+      if (this.proc.exitCode !== null) break;
+      await sleep(10);
+    }
+    throw new Error(`sendcapd did not start: ${this.log}`);
+  }
+
+  async stop(signal = 'SIGTERM') {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.exited;
+    this.proc.kill(signal);
+    return this.exited;
+  }
+}
+
+export class World {
+  constructor() {
+    this.dir = mkdtempSync(path.join(os.tmpdir(), 'sendcap-test-'));
+    this.realKey = `re_TestReal${Math.random().toString(36).slice(2)}Key`;
+    this.proxies = [];
+  }
+
+  async start({ proxies = 1, proxyArgs = [] } = {}) {
+    this.redis = await new Redis(this.dir).start();
+    this.fake = await new FakeResend().start();
+    this.fake.validKeys.add(this.realKey);
+    this.env = {
+      PATH: process.env.PATH,
+      SENDCAP_REDIS_URL: this.redis.url,
+      SENDCAP_MASTER_KEY_FILE: path.join(this.dir, 'master.key'),
+    };
+    const init = this.cli(['init']);
+    if (init.code !== 0) throw new Error(`sendcap init failed: ${init.stderr}`);
+    const add = this.cli(['upstream', 'add', 'prod'], { input: `${this.realKey}\n` });
+    if (add.code !== 0) throw new Error(`upstream add failed: ${add.stderr}`);
+    for (let i = 0; i < proxies; i++) await this.addProxy(proxyArgs);
+    return this;
+  }
+
+  get proxy() { return this.proxies[0]; }
+
+  async addProxy(args = [], env = {}) {
+    const p = await new Proxy(this, args, env).start();
+    this.proxies.push(p);
+    return p;
+  }
+
+  cli(args, { input, env } = {}) {
+    const r = spawnSync(SENDCAP, args, { env: { ...this.env, ...(env ?? {}) }, input: input ?? '', encoding: 'utf8' });
+    return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  // Issue a vault key; returns the parsed --json line ({id, key, ...}).
+  issue(args = []) {
+    const r = this.cli(['key', 'issue', '--upstream', 'prod', '--json', ...args]);
+    if (r.code !== 0) throw new Error(`key issue failed: ${r.stderr}`);
+    return JSON.parse(r.stdout);
+  }
+
+  // fetch through a proxy with a vault key.
+  async call(key, method, pathAndQuery, body, { proxy, headers } = {}) {
+    const p = proxy ?? this.proxy;
+    const h = { ...(headers ?? {}) };
+    if (key !== null) h.authorization = `Bearer ${key}`;
+    if (body !== undefined) h['content-type'] = 'application/json';
+    const res = await fetch(`${p.url}${pathAndQuery}`, {
+      method, headers: h, body: body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
+    });
+    const text = await res.text();
+    let json = null;
+    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: res.status, headers: res.headers, text, json };
+  }
+
+  // Every value in Redis, as text (RDB dump with compression off, plus AOF).
+  redisDump() {
+    this.redis.cli('SAVE');
+    let out = '';
+    for (const f of ['dump.rdb', 'appendonlydir']) {
+      try { out += readFileSync(path.join(this.dir, f)).toString('latin1'); } catch { /* dir or missing */ }
+    }
+    const aofDir = path.join(this.dir, 'appendonlydir');
+    try {
+      for (const f of spawnSync('ls', [aofDir], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
+        out += readFileSync(path.join(aofDir, f)).toString('latin1');
+      }
+    } catch { /* none */ }
+    return out;
+  }
+
+  async stop() {
+    for (const p of this.proxies) await p.stop('SIGKILL');
+    await this.fake?.stop();
+    await this.redis?.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export function errorShape(assert, res, status, name) {
+  assert.equal(res.status, status, `status: ${res.text}`);
+  assert.equal(res.headers.get('content-type'), 'application/json');
+  assert.ok(res.headers.get('x-request-id')?.startsWith('req_'), 'X-Request-Id');
+  assert.deepEqual(Object.keys(res.json).sort(), ['message', 'name', 'statusCode']);
+  assert.equal(res.json.statusCode, status);
+  assert.equal(res.json.name, name, res.json.message);
+}
