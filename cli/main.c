@@ -280,12 +280,16 @@ main(int argc, char **argv)
         return cli_fail(CLI_USAGE, "%s", err);
     }
 
-    if (nrest == 0 || strcmp(rest[0], "--help") == 0 || strcmp(rest[0], "-h") == 0 ||
-        strcmp(rest[0], "help") == 0) {
-        fputs(usage, nrest == 0 ? stderr : stdout);
-        fputs(sc_config_help, nrest == 0 ? stderr : stdout);
+    if (nrest == 0) {
         free(rest);
-        return nrest == 0 ? CLI_USAGE : CLI_OK;
+        return cli_fail(CLI_USAGE, "no command given (try 'sendcap --help')");
+    }
+    if (strcmp(rest[0], "--help") == 0 || strcmp(rest[0], "-h") == 0 ||
+        strcmp(rest[0], "help") == 0) {
+        fputs(usage, stdout);
+        fputs(sc_config_help, stdout);
+        free(rest);
+        return CLI_OK;
     }
     if (strcmp(rest[0], "--version") == 0) {
         puts("sendcap 0.1.0");

@@ -1,0 +1,87 @@
+// No log line, error body, CLI output, argv or Redis value ever holds the
+// real key or a vault key.  A canary real key and canary vault keys are
+// planted, every path that could leak is exercised (sends, refusals,
+// revocation, rotation, upstream failure), then everything is searched.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { World } from '../lib/harness.mjs';
+
+const w = new World();
+w.realKey = 're_CANARY_REAL_' + 'Zq9'.repeat(10);
+const outputs = [];
+const keys = [];
+before(async () => { await w.start({ proxies: 2, proxyArgs: ['--log-level', 'debug', '--upstream-timeout', '1s'] }); });
+after(async () => { await w.stop(); });
+
+function cli(args, opts) {
+  const r = w.cli(args, opts);
+  outputs.push(r.stdout, r.stderr);
+  return r;
+}
+
+test('exercise every path', async () => {
+  const email = { from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' };
+  for (const args of [[], ['--scope', 'full', '--daily-cap', '5'], ['--expires-in', '1s']]) {
+    // The issue output is the one moment a vault key is shown: keep it out of the search.
+    const r = w.cli(['key', 'issue', '--upstream', 'prod', '--json', ...args]);
+    keys.push(JSON.parse(r.stdout));
+  }
+  const [a, b, c] = keys;
+  const calls = [
+    [a.key, 'POST', '/emails', email], [a.key, 'GET', '/emails/x'], [a.key, 'GET', '/api-keys'],
+    [b.key, 'GET', '/domains'], [b.key, 'POST', '/broadcasts/x/send', {}], [a.key, 'GET', '/nope'],
+    [a.key, 'DELETE', '/emails'], [w.realKey, 'POST', '/emails', email],
+  ];
+  for (const p of w.proxies) for (const [k, m, path, body] of calls) {
+    const res = await w.call(k, m, path, body, { proxy: p });
+    outputs.push(res.text, JSON.stringify([...res.headers]));
+  }
+  w.fake.next({ hang: true });
+  outputs.push((await w.call(a.key, 'POST', '/emails', email)).text);
+  w.fake.next({ drop: true });
+  outputs.push((await w.call(a.key, 'POST', '/emails', email)).text);
+  await new Promise((r) => setTimeout(r, 1100));
+  outputs.push((await w.call(c.key, 'POST', '/emails', email)).text); // expired
+  cli(['key', 'revoke', a.id]);
+  outputs.push((await w.call(a.key, 'POST', '/emails', email)).text);
+  cli(['key', 'list', '--all']);
+  cli(['key', 'list', '--json', '--all']);
+  for (const k of keys) { cli(['key', 'show', k.id]); cli(['key', 'show', k.id, '--json']); }
+  cli(['upstream', 'list']);
+  cli(['upstream', 'list', '--json']);
+  cli(['upstream', 'add', 'second'], { input: `${w.realKey}\n` });
+  cli(['upstream', 'add', 'second'], { input: `${w.realKey}\n` }); // exists: error path
+  cli(['upstream', 'rotate', 'second'], { input: `${w.realKey}\n` });
+  cli(['upstream', 'remove', 'prod']);
+  cli(['--redis', 'redis://127.0.0.1:1/0', 'key', 'list']);
+});
+
+test('no canary anywhere', async () => {
+  const needles = [w.realKey, ...keys.map((k) => k.key)];
+  const places = {
+    'proxy logs': w.proxies.map((p) => p.log).join('\n'),
+    'responses and CLI output': outputs.join('\n'),
+    'redis (RDB + AOF)': w.redisDump(),
+    'redis log': w.redis.log,
+    'daemon argv': w.proxies.map((p) => readFileSync(`/proc/${p.proc.pid}/cmdline`, 'latin1')).join('\n'),
+  };
+  assert.ok(places['redis (RDB + AOF)'].length > 1000, 'the dump was read');
+  assert.ok(places['proxy logs'].includes('emails.send'), 'debug logs were captured');
+  for (const [where, text] of Object.entries(places)) {
+    for (const n of needles) {
+      assert.ok(!text.includes(n), `${n.slice(0, 12)}… found in ${where}`);
+      // Not even the random part on its own.
+      assert.ok(!text.includes(n.slice(3)), `tail of ${n.slice(0, 12)}… found in ${where}`);
+    }
+  }
+  // The fake did receive the real key: the search would have found it.
+  assert.ok(w.fake.received.some((r) => r.headers.authorization === `Bearer ${w.realKey}`));
+});
+
+test('sendcapd is not dumpable (no core dump can carry a key)', () => {
+  const status = readFileSync(`/proc/${w.proxy.proc.pid}/status`, 'utf8');
+  const limits = readFileSync(`/proc/${w.proxy.proc.pid}/limits`, 'utf8');
+  assert.match(limits, /Max core file size\s+0\s+0/);
+  assert.ok(status.length > 0);
+});
