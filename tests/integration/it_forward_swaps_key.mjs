@@ -59,3 +59,14 @@ test('query strings and doubled slashes reach the same route', async () => {
   assert.equal(res.status, 200, res.text);
   assert.equal(w.fake.received[0].url, '/domains?limit=5');
 });
+
+test('upstream connections are reused', async () => {
+  const k = w.issue();
+  await w.call(k.key, 'GET', '/emails/warm');
+  const before = w.fake.connections;
+  for (let i = 0; i < 20; i++) {
+    const res = await w.call(k.key, 'GET', `/emails/e${i}`);
+    assert.equal(res.status, 200);
+  }
+  assert.equal(w.fake.connections, before, '20 sequential calls opened no new upstream connection');
+});

@@ -16,6 +16,8 @@ export class FakeResend {
     this.hanging = [];
     this.server = http.createServer((req, res) => this.#handle(req, res));
     this.server.keepAliveTimeout = 60_000;
+    this.connections = 0;
+    this.server.on('connection', () => { this.connections++; });
   }
 
   async start() {
