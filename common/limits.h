@@ -60,6 +60,11 @@
 /* Key records cached in the daemon (policy + decrypted real key). The cache
  * is only ever a copy: each call still checks revocation and expiry in Redis. */
 #define SC_KEY_CACHE_MAX 65536
+/* How long the proxy remembers which key family sent an email, so that
+ * sending-scope keys can read and change only their own (seconds). */
+#define SC_EMAIL_OWNER_TTL_S (30 * 86400)
+/* Longest Idempotency-Key accepted from an agent (Resend's own limit). */
+#define SC_IDEMPOTENCY_KEY_MAX 256
 /* SIGTERM: in-flight requests get this long to finish. */
 #define SC_DRAIN_DEADLINE_MS 30000
 

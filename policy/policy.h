@@ -10,6 +10,7 @@
 #define SC_POLICY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* ---- routes (route.c) ---- */
 
@@ -59,11 +60,157 @@ int policy_route_allowed(const struct policy_route *r, enum policy_scope scope, 
 
 /* ---- domains (domain.c) ---- */
 
+#define POLICY_DOMAIN_MAX 253
+
 /*
- * Validate a domain rule ("example.com" or "*.example.com": LDH labels of
- * 1-63 characters, no leading or trailing hyphen, at least two labels, 253
- * characters at most) and write it lower-cased to out.  0 or -1.
+ * Is in[0..len) a domain sendcap accepts?  ASCII LDH labels of 1-63
+ * characters, no leading or trailing hyphen, at least two labels, at most
+ * 253 characters, and a last label that is not all digits (so no IPv4
+ * literal passes as a domain).  1 or 0.
+ */
+int policy_domain_valid(const char *in, size_t len);
+
+/*
+ * Validate a domain rule ("example.com" or "*.example.com") and write it
+ * lower-cased to out.  0 or -1.
  */
 int policy_domain_rule_normalize(const char *in, char *out, size_t outlen);
+
+/*
+ * Does a lower-case domain match a rule?  "example.com" matches exactly
+ * that domain; "*.example.com" matches its subdomains only (whole labels:
+ * "a.example.com" yes, "example.com" and "badexample.com" no).  1 or 0.
+ */
+int policy_domain_match(const char *rule, const char *domain);
+
+/* Does domain match any rule of a comma-joined list?  "" (no list) means
+ * any domain: 1. */
+int policy_domain_list_match(const char *list, const char *domain);
+
+/* ---- addresses (addr.c) ---- */
+
+#define POLICY_LOCAL_MAX 64
+#define POLICY_NAME_MAX 256
+#define POLICY_ADDR_INPUT_MAX 512
+
+struct policy_addr {
+    char name[POLICY_NAME_MAX + 1];     /* display name, "" if none */
+    char local[POLICY_LOCAL_MAX + 1];   /* as written */
+    char domain[POLICY_DOMAIN_MAX + 1]; /* lower-cased */
+};
+
+/*
+ * Parse one address of SPEC §3's narrow grammar: "local@domain" or
+ * "Display Name <local@domain>".  ASCII only; exactly one "@"; the local
+ * part is dot-atom text (RFC 5322 §3.2.3) without "!" and "%"; the domain
+ * as policy_domain_valid; the display name has no quotes, comments, angle
+ * brackets, "@", "," ";" ":" "\" "[" "]" and no encoded words ("=?").
+ * Surrounding spaces are dropped.  Anything else is refused, never guessed.
+ * Returns 0, or -1 with *why set to a static reason.
+ */
+int policy_addr_parse(const char *s, size_t len, struct policy_addr *out, const char **why);
+
+/* Write the canonical form ("local@domain" or "name <local@domain>"), which
+ * parses back to the same address.  Returns the length, or -1 if buf is too
+ * small. */
+int policy_addr_format(const struct policy_addr *a, char *buf, size_t len);
+
+/* ---- send facts (send.c) ---- */
+
+#define POLICY_BATCH_MAX 100 /* elements of POST /emails/batch */
+#define POLICY_TO_MAX 50     /* addresses in "to" (Resend's limit) */
+#define POLICY_LIST_MAX 50   /* addresses in cc, bcc or reply_to */
+#define POLICY_FIELD_MAX 48  /* "batch[99].reply_to[49]" fits */
+
+enum policy_addr_kind { POLICY_TO, POLICY_CC, POLICY_BCC, POLICY_REPLY_TO };
+
+struct policy_rcpt {
+    enum policy_addr_kind kind;
+    char field[POLICY_FIELD_MAX]; /* "to", "cc[2]", "batch[57].bcc[0]" */
+    char domain[POLICY_DOMAIN_MAX + 1];
+};
+
+struct policy_send_msg {
+    int has_from;
+    char from_field[POLICY_FIELD_MAX];
+    char from_domain[POLICY_DOMAIN_MAX + 1];
+    long recipients; /* to + cc + bcc */
+};
+
+struct policy_send {
+    int batch;
+    size_t nmsg;
+    struct policy_send_msg *msg;
+    size_t naddr;
+    struct policy_rcpt *addr; /* every to, cc, bcc and reply_to address */
+    long recipients;          /* sum over messages: what the daily cap counts */
+    /* set when the body is refused */
+    char field[POLICY_FIELD_MAX];
+    char error[256];
+};
+
+/*
+ * Read the send facts of a POST /emails (batch = 0) or POST /emails/batch
+ * (batch = 1) body.  Refuses (returns -1, out->field and out->error set):
+ * not JSON, duplicate object keys, trailing data, a body of the wrong shape,
+ * a field other than from, to, cc, bcc, reply_to, subject, html, text, tags,
+ * attachments, scheduled_at, headers, template, topic_id, a field of the
+ * wrong type, a bad address, no "to", more than POLICY_TO_MAX "to" or
+ * POLICY_LIST_MAX of another list, custom headers naming an address header
+ * or holding CR/LF, an empty batch or one of more than POLICY_BATCH_MAX.
+ * Returns 0 when every fact is read.  out is filled either way; release it
+ * with policy_send_release.
+ */
+int policy_send_parse(const char *body, size_t len, int batch, struct policy_send *out);
+void policy_send_release(struct policy_send *s);
+
+/* ---- decisions and caps (decide.c) ---- */
+
+/* What the policy needs of a vault key. */
+struct policy_key {
+    enum policy_scope scope;
+    int64_t daily_cap;        /* -1: no cap */
+    const char *from_domains; /* comma-joined, "" = any */
+    const char *to_domains;
+};
+
+enum policy_reason {
+    POLICY_ALLOW = 0,
+    POLICY_DENY_SCOPE,         /* route outside the key's scope */
+    POLICY_DENY_FORBIDDEN,     /* /api-keys... */
+    POLICY_DENY_BLIND_SEND,    /* unlisted recipients on a capped or listed key */
+    POLICY_DENY_INVALID_BODY,  /* 422 */
+    POLICY_DENY_FROM_REQUIRED, /* from-domain list and no from */
+    POLICY_DENY_FROM_DOMAIN,
+    POLICY_DENY_TO_DOMAIN,
+    POLICY_DENY_CAP,           /* decided by the reservation, named here */
+};
+
+struct policy_decision {
+    enum policy_reason reason;
+    int64_t sends;                 /* when allowed: emails to reserve */
+    char field[POLICY_FIELD_MAX];  /* the offending field, if any */
+    char domain[POLICY_DOMAIN_MAX + 1]; /* the offending domain, if any */
+};
+
+/*
+ * Decide a call from the key, its route and (for send routes) the facts of
+ * its body; send must be NULL for other routes and non-NULL for send routes.
+ * Revocation, expiry, email ownership and the cap need Redis's clock and
+ * counters and are decided by the reservation script; this decides the rest.
+ */
+void policy_decide(const struct policy_key *key, const struct policy_route *route,
+                   const struct policy_send *send, struct policy_decision *out);
+
+/* The reason's audit name: "scope", "from_domain", "daily_cap", ... */
+const char *policy_reason_name(enum policy_reason r);
+
+/* Would n more sends fit under cap with used already counted?  cap < 0 is
+ * no cap.  This is the rule reserve.lua applies atomically in Redis. */
+int policy_cap_fits(int64_t cap, int64_t used, int64_t n);
+
+/* Seconds from now_ms to the next 00:00 UTC (1..86400): when a day's
+ * counter resets. */
+int64_t policy_cap_reset_seconds(int64_t now_ms);
 
 #endif

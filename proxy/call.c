@@ -1,9 +1,15 @@
 /*
  * call.c - the life of one proxied call.
  *
- *   target check -> route -> vault key -> policy (on the cached record) ->
- *   call.lua (one Redis round trip: exists, revoked, expired, cache current)
- *   -> forward through libcurl -> relay the answer.
+ *   target check -> route -> vault key -> send facts (policy/, pure) ->
+ *   decision on the cached key record -> call.lua (one Redis round trip:
+ *   exists, revoked, expired, cache current, own email, reserve the sends
+ *   against the daily cap) -> forward through libcurl -> settle (refund a
+ *   definite non-send, remember the email ids; queued on Redis before the
+ *   answer is written, never waited for) -> relay the answer.
+ *
+ * A refused call also makes the round trip (mode "deny"), so revocation,
+ * expiry and unknown keys take precedence over every other refusal.
  *
  * A cold or outdated cache makes call.lua answer "stale" with the current
  * record and sealed real key instead; the record is cached, policy runs
@@ -20,7 +26,9 @@
 #include <strings.h>
 
 #include <event2/buffer.h>
+#include <jansson.h>
 
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "proxy.h"
@@ -39,6 +47,21 @@ struct call {
     char key_id[40];
     int stale_tries;
     int64_t t0;
+
+    int is_send;
+    struct policy_send send;     /* facts of a send body */
+    struct policy_decision dec;  /* on the record the script confirms */
+    const char *idem_error;      /* a bad Idempotency-Key, refused as 422 */
+    char email_id[128];          /* the email an own-email route touches */
+
+    /* Copied from the cache entry the script confirmed current: the entry
+     * may be replaced while the call waits on Redis or Resend. */
+    char family[40];
+    char *real_key;              /* wiped on free */
+    char *from_domains, *to_domains;
+
+    char counter_key[160];       /* where the sends were reserved */
+    int64_t reserved;
 };
 
 static void call_free(struct call *c)
@@ -46,6 +69,10 @@ static void call_free(struct call *c)
     if (c == NULL)
         return;
     free(c->path);
+    policy_send_release(&c->send);
+    store_secret_free(c->real_key);
+    free(c->from_domains);
+    free(c->to_domains);
     free(c);
 }
 
@@ -169,11 +196,110 @@ dropped_response_header(const char *name)
 }
 
 static void
+settle_done(redisReply *r, const char *errstr, void *arg)
+{
+    (void)r;
+    if (errstr != NULL)
+        sc_warn("settle: %s", errstr);
+    free(arg);
+}
+
+/* Resend ids are UUIDs; accept the safe characters of any id scheme. */
+static int
+id_ok(const char *s, size_t n)
+{
+    if (n == 0 || n >= 128)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_'))
+            return 0;
+    return 1;
+}
+
+/*
+ * After Resend answered a send: give back the reservation of what it
+ * clearly did not accept (4xx, or failed before sending; for a permissive
+ * batch, the elements listed in "errors"), and remember the ids it returned
+ * as this family's emails.  Queued on Redis now, not waited for.
+ */
+static void
+settle(struct call *c, const struct upstream_result *res)
+{
+    int64_t refund = 0;
+    const char *argv[3 + 4 + POLICY_BATCH_MAX];
+    size_t argl[3 + 4 + POLICY_BATCH_MAX];
+    char nbuf[24], ttl[24];
+    int argc = 0;
+    json_t *root = NULL;
+    const char *errstr;
+    char *tag;
+
+    if (!c->is_send)
+        return;
+    if ((res->outcome == UPSTREAM_ANSWERED && res->status >= 400 && res->status < 500) ||
+        res->outcome == UPSTREAM_NOT_SENT)
+        refund = c->reserved;
+    argv[argc] = c->counter_key;
+    argl[argc++] = strlen(c->counter_key);
+    argv[argc++] = nbuf;
+    argv[argc] = c->family;
+    argl[argc++] = strlen(c->family);
+    argv[argc] = ttl;
+    snprintf(ttl, sizeof(ttl), "%d", SC_EMAIL_OWNER_TTL_S);
+    argl[argc++] = strlen(ttl);
+    if (res->outcome == UPSTREAM_ANSWERED && res->status >= 200 && res->status < 300 &&
+        (root = json_loadb(res->body, res->body_len, 0, NULL)) != NULL) {
+        json_t *data = c->send.batch ? json_object_get(root, "data") : NULL;
+        json_t *errors = c->send.batch ? json_object_get(root, "errors") : NULL;
+        size_t i;
+        json_t *el;
+
+        if (!c->send.batch) {
+            json_t *id = json_object_get(root, "id");
+            if (json_is_string(id) && id_ok(json_string_value(id), json_string_length(id))) {
+                argv[argc] = json_string_value(id);
+                argl[argc++] = json_string_length(id);
+            }
+        } else {
+            json_array_foreach(data, i, el) {
+                json_t *id = json_object_get(el, "id");
+                if (argc < (int)(sizeof(argv) / sizeof(argv[0])) && json_is_string(id) &&
+                    id_ok(json_string_value(id), json_string_length(id))) {
+                    argv[argc] = json_string_value(id);
+                    argl[argc++] = json_string_length(id);
+                }
+            }
+            /* Permissive batches answer 200 and list the elements not sent. */
+            json_array_foreach(errors, i, el) {
+                json_t *ix = json_object_get(el, "index");
+                if (json_is_integer(ix) && json_integer_value(ix) >= 0 &&
+                    (size_t)json_integer_value(ix) < c->send.nmsg)
+                    refund += c->send.msg[json_integer_value(ix)].recipients;
+            }
+            if (refund > c->reserved)
+                refund = c->reserved;
+        }
+    }
+    snprintf(nbuf, sizeof(nbuf), "%lld", (long long)refund);
+    argl[1] = strlen(nbuf);
+    if (refund > 0 || argc > 4) {
+        tag = strdup(c->id);
+        if (store_redis_async_eval(c->px->redis, STORE_SCRIPT_SETTLE, 1, argc, argv, argl,
+                                   settle_done, tag, &errstr) != 0) {
+            sc_warn("%s settle not queued: %s", c->id, errstr);
+            free(tag);
+        }
+    }
+    json_decref(root);
+}
+
+static void
 upstream_done(const struct upstream_result *res, void *arg)
 {
     struct call *c = arg;
     struct http_request *req = c->req;
 
+    settle(c, res);
     switch (res->outcome) {
     case UPSTREAM_ANSWERED:
         break;
@@ -210,8 +336,28 @@ upstream_done(const struct upstream_result *res, void *arg)
     call_free(c);
 }
 
+/* Idempotency-Key, namespaced by key family (SPEC §3): two agents behind
+ * one real key never collide, and one agent's retry still replays.  Longer
+ * than Resend's 256 characters once prefixed -> the hash of the agent's key
+ * stands in for it, deterministically. */
+static int
+idempotency_line(const struct call *c, const char *value, char *line, size_t len)
+{
+    size_t fl = strlen(c->family), vl = strlen(value);
+
+    if (fl + 1 + vl <= SC_IDEMPOTENCY_KEY_MAX)
+        return snprintf(line, len, "Idempotency-Key: %s:%s", c->family, value) < (int)len ? 0 : -1;
+    {
+        char hex[SC_KEY_HASH_HEX];
+        store_secret_key_hash(value, vl, hex);
+        return snprintf(line, len, "Idempotency-Key: %s:sha256:%s", c->family, hex) < (int)len
+                   ? 0
+                   : -1;
+    }
+}
+
 static void
-forward(struct call *c, const struct kc_entry *e)
+forward(struct call *c)
 {
     struct http_request *req = c->req;
     struct curl_slist *h = NULL, *t;
@@ -236,6 +382,14 @@ forward(struct call *c, const struct kc_entry *e)
                 continue; /* an empty one is replaced by ours */
             has_ua = 1;
         }
+        if (strcasecmp(name, "Idempotency-Key") == 0) {
+            if (idempotency_line(c, value, line, sizeof(line)) != 0)
+                goto nomem;
+            if ((t = curl_slist_append(h, line)) == NULL)
+                goto nomem;
+            h = t;
+            continue;
+        }
         l = need <= sizeof(line) ? line : malloc(need);
         if (l == NULL)
             goto nomem;
@@ -256,11 +410,11 @@ forward(struct call *c, const struct kc_entry *e)
     if ((t = curl_slist_append(h, "Expect:")) != NULL) /* no 100-continue round trip */
         h = t;
     {
-        size_t al = strlen(e->real_key) + 24;
+        size_t al = strlen(c->real_key) + 24;
         char *auth = malloc(al);
         if (auth == NULL)
             goto nomem;
-        snprintf(auth, al, "Authorization: Bearer %s", e->real_key);
+        snprintf(auth, al, "Authorization: Bearer %s", c->real_key);
         t = curl_slist_append(h, auth);
         store_secret_wipe(auth, al);
         free(auth);
@@ -275,7 +429,11 @@ forward(struct call *c, const struct kc_entry *e)
     snprintf(pq, pql, "%s%s", c->path, c->query);
     if (proxy_upstream_start(c->px->upstream, proxy_http_method(req), pq, h, bptr, blen,
                              upstream_done, c) != 0) {
+        struct upstream_result res;
         free(pq);
+        memset(&res, 0, sizeof(res));
+        res.outcome = UPSTREAM_NOT_SENT;
+        settle(c, &res);
         fail(c, 503, "service_unavailable", "sendcap could not start the upstream call; retry");
         return;
     }
@@ -285,36 +443,113 @@ nomem:
     for (struct curl_slist *p = h; p != NULL; p = p->next)
         store_secret_wipe(p->data, strlen(p->data));
     curl_slist_free_all(h);
+    {
+        struct upstream_result res;
+        memset(&res, 0, sizeof(res));
+        res.outcome = UPSTREAM_NOT_SENT;
+        settle(c, &res);
+    }
     fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
 }
 
 static void run_script(struct call *c, const struct kc_entry *e);
 
-/* Policy on a (possibly cached) record.  Returns 1 if the call may go on. */
-static int
-check_policy(struct call *c, const struct kc_entry *e)
+/* "a.com,*.b.com" -> "a.com, *.b.com" for people. */
+static void
+list_text(const char *list, char *out, size_t len)
 {
-    char msg[512];
+    size_t o = 0;
 
-    if (!policy_route_allowed(c->route, e->scope, e->daily_cap >= 0, e->to_domains[0] != '\0')) {
-        if (c->route->cls == POLICY_ROUTE_FORBIDDEN)
-            snprintf(msg, sizeof(msg),
-                     "vault key %s cannot call %s: no vault key may reach /api-keys", e->id,
-                     c->route->name);
-        else if (c->route->cls == POLICY_ROUTE_BLIND_SEND && e->scope == POLICY_SCOPE_FULL)
-            snprintf(msg, sizeof(msg),
-                     "vault key %s cannot call %s: it sends to recipients sendcap cannot count "
-                     "or check, and this key has a daily cap or a to-domain list",
-                     e->id, c->route->name);
-        else
-            snprintf(msg, sizeof(msg),
-                     "vault key %s has the sending scope and cannot call %s; issue a key with "
-                     "--scope full for it",
-                     e->id, c->route->name);
-        fail(c, 401, "restricted_api_key", msg);
-        return 0;
+    for (const char *p = list; *p && o + 3 < len; p++) {
+        out[o++] = *p;
+        if (*p == ',')
+            out[o++] = ' ';
     }
-    return 1;
+    out[o] = '\0';
+}
+
+/* Answer a call the policy refused (the script has confirmed the key is
+ * live, so this refusal is the one that counts). */
+static void
+deny_reply(struct call *c)
+{
+    const struct policy_decision *d = &c->dec;
+    char allowed[600];
+
+    switch (d->reason) {
+    case POLICY_DENY_FORBIDDEN:
+        proxy_reply_error(c->req, c->id, 401, "restricted_api_key",
+                          "vault key %s cannot call %s: no vault key may reach /api-keys",
+                          c->key_id, c->route->name);
+        break;
+    case POLICY_DENY_BLIND_SEND:
+        proxy_reply_error(c->req, c->id, 401, "restricted_api_key",
+                          "vault key %s cannot call %s: it sends to recipients sendcap cannot "
+                          "count or check, and this key has a daily cap or a to-domain list",
+                          c->key_id, c->route->name);
+        break;
+    case POLICY_DENY_SCOPE:
+        proxy_reply_error(c->req, c->id, 401, "restricted_api_key",
+                          "vault key %s has the sending scope and cannot call %s; issue a key "
+                          "with --scope full for it",
+                          c->key_id, c->route->name);
+        break;
+    case POLICY_DENY_INVALID_BODY:
+        if (c->idem_error != NULL && strcmp(d->field, "Idempotency-Key") == 0)
+            proxy_reply_error(c->req, c->id, 422, "validation_error", "%s", c->idem_error);
+        else
+            proxy_reply_error(c->req, c->id, 422, "validation_error", "%s (vault key %s)",
+                              c->send.error, c->key_id);
+        break;
+    case POLICY_DENY_FROM_REQUIRED:
+        list_text(c->from_domains, allowed, sizeof(allowed));
+        proxy_reply_error(c->req, c->id, 422, "validation_error",
+                          "%s is required: vault key %s may only send from %s", d->field,
+                          c->key_id, allowed);
+        break;
+    case POLICY_DENY_FROM_DOMAIN:
+        list_text(c->from_domains, allowed, sizeof(allowed));
+        proxy_reply_error(c->req, c->id, 403, "invalid_from_address",
+                          "vault key %s may not send from %s (%s); allowed from-domains: %s",
+                          c->key_id, d->domain, d->field, allowed);
+        break;
+    case POLICY_DENY_TO_DOMAIN:
+        list_text(c->to_domains, allowed, sizeof(allowed));
+        proxy_reply_error(c->req, c->id, 403, "invalid_to_address",
+                          "vault key %s may not send to %s (%s); allowed to-domains: %s; nothing "
+                          "in this request was sent",
+                          c->key_id, d->domain, d->field, allowed);
+        break;
+    case POLICY_ALLOW:
+    case POLICY_DENY_CAP:
+        proxy_reply_error(c->req, c->id, 503, "service_unavailable", "internal error");
+        break;
+    }
+    call_free(c);
+}
+
+/* Decide on a (possibly cached) record, and keep what the rest of the call
+ * needs from it. */
+static int
+decide(struct call *c, const struct kc_entry *e)
+{
+    struct policy_key k = {e->scope, e->daily_cap, e->from_domains, e->to_domains};
+
+    policy_decide(&k, c->route, c->is_send ? &c->send : NULL, &c->dec);
+    if (c->dec.reason == POLICY_ALLOW && c->idem_error != NULL) {
+        c->dec.reason = POLICY_DENY_INVALID_BODY;
+        c->dec.sends = 0;
+        sc_strlcpy(c->dec.field, "Idempotency-Key", sizeof(c->dec.field));
+    }
+    store_secret_free(c->real_key);
+    free(c->from_domains);
+    free(c->to_domains);
+    c->real_key = strdup(e->real_key);
+    c->from_domains = strdup(e->from_domains);
+    c->to_domains = strdup(e->to_domains);
+    sc_strlcpy(c->family, e->family, sizeof(c->family));
+    sc_strlcpy(c->key_id, e->id, sizeof(c->key_id));
+    return c->real_key && c->from_domains && c->to_domains ? 0 : -1;
 }
 
 static int
@@ -377,18 +612,44 @@ refresh(struct call *c, const redisReply *r)
              "the vault key's record kept changing while it was read; retry");
         return;
     }
-    if (!check_policy(c, e))
-        return;
     run_script(c, e);
+}
+
+static void
+cap_reply(struct call *c, const redisReply *r)
+{
+    char b[32], when[32], num[24];
+    int64_t used = 0, cap = 0, now = 0, reset;
+
+    if (str_el(r, 2, b, sizeof(b)) == 0)
+        sc_parse_i64(b, INT64_MIN, INT64_MAX, &used);
+    if (str_el(r, 3, b, sizeof(b)) == 0)
+        sc_parse_i64(b, INT64_MIN, INT64_MAX, &cap);
+    if (str_el(r, 4, b, sizeof(b)) == 0)
+        sc_parse_i64(b, 0, INT64_MAX, &now);
+    reset = policy_cap_reset_seconds(now);
+    sc_format_time_ms((now / 86400000 + 1) * 86400000, when, sizeof(when));
+    snprintf(num, sizeof(num), "%lld", (long long)reset);
+    proxy_http_add_header(c->req, "Retry-After", num);
+    proxy_http_add_header(c->req, "ratelimit-reset", num);
+    snprintf(num, sizeof(num), "%lld", (long long)cap);
+    proxy_http_add_header(c->req, "ratelimit-limit", num);
+    snprintf(num, sizeof(num), "%lld", (long long)(used < cap ? cap - used : 0));
+    proxy_http_add_header(c->req, "ratelimit-remaining", num);
+    proxy_reply_error(c->req, c->id, 429, "daily_quota_exceeded",
+                      "vault key %s has used %lld of its %lld sends today and this request "
+                      "needs %lld; the cap resets at %s (in %lld s). Nothing was sent.",
+                      c->key_id, (long long)used, (long long)cap, (long long)c->dec.sends, when,
+                      (long long)reset);
+    call_free(c);
 }
 
 static void
 script_done(redisReply *r, const char *errstr, void *arg)
 {
     struct call *c = arg;
-    char kind[16], t[32];
+    char kind[16], t[32], b[32];
     int64_t at = 0;
-    struct kc_entry *e;
 
     if (r == NULL) {
         sc_warn("%s redis: %s", c->id, errstr);
@@ -402,16 +663,31 @@ script_done(redisReply *r, const char *errstr, void *arg)
         return;
     }
     if (strcmp(kind, "ok") == 0) {
-        e = proxy_keycache_get(c->px->keys, c->hash);
-        if (e == NULL) { /* evicted meanwhile: fetch again */
-            run_script(c, NULL);
+        if (c->dec.reason != POLICY_ALLOW) {
+            deny_reply(c);
             return;
         }
-        forward(c, e);
+        if (c->is_send) {
+            str_el(r, 3, c->counter_key, sizeof(c->counter_key));
+            c->reserved = c->dec.sends;
+        }
+        forward(c);
         return;
     }
     if (strcmp(kind, "stale") == 0) {
         refresh(c, r);
+        return;
+    }
+    if (strcmp(kind, "cap") == 0) {
+        cap_reply(c, r);
+        return;
+    }
+    if (strcmp(kind, "not_own") == 0) {
+        proxy_reply_error(c->req, c->id, 401, "restricted_api_key",
+                          "vault key %s can only read and change emails sent with it (or a key "
+                          "it was rotated from); %s was not",
+                          c->key_id, c->email_id);
+        call_free(c);
         return;
     }
     proxy_keycache_drop(c->px->keys, c->hash);
@@ -422,9 +698,8 @@ script_done(redisReply *r, const char *errstr, void *arg)
     }
     str_el(r, 1, c->key_id, sizeof(c->key_id));
     if (strcmp(kind, "revoked") == 0 || strcmp(kind, "expired") == 0) {
-        char when[32];
-        if (str_el(r, 2, when, sizeof(when)) == 0)
-            sc_parse_i64(when, 0, INT64_MAX, &at);
+        if (str_el(r, 2, b, sizeof(b)) == 0)
+            sc_parse_i64(b, 0, INT64_MAX, &at);
         sc_format_time_ms(at, t, sizeof(t));
         if (kind[0] == 'r')
             proxy_reply_error(c->req, c->id, 403, "vault_key_revoked",
@@ -449,18 +724,35 @@ script_done(redisReply *r, const char *errstr, void *arg)
     fail(c, 503, "service_unavailable", "unexpected answer from Redis; nothing was sent");
 }
 
+/* Ask call.lua.  With no cached record (e == NULL) the script can only
+ * answer "stale" with the record, or refuse the key. */
 static void
 run_script(struct call *c, const struct kc_entry *e)
 {
-    char key[80];
-    const char *argv[3];
+    char key[80], sends[24];
+    const char *argv[6];
     const char *errstr = NULL;
+    const char *mode = "forward";
 
+    if (e != NULL) {
+        if (decide(c, e) != 0) {
+            fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
+            return;
+        }
+        if (c->dec.reason != POLICY_ALLOW)
+            mode = "deny";
+        else if (c->is_send)
+            mode = "send";
+    }
     snprintf(key, sizeof(key), "sc:vk:%s", c->hash);
+    snprintf(sends, sizeof(sends), "%lld", (long long)c->dec.sends);
     argv[0] = key;
     argv[1] = e ? e->gen : "";
     argv[2] = e ? e->upver : "";
-    if (store_redis_async_eval(c->px->redis, STORE_SCRIPT_CALL, 1, 3, argv, NULL, script_done, c,
+    argv[3] = mode;
+    argv[4] = sends;
+    argv[5] = c->email_id;
+    if (store_redis_async_eval(c->px->redis, STORE_SCRIPT_CALL, 1, 6, argv, NULL, script_done, c,
                                &errstr) != 0) {
         sc_warn("%s redis: %s", c->id, errstr);
         fail(c, 503, "service_unavailable",
@@ -514,13 +806,42 @@ authenticate(struct call *c)
     return 0;
 }
 
+/* What the body and headers say, before any key is looked at. */
+static void
+read_request(struct call *c)
+{
+    const char *idem = proxy_http_header(c->req, "Idempotency-Key");
+
+    if (c->route->cls == POLICY_ROUTE_SEND) {
+        struct evbuffer *b = proxy_http_body(c->req);
+        size_t n = evbuffer_get_length(b);
+        const char *p = n ? (const char *)evbuffer_pullup(b, -1) : "";
+
+        c->is_send = 1;
+        policy_send_parse(p, n, strcmp(c->route->name, "emails.batch") == 0, &c->send);
+    } else if (c->route->cls == POLICY_ROUTE_OWN_EMAIL) {
+        /* "/emails/{id}" or "/emails/{id}/cancel" */
+        const char *s = c->path + strlen("/emails/");
+        size_t n = strcspn(s, "/");
+        if (n < sizeof(c->email_id)) {
+            memcpy(c->email_id, s, n);
+            c->email_id[n] = '\0';
+        } else {
+            sc_strlcpy(c->email_id, "(too long)", sizeof(c->email_id));
+        }
+    }
+    if (proxy_http_header_count(c->req, "Idempotency-Key") > 1)
+        c->idem_error = "the request carries more than one Idempotency-Key";
+    else if (idem != NULL && (*idem == '\0' || strlen(idem) > SC_IDEMPOTENCY_KEY_MAX))
+        c->idem_error = "Idempotency-Key must be 1 to 256 characters";
+}
+
 void
 proxy_call_handle(struct http_request *req, void *arg)
 {
     struct proxy *px = arg;
     struct call *c = calloc(1, sizeof(*c));
     const char *msg = NULL;
-    struct kc_entry *e;
 
     if (c == NULL) {
         proxy_reply_error(req, "req_unavailable", 503, "service_unavailable",
@@ -556,10 +877,8 @@ proxy_call_handle(struct http_request *req, void *arg)
     }
     if (authenticate(c) != 0)
         return;
-    e = proxy_keycache_get(px->keys, c->hash);
-    if (e != NULL && !check_policy(c, e))
-        return;
-    run_script(c, e);
+    read_request(c);
+    run_script(c, proxy_keycache_get(px->keys, c->hash));
 }
 
 void

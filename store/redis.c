@@ -159,6 +159,7 @@ static struct store_script scripts[STORE_SCRIPT_COUNT] = {
     [STORE_SCRIPT_UPSTREAM_ADD] = {"upstream_add", store_lua_upstream_add, ""},
     [STORE_SCRIPT_UPSTREAM_ROTATE] = {"upstream_rotate", store_lua_upstream_rotate, ""},
     [STORE_SCRIPT_UPSTREAM_REMOVE] = {"upstream_remove", store_lua_upstream_remove, ""},
+    [STORE_SCRIPT_SETTLE] = {"settle", store_lua_settle, ""},
 };
 
 const struct store_script *

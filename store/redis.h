@@ -49,12 +49,13 @@ struct store_script {
     char sha[41];
 };
 enum store_script_id {
-    STORE_SCRIPT_CALL = 0, /* proxy: check key, revocation, expiry, touch */
+    STORE_SCRIPT_CALL = 0, /* proxy: check key, revocation, expiry; reserve sends */
     STORE_SCRIPT_KEY_ISSUE,
     STORE_SCRIPT_KEY_REVOKE,
     STORE_SCRIPT_UPSTREAM_ADD,
     STORE_SCRIPT_UPSTREAM_ROTATE,
     STORE_SCRIPT_UPSTREAM_REMOVE,
+    STORE_SCRIPT_SETTLE,           /* proxy: refund, remember email owners */
     STORE_SCRIPT_COUNT
 };
 /* Borrowed pointer into a static table; SHA-1s are computed on first use. */

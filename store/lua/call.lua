@@ -1,34 +1,45 @@
--- call.lua: the one round trip the proxy makes before it forwards a call.
+-- call.lua: the one round trip the proxy makes before it answers or
+-- forwards a call with a vault key.
 --
 -- KEYS[1]  sc:vk:<sha256 of the vault key>
 -- ARGV[1]  generation of the key record the proxy has cached ("" if none)
 -- ARGV[2]  version of the upstream record the proxy has cached ("" if none)
+-- ARGV[3]  "forward": a call that is not a send; "send": reserve ARGV[4]
+--          sends; "deny": the proxy will refuse the call, only check status
+-- ARGV[4]  sends to reserve (recipients: to + cc + bcc), for "send"
+-- ARGV[5]  email id the call reads or changes ("" if none): a key of the
+--          sending scope may only touch emails its family sent
 --
--- Checks, by Redis's clock, that the key exists, is not revoked and has not
--- expired, and that the proxy's cached copy of the key and of its upstream's
--- sealed real key are current.  Replies:
+-- By Redis's clock, in this order: the key exists, is not revoked, has not
+-- expired; the proxy's cached record and sealed real key are current;
+-- ownership; then the daily counter of the key's family
+-- (sc:cnt:<family>:<UTC day number>) is increased by the sends only if the
+-- result stays within daily_cap (policy_cap_fits is the same rule in C).
+-- Replies:
 --   {"unknown"}
 --   {"revoked", id, revoked_at_ms, now_ms}
 --   {"expired", id, expires_at_ms, now_ms}
 --   {"no_upstream", id, upstream}
---   {"stale", {key record as HGETALL}, {upstream ver, sealed}}  -- nothing written
---   {"ok", id, now_ms}                                           -- last_used_at set
--- No cache can serve a revoked key: this runs on every call.
+--   {"stale", {key record as HGETALL}, {upstream ver, sealed}}   nothing written
+--   {"not_own", id}
+--   {"cap", id, used, cap, now_ms}                              nothing reserved
+--   {"ok", id, now_ms, counter_key, used_after}                 last_used_at set
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local nows = string.format('%d', now)
 
-local rec = redis.call('HMGET', KEYS[1], 'id', 'gen', 'revoked_at', 'expires_at', 'upstream')
+local rec = redis.call('HMGET', KEYS[1], 'id', 'gen', 'revoked_at', 'expires_at', 'upstream',
+                       'family', 'daily_cap', 'scope')
 local id = rec[1]
 if not id then
   return {'unknown'}
 end
-local revoked = tonumber(rec[3]) or 0
-if revoked > 0 then
-  return {'revoked', id, rec[3], string.format('%d', now)}
+if (tonumber(rec[3]) or 0) > 0 then
+  return {'revoked', id, rec[3], nows}
 end
 local expires = tonumber(rec[4]) or 0
 if expires > 0 and now >= expires then
-  return {'expired', id, rec[4], string.format('%d', now)}
+  return {'expired', id, rec[4], nows}
 end
 local up = 'sc:up:' .. rec[5]
 local upv = redis.call('HGET', up, 'ver')
@@ -38,5 +49,28 @@ end
 if rec[2] ~= ARGV[1] or upv ~= ARGV[2] then
   return {'stale', redis.call('HGETALL', KEYS[1]), redis.call('HMGET', up, 'ver', 'sealed')}
 end
-redis.call('HSET', KEYS[1], 'last_used_at', string.format('%d', now))
-return {'ok', id, string.format('%d', now)}
+redis.call('HSET', KEYS[1], 'last_used_at', nows)
+if ARGV[3] == 'deny' then
+  return {'ok', id, nows, '', '0'}
+end
+local family = rec[6] or id
+if ARGV[5] ~= '' and rec[8] ~= 'full' then
+  if redis.call('GET', 'sc:em:' .. ARGV[5]) ~= family then
+    return {'not_own', id}
+  end
+end
+if ARGV[3] ~= 'send' then
+  return {'ok', id, nows, '', '0'}
+end
+local n = tonumber(ARGV[4])
+local day = math.floor(now / 86400000)
+local ck = 'sc:cnt:' .. family .. ':' .. string.format('%d', day)
+local used = tonumber(redis.call('GET', ck) or '0')
+local cap = tonumber(rec[7])
+if cap and (used > cap or n > cap - used) then
+  return {'cap', id, string.format('%d', used), string.format('%d', cap), nows}
+end
+local after = redis.call('INCRBY', ck, n)
+-- Kept one day past its own, so a late refund still finds it.
+redis.call('EXPIREAT', ck, (day + 2) * 86400)
+return {'ok', id, nows, ck, string.format('%d', after)}

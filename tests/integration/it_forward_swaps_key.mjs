@@ -33,7 +33,7 @@ test('send is forwarded with the real key swapped in', async () => {
 });
 
 test('a User-Agent is always sent', async () => {
-  const k = w.issue();
+  const k = w.issue(['--scope', 'full']);
   w.fake.reset();
   const res = await fetch(`${w.proxy.url}/emails/00000000-0000-0000-0000-000000000001`, {
     headers: { authorization: `Bearer ${k.key}`, 'user-agent': '' },
@@ -46,7 +46,7 @@ test('upstream errors pass back unchanged', async () => {
   const k = w.issue();
   w.fake.next({ status: 422, headers: { 'x-resend-thing': '1' },
     body: { statusCode: 422, name: 'validation_error', message: 'The `to` field is missing.' } });
-  const res = await w.call(k.key, 'POST', '/emails', { from: 'a@example.com', subject: 'x' });
+  const res = await w.call(k.key, 'POST', '/emails', { from: 'a@example.com', to: 'b@example.com', subject: 'x' });
   assert.equal(res.status, 422);
   assert.equal(res.json.message, 'The `to` field is missing.');
   assert.equal(res.headers.get('x-resend-thing'), '1');
@@ -61,7 +61,7 @@ test('query strings and doubled slashes reach the same route', async () => {
 });
 
 test('upstream connections are reused', async () => {
-  const k = w.issue();
+  const k = w.issue(['--scope', 'full']);
   await w.call(k.key, 'GET', '/emails/warm');
   const before = w.fake.connections;
   for (let i = 0; i < 20; i++) {

@@ -10,7 +10,7 @@ const w = new World();
 let key;
 before(async () => {
   await w.start({ proxyArgs: ['--max-body', '4096'] });
-  key = w.issue().key;
+  key = w.issue(['--scope', 'full']).key; // full: GET /emails/{id} of any email
 });
 after(async () => { await w.stop(); });
 

@@ -32,13 +32,17 @@ test('sending scope: only the five email routes', async () => {
     errorShape(assert, await w.call(k.key, m, p), 401, 'restricted_api_key');
   }
   assert.equal(w.fake.received.length, 0);
-  for (const [m, p, b] of [['POST', '/emails', { from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' }],
-    ['POST', '/emails/batch', [{ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' }]],
-    ['GET', '/emails/e1'], ['PATCH', '/emails/e1', { scheduled_at: 'in 1 hour' }], ['POST', '/emails/e1/cancel']]) {
+  const sent = await w.call(k.key, 'POST', '/emails', { from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' });
+  assert.equal(sent.status, 200, sent.text);
+  const batch = await w.call(k.key, 'POST', '/emails/batch', [{ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' }]);
+  assert.equal(batch.status, 200, batch.text);
+  const id = sent.json.id;
+  for (const [m, p, b] of [['GET', `/emails/${id}`], ['PATCH', `/emails/${id}`, { scheduled_at: 'in 1 hour' }],
+    ['POST', `/emails/${id}/cancel`], ['GET', `/emails/${batch.json.data[0].id}`]]) {
     const res = await w.call(k.key, m, p, b);
     assert.equal(res.status, 200, `${m} ${p}: ${res.text}`);
   }
-  assert.equal(w.fake.received.length, 5);
+  assert.equal(w.fake.received.length, 6);
 });
 
 test('full scope reaches other endpoints; blind sends need no cap and no to-list', async () => {

@@ -1,0 +1,313 @@
+/*
+ * send.c - the facts of a send, read from its JSON body.
+ *
+ * What is forwarded is exactly what was checked: the body is parsed here
+ * with duplicate keys refused (two "to" keys could be read one way here and
+ * another way by Resend), unknown top-level fields refused (a future field
+ * could carry recipients), and custom headers that name an address refused
+ * (a "Bcc" header would add recipients the checks never saw).  Every
+ * address is parsed with the narrow grammar of addr.c.
+ *
+ * Field names in refusals follow the body: "to", "cc[2]",
+ * "batch[57].bcc[0]", "headers.Bcc".
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "policy.h"
+
+static const char *const known_fields[] = {
+    "from", "to", "cc", "bcc", "reply_to", "subject", "html", "text",
+    "tags", "attachments", "scheduled_at", "headers", "template", "topic_id",
+};
+
+/* Field paths are cut at POLICY_FIELD_MAX - 1 characters: a path that long
+ * only comes from a long header name, and the message still points at it. */
+static void __attribute__((format(printf, 2, 3)))
+fieldf(char field[POLICY_FIELD_MAX], const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(field, POLICY_FIELD_MAX, fmt, ap);
+    va_end(ap);
+}
+
+static int
+refuse(struct policy_send *s, const char *field, const char *fmt, const char *arg)
+{
+    snprintf(s->field, sizeof(s->field), "%s", field);
+    snprintf(s->error, sizeof(s->error), fmt, arg ? arg : "");
+    return -1;
+}
+
+static int
+add_rcpt(struct policy_send *s, enum policy_addr_kind kind, const char *field, const char *domain)
+{
+    struct policy_rcpt *r;
+
+    if (s->naddr % 64 == 0) {
+        struct policy_rcpt *n = realloc(s->addr, (s->naddr + 64) * sizeof(*n));
+        if (n == NULL)
+            return refuse(s, field, "out of memory%s", NULL);
+        s->addr = n;
+    }
+    r = &s->addr[s->naddr++];
+    r->kind = kind;
+    snprintf(r->field, sizeof(r->field), "%s", field);
+    snprintf(r->domain, sizeof(r->domain), "%s", domain);
+    return 0;
+}
+
+static int
+one_addr(struct policy_send *s, json_t *v, const char *field, struct policy_addr *a)
+{
+    const char *why = NULL;
+
+    if (!json_is_string(v))
+        return refuse(s, field, "%s must be a string", field);
+    if (policy_addr_parse(json_string_value(v), json_string_length(v), a, &why) != 0) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "%s is not an address sendcap accepts: %s", field, why);
+        return refuse(s, field, "%s", msg);
+    }
+    return 0;
+}
+
+/* A string or an array of strings: every address is checked and kept. */
+static int
+read_list(struct policy_send *s, json_t *v, const char *prefix, const char *name,
+          enum policy_addr_kind kind, size_t max, long *count)
+{
+    char field[POLICY_FIELD_MAX];
+    struct policy_addr a;
+
+    fieldf(field, "%s%s", prefix, name);
+    if (json_is_string(v)) {
+        if (one_addr(s, v, field, &a) != 0 || add_rcpt(s, kind, field, a.domain) != 0)
+            return -1;
+        *count = 1;
+        return 0;
+    }
+    if (!json_is_array(v))
+        return refuse(s, field, "%s must be a string or an array of strings", field);
+    if (json_array_size(v) > max) {
+        char msg[120];
+        snprintf(msg, sizeof(msg), "%s lists %zu addresses; at most %zu are allowed", field,
+                 json_array_size(v), max);
+        return refuse(s, field, "%s", msg);
+    }
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        char ef[POLICY_FIELD_MAX];
+        fieldf(ef, "%s[%zu]", field, i);
+        if (one_addr(s, json_array_get(v, i), ef, &a) != 0 ||
+            add_rcpt(s, kind, ef, a.domain) != 0)
+            return -1;
+    }
+    *count = (long)json_array_size(v);
+    return 0;
+}
+
+/* RFC 5322 §3.6 address fields and their kin: a custom header naming one
+ * would add or redirect recipients behind the checks' back. */
+static int
+address_header(const char *name)
+{
+    static const char *const exact[] = {"To", "Cc", "Bcc", "From", "Sender", "Return-Path"};
+    size_t n = strlen(name);
+
+    for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+        if (strcasecmp(name, exact[i]) == 0)
+            return 1;
+    if (strncasecmp(name, "Resent-", 7) == 0)
+        return 1;
+    /* Reply-To, Disposition-Notification-To, Return-Receipt-To, Errors-To,
+     * Mail-Followup-To, Delivered-To, ... */
+    return n >= 3 && strcasecmp(name + n - 3, "-To") == 0;
+}
+
+static int
+read_headers(struct policy_send *s, json_t *v, const char *prefix)
+{
+    const char *name;
+    json_t *val;
+    char field[POLICY_FIELD_MAX];
+
+    fieldf(field, "%sheaders", prefix);
+    if (!json_is_object(v))
+        return refuse(s, field, "%s must be an object", field);
+    json_object_foreach(v, name, val) {
+        char hf[POLICY_FIELD_MAX];
+        fieldf(hf, "%s.%s", field, name);
+        if (*name == '\0')
+            return refuse(s, hf, "%s has an empty header name", field);
+        for (const char *p = name; *p; p++)
+            if (*p <= ' ' || *p >= 0x7f || *p == ':')
+                return refuse(s, hf, "header name %s is not a token", hf);
+        if (address_header(name))
+            return refuse(s, hf,
+                          "%s names an address header; recipients and sender go in from, to, "
+                          "cc, bcc and reply_to only",
+                          hf);
+        if (!json_is_string(val))
+            return refuse(s, hf, "%s must be a string", hf);
+        if (strpbrk(json_string_value(val), "\r\n") != NULL ||
+            strlen(json_string_value(val)) != json_string_length(val))
+            return refuse(s, hf, "%s holds a line break or NUL", hf);
+    }
+    return 0;
+}
+
+static int
+read_msg(struct policy_send *s, json_t *obj, const char *prefix, struct policy_send_msg *m)
+{
+    const char *key;
+    json_t *v;
+    long n;
+    int has_to = 0;
+
+    if (!json_is_object(obj)) {
+        char f[POLICY_FIELD_MAX];
+        snprintf(f, sizeof(f), "%s", *prefix ? prefix : "body");
+        if (f[strlen(f) - 1] == '.')
+            f[strlen(f) - 1] = '\0';
+        return refuse(s, f, "%s must be a JSON object", f);
+    }
+    json_object_foreach(obj, key, v) {
+        char field[POLICY_FIELD_MAX];
+        int known = 0;
+
+        fieldf(field, "%s%s", prefix, key);
+        for (size_t i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++)
+            if (strcmp(key, known_fields[i]) == 0)
+                known = 1;
+        if (!known)
+            return refuse(s, field, "%s is not a field of a Resend send", field);
+        if (json_is_null(v) && strcmp(key, "to") != 0)
+            continue; /* an absent optional field */
+        if (strcmp(key, "from") == 0) {
+            struct policy_addr a;
+            if (one_addr(s, v, field, &a) != 0)
+                return -1;
+            m->has_from = 1;
+            snprintf(m->from_field, sizeof(m->from_field), "%s", field);
+            snprintf(m->from_domain, sizeof(m->from_domain), "%s", a.domain);
+        } else if (strcmp(key, "to") == 0) {
+            if (read_list(s, v, prefix, key, POLICY_TO, POLICY_TO_MAX, &n) != 0)
+                return -1;
+            if (n == 0)
+                return refuse(s, field, "%s must list at least one address", field);
+            m->recipients += n;
+            has_to = 1;
+        } else if (strcmp(key, "cc") == 0 || strcmp(key, "bcc") == 0) {
+            if (read_list(s, v, prefix, key, key[0] == 'c' ? POLICY_CC : POLICY_BCC,
+                          POLICY_LIST_MAX, &n) != 0)
+                return -1;
+            m->recipients += n;
+        } else if (strcmp(key, "reply_to") == 0) {
+            if (read_list(s, v, prefix, key, POLICY_REPLY_TO, POLICY_LIST_MAX, &n) != 0)
+                return -1;
+        } else if (strcmp(key, "headers") == 0) {
+            if (read_headers(s, v, prefix) != 0)
+                return -1;
+        } else if (strcmp(key, "tags") == 0 || strcmp(key, "attachments") == 0) {
+            if (!json_is_array(v))
+                return refuse(s, field, "%s must be an array", field);
+        } else if (strcmp(key, "template") == 0) {
+            if (!json_is_object(v))
+                return refuse(s, field, "%s must be an object", field);
+        } else if (!json_is_string(v)) { /* subject, html, text, scheduled_at, topic_id */
+            return refuse(s, field, "%s must be a string", field);
+        }
+    }
+    if (!has_to) {
+        char f[POLICY_FIELD_MAX];
+        fieldf(f, "%sto", prefix);
+        return refuse(s, f, "%s is required", f);
+    }
+    return 0;
+}
+
+int
+policy_send_parse(const char *body, size_t len, int batch, struct policy_send *out)
+{
+    json_error_t jerr;
+    json_t *root;
+    int ret = -1;
+
+    memset(out, 0, sizeof(*out));
+    out->batch = batch;
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        if (strstr(jerr.text, "duplicate") != NULL) {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "the body repeats an object key (%.120s)", jerr.text);
+            return refuse(out, "body", "%s", msg);
+        }
+        {
+            char msg[256];
+            snprintf(msg, sizeof(msg), "the body is not valid JSON: %.120s (line %d)", jerr.text,
+                     jerr.line);
+            return refuse(out, "body", "%s", msg);
+        }
+    }
+    if (!batch) {
+        out->msg = calloc(1, sizeof(*out->msg));
+        if (out->msg == NULL) {
+            refuse(out, "body", "out of memory%s", NULL);
+            goto done;
+        }
+        out->nmsg = 1;
+        if (read_msg(out, root, "", &out->msg[0]) != 0)
+            goto done;
+    } else {
+        size_t n;
+        if (!json_is_array(root)) {
+            refuse(out, "body", "a batch must be a JSON array of emails%s", NULL);
+            goto done;
+        }
+        n = json_array_size(root);
+        if (n == 0 || n > POLICY_BATCH_MAX) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "a batch holds 1 to %d emails; this one holds %zu",
+                     POLICY_BATCH_MAX, n);
+            refuse(out, "body", "%s", msg);
+            goto done;
+        }
+        out->msg = calloc(n, sizeof(*out->msg));
+        if (out->msg == NULL) {
+            refuse(out, "body", "out of memory%s", NULL);
+            goto done;
+        }
+        out->nmsg = n;
+        for (size_t i = 0; i < n; i++) {
+            char prefix[24];
+            snprintf(prefix, sizeof(prefix), "batch[%zu].", i);
+            if (read_msg(out, json_array_get(root, i), prefix, &out->msg[i]) != 0)
+                goto done;
+        }
+    }
+    for (size_t i = 0; i < out->nmsg; i++)
+        out->recipients += out->msg[i].recipients;
+    ret = 0;
+done:
+    json_decref(root);
+    return ret;
+}
+
+void
+policy_send_release(struct policy_send *s)
+{
+    if (s == NULL)
+        return;
+    free(s->msg);
+    free(s->addr);
+    s->msg = NULL;
+    s->addr = NULL;
+    s->nmsg = s->naddr = 0;
+}
