@@ -182,7 +182,8 @@ read_msg(struct policy_send *s, json_t *obj, const char *prefix, struct policy_s
         char field[POLICY_FIELD_MAX];
         int known = 0;
 
-        fieldf(field, "%s%s", prefix, key);
+        /* An empty key still needs a name people can find in a refusal. */
+        fieldf(field, "%s%s", prefix, *key ? key : "\"\"");
         for (size_t i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++)
             if (strcmp(key, known_fields[i]) == 0)
                 known = 1;

@@ -188,3 +188,31 @@ export function errorShape(assert, res, status, name) {
   assert.equal(res.json.statusCode, status);
   assert.equal(res.json.name, name, res.json.message);
 }
+
+// A plain node:http request with a given keep-alive agent, for load tests
+// where fetch's own pooling would hide what is concurrent.
+export function httpCall(baseUrl, { method = 'GET', path = '/', headers = {}, body, agent }) {
+  const http = globalThis.__sendcapHttp;
+  return new Promise((resolve) => {
+    const u = new URL(baseUrl);
+    const data = body === undefined ? undefined : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
+    const req = http.request({
+      host: u.hostname, port: u.port, method, path, agent,
+      headers: { ...headers, ...(data ? { 'content-type': 'application/json', 'content-length': data.length } : {}) },
+    }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json = null;
+        try { json = JSON.parse(text); } catch { /* */ }
+        resolve({ status: res.statusCode, headers: res.headers, text, json });
+      });
+      res.on('error', (e) => resolve({ status: 0, error: e.message }));
+    });
+    req.on('error', (e) => resolve({ status: 0, error: e.message }));
+    if (data) req.write(data);
+    req.end();
+  });
+}
+globalThis.__sendcapHttp = (await import('node:http')).default;

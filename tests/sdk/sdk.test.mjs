@@ -109,3 +109,28 @@ test('an upstream error reaches the SDK unchanged', async () => {
   const r = await new Resend(k.key, { baseUrl: w.proxy.url }).emails.send(email);
   assert.deepEqual(r.error, { statusCode: 422, name: 'validation_error', message: 'Invalid `from` field.' });
 });
+
+test('policy refusals surface in the SDK: domains, body, daily cap', async () => {
+  const k = w.issue(['--from-domain', 'example.com', '--to-domain', 'example.com', '--daily-cap', '2']);
+  const resend = new Resend(k.key, { baseUrl: w.proxy.url });
+  let r = await resend.emails.send({ ...email, from: 'x@evil.com' });
+  assert.equal(r.error.name, 'invalid_from_address');
+  assert.equal(r.error.statusCode, 403);
+  r = await resend.batch.send([email, { ...email, bcc: ['x@evil.com'] }]);
+  assert.equal(r.error.name, 'invalid_to_address');
+  assert.match(r.error.message, /batch\[1\]\.bcc\[0\]/);
+  r = await resend.emails.send({ ...email, headers: { Bcc: 'x@evil.com' } });
+  assert.equal(r.error.name, 'validation_error');
+  assert.equal(r.error.statusCode, 422);
+  r = await resend.emails.send({ ...email, to: ['a@example.com', 'b@example.com'] });
+  assert.equal(r.error, null);
+  r = await resend.emails.send(email);
+  assert.equal(r.error.name, 'daily_quota_exceeded');
+  assert.equal(r.error.statusCode, 429);
+  assert.match(r.headers['retry-after'], /^\d+$/);
+  // Its own email it may read; another key's it may not.
+  const other = w.issue();
+  const mine = await new Resend(other.key, { baseUrl: w.proxy.url }).emails.send(email);
+  r = await resend.emails.get(mine.data.id);
+  assert.equal(r.error.name, 'restricted_api_key');
+});
