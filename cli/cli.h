@@ -58,5 +58,6 @@ char *cli_read_real_key(const char *from_env);
 int cli_cmd_init(struct cli *cli, int argc, char **argv);
 int cli_cmd_upstream(struct cli *cli, int argc, char **argv);
 int cli_cmd_key(struct cli *cli, int argc, char **argv);
+int cli_cmd_log(struct cli *cli, int argc, char **argv);
 
 #endif

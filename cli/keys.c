@@ -14,6 +14,7 @@
 #include "common/limits.h"
 #include "common/util.h"
 #include "policy/policy.h"
+#include "store/audit.h"
 #include "store/keys.h"
 
 static const char usage[] =
@@ -82,6 +83,23 @@ stale(const struct store_key *k, int64_t now)
     int64_t since = k->last_used_at > 0 ? k->last_used_at : k->created_at;
 
     return now - since > SC_KEY_STALE_MS;
+}
+
+/* Sends counted today (UTC, by Redis's clock) for the key's family. */
+static long long
+used_today(struct store_conn *c, const struct store_key *k, int64_t now)
+{
+    char err[256];
+    long long n = 0;
+    redisReply *r = store_redis_cmd(c, err, sizeof(err), "GET sc:cnt:%s:%lld", k->family,
+                                    (long long)(now / 86400000));
+
+    if (r != NULL) {
+        if (r->type == REDIS_REPLY_STRING)
+            n = strtoll(r->str, NULL, 10);
+        freeReplyObject(r);
+    }
+    return n;
 }
 
 static json_t *
@@ -220,6 +238,7 @@ struct list_ctx {
     int json, all;
     int64_t now;
     struct cli_table *t;
+    struct store_conn *conn;
 };
 
 static int
@@ -232,13 +251,16 @@ list_one(const struct store_key *k, void *arg)
     if (!lc->all && strcmp(status, "active") != 0)
         return 0;
     if (lc->json) {
-        cli_print_json(key_json(k, lc->now));
+        json_t *o = key_json(k, lc->now);
+        json_object_set_new(o, "used_today", json_integer(used_today(lc->conn, k, lc->now)));
+        cli_print_json(o);
         return 0;
     }
     if (k->daily_cap >= 0)
-        snprintf(cap, sizeof(cap), "%lld", (long long)k->daily_cap);
+        snprintf(cap, sizeof(cap), "%lld/%lld", used_today(lc->conn, k, lc->now),
+                 (long long)k->daily_cap);
     else
-        sc_strlcpy(cap, "-", sizeof(cap));
+        snprintf(cap, sizeof(cap), "%lld/-", used_today(lc->conn, k, lc->now));
     {
         const char *cells[8] = {k->id,
                                 k->name[0] ? k->name : "-",
@@ -256,9 +278,9 @@ list_one(const struct store_key *k, void *arg)
 static int
 list(struct cli *cli, int argc, char **argv)
 {
-    static const char *const hdr[8] = {"ID",        "NAME",    "STATUS",    "UPSTREAM",
-                                       "DAILY CAP", "EXPIRES", "LAST USED", "STALE"};
-    struct list_ctx lc = {0, 0, 0, NULL};
+    static const char *const hdr[8] = {"ID",         "NAME",    "STATUS",    "UPSTREAM",
+                                       "TODAY/CAP", "EXPIRES", "LAST USED", "STALE"};
+    struct list_ctx lc = {0, 0, 0, NULL, NULL};
     char err[512];
     int ret = CLI_OK;
 
@@ -274,6 +296,7 @@ list(struct cli *cli, int argc, char **argv)
         return CLI_ERR;
     if (store_keys_redis_time(cli->conn, &lc.now, err, sizeof(err)) != 0)
         return cli_fail(CLI_ERR, "%s", err);
+    lc.conn = cli->conn;
     if (!lc.json)
         lc.t = cli_table_new(8, hdr);
     if (store_keys_each(cli->conn, list_one, &lc, err, sizeof(err)) != 0)
@@ -284,11 +307,33 @@ list(struct cli *cli, int argc, char **argv)
     return ret;
 }
 
+struct denials {
+    json_t *list;
+};
+
+static void
+denial_row(const struct store_audit_row *r, void *arg)
+{
+    struct denials *d = arg;
+    int64_t t = 0;
+    char ts[40] = "";
+
+    sc_parse_i64(r->v[SA_TIME], 0, INT64_MAX, &t);
+    if (t)
+        sc_format_time_ms(t, ts, sizeof(ts));
+    json_array_append_new(d->list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "time", ts,
+                                             "request_id", r->v[SA_REQUEST_ID], "route",
+                                             r->v[SA_ROUTE], "reason", r->v[SA_REASON], "status",
+                                             r->v[SA_STATUS], "recipient_domains",
+                                             r->v[SA_RECIPIENT_DOMAINS]));
+}
+
 static int
 show(struct cli *cli, int argc, char **argv)
 {
     const char *id = NULL;
     struct store_key k;
+    struct denials dn;
     char err[512];
     int json = 0, r;
     int64_t now;
@@ -312,8 +357,23 @@ show(struct cli *cli, int argc, char **argv)
         return cli_fail(CLI_ERR, "%s", err);
     if (r > 0)
         return cli_fail(CLI_NOTFOUND, "no key with id '%s'", id);
+    {
+        struct store_audit_query q;
+        memset(&q, 0, sizeof(q));
+        q.key_id = k.id;
+        q.decision = "denied";
+        q.limit = 5;
+        dn.list = json_array();
+        if (store_audit_query(cli->conn, &q, denial_row, &dn, err, sizeof(err)) != 0) {
+            json_decref(dn.list);
+            return cli_fail(CLI_ERR, "%s", err);
+        }
+    }
     if (json) {
-        cli_print_json(key_json(&k, now));
+        json_t *o = key_json(&k, now);
+        json_object_set_new(o, "used_today", json_integer(used_today(cli->conn, &k, now)));
+        json_object_set_new(o, "recent_denials", dn.list);
+        cli_print_json(o);
     } else {
         char t[32];
         printf("id:            %s\n", k.id);
@@ -334,6 +394,20 @@ show(struct cli *cli, int argc, char **argv)
         printf("revoked:       %s\n", cli_time(k.revoked_at, t, sizeof(t)));
         printf("last used:     %s%s\n", cli_time(k.last_used_at, t, sizeof(t)),
                stale(&k, now) ? " (stale)" : "");
+        printf("used today:    %lld", used_today(cli->conn, &k, now));
+        if (k.daily_cap >= 0)
+            printf(" of %lld", (long long)k.daily_cap);
+        printf(" (UTC day, resets 00:00 UTC)\n");
+        printf("recent denials:%s\n", json_array_size(dn.list) ? "" : " none");
+        for (size_t i = 0; i < json_array_size(dn.list); i++) {
+            json_t *d = json_array_get(dn.list, i);
+            printf("  %s  %s  %s %s  %s\n", json_string_value(json_object_get(d, "time")),
+                   json_string_value(json_object_get(d, "request_id")),
+                   json_string_value(json_object_get(d, "status")),
+                   json_string_value(json_object_get(d, "reason")),
+                   json_string_value(json_object_get(d, "route")));
+        }
+        json_decref(dn.list);
     }
     return CLI_OK;
 }

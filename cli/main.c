@@ -33,6 +33,9 @@ static const char usage[] =
     "  key list [--json] [--all]              list vault keys (--all: revoked and expired too)\n"
     "  key show KEY_ID [--json]               show one key\n"
     "  key revoke KEY_ID                      revoke; effective on the very next call\n"
+    "  log query [filters] [--format F]       the call log (table, json or csv), newest last\n"
+    "  log tail [filters]                     follow new calls\n"
+    "  log verify [--since T]                 check the call log's MAC chains\n"
     "\n"
     "Run 'sendcap COMMAND --help' for a command's options.\n"
     "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 not found.\n\n";
@@ -300,6 +303,8 @@ main(int argc, char **argv)
         ret = cli_cmd_upstream(&cli, nrest - 1, rest + 1);
     } else if (strcmp(rest[0], "key") == 0) {
         ret = cli_cmd_key(&cli, nrest - 1, rest + 1);
+    } else if (strcmp(rest[0], "log") == 0) {
+        ret = cli_cmd_log(&cli, nrest - 1, rest + 1);
     } else {
         ret = cli_fail(CLI_USAGE, "unknown command '%s' (try 'sendcap --help')", rest[0]);
     }

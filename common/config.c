@@ -20,9 +20,11 @@ const char sc_config_help[] =
     "  --max-body BYTES           SENDCAP_MAX_BODY          41943040\n"
     "  --upstream-timeout DUR     SENDCAP_UPSTREAM_TIMEOUT  30s\n"
     "  --path-prefix PATH         SENDCAP_PATH_PREFIX       (none)\n"
-    "  --log-level LEVEL          SENDCAP_LOG_LEVEL         info (debug|info|warn|error)\n";
+    "  --log-level LEVEL          SENDCAP_LOG_LEVEL         info (debug|info|warn|error)\n"
+    "  --log-retention DUR        SENDCAP_LOG_RETENTION     30d (how long the call log is kept)\n";
 
-enum opt { O_LISTEN, O_REDIS, O_UPSTREAM, O_MKF, O_MAXBODY, O_UTIMEOUT, O_PREFIX, O_LOGLEVEL };
+enum opt { O_LISTEN, O_REDIS, O_UPSTREAM, O_MKF, O_MAXBODY, O_UTIMEOUT, O_PREFIX, O_LOGLEVEL,
+           O_RETENTION };
 
 static const struct {
     const char *flag;
@@ -37,6 +39,7 @@ static const struct {
     {"--upstream-timeout", "SENDCAP_UPSTREAM_TIMEOUT", O_UTIMEOUT},
     {"--path-prefix", "SENDCAP_PATH_PREFIX", O_PREFIX},
     {"--log-level", "SENDCAP_LOG_LEVEL", O_LOGLEVEL},
+    {"--log-retention", "SENDCAP_LOG_RETENTION", O_RETENTION},
 };
 
 static int
@@ -71,6 +74,14 @@ apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *
         }
         cfg->max_body = n;
         break;
+    case O_RETENTION:
+        if (sc_parse_duration_ms(v, &n) != 0 || n < 60000) {
+            snprintf(err, errlen, "%s: expected a duration of at least 1m like 30d, got '%s'",
+                     name, v);
+            return -1;
+        }
+        cfg->log_retention_ms = n;
+        break;
     case O_UTIMEOUT:
         if (sc_parse_duration_ms(v, &n) != 0 || n <= 0) {
             snprintf(err, errlen, "%s: expected a duration like 30s, got '%s'", name, v);
@@ -93,6 +104,7 @@ sc_config_init(struct sc_config *cfg, char *err, size_t errlen)
     cfg->log_level = "info";
     cfg->max_body = SC_HTTP_DEFAULT_MAX_BODY;
     cfg->upstream_timeout_ms = SC_UPSTREAM_DEFAULT_TIMEOUT_MS;
+    cfg->log_retention_ms = SC_LOG_DEFAULT_RETENTION_MS;
     cfg->master_key_env = getenv("SENDCAP_MASTER_KEY");
     if (cfg->master_key_env != NULL && *cfg->master_key_env == '\0')
         cfg->master_key_env = NULL;

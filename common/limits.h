@@ -68,6 +68,15 @@
 /* SIGTERM: in-flight requests get this long to finish. */
 #define SC_DRAIN_DEADLINE_MS 30000
 
+/* ---- call log (store/audit.c) ---- */
+
+/* How long call records are kept (--log-retention, SENDCAP_LOG_RETENTION). */
+#define SC_LOG_DEFAULT_RETENTION_MS (30LL * 86400 * 1000)
+/* The daemon retries unacknowledged records this often. */
+#define SC_LOG_FLUSH_INTERVAL_MS 100
+/* SIGTERM: after the last call, this long to get its records into Redis. */
+#define SC_LOG_DRAIN_MS 5000
+
 /* ---- key material ---- */
 
 /* Base62 characters of a vault key after "vk_": 43 * log2(62) = 256.03 bits. */

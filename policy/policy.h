@@ -128,6 +128,7 @@ struct policy_rcpt {
     enum policy_addr_kind kind;
     char field[POLICY_FIELD_MAX]; /* "to", "cc[2]", "batch[57].bcc[0]" */
     char domain[POLICY_DOMAIN_MAX + 1];
+    char address[POLICY_LOCAL_MAX + 1 + POLICY_DOMAIN_MAX + 1]; /* local@domain */
 };
 
 struct policy_send_msg {

@@ -47,7 +47,8 @@ refuse(struct policy_send *s, const char *field, const char *fmt, const char *ar
 }
 
 static int
-add_rcpt(struct policy_send *s, enum policy_addr_kind kind, const char *field, const char *domain)
+add_rcpt(struct policy_send *s, enum policy_addr_kind kind, const char *field,
+         const struct policy_addr *a)
 {
     struct policy_rcpt *r;
 
@@ -60,7 +61,8 @@ add_rcpt(struct policy_send *s, enum policy_addr_kind kind, const char *field, c
     r = &s->addr[s->naddr++];
     r->kind = kind;
     snprintf(r->field, sizeof(r->field), "%s", field);
-    snprintf(r->domain, sizeof(r->domain), "%s", domain);
+    snprintf(r->domain, sizeof(r->domain), "%s", a->domain);
+    snprintf(r->address, sizeof(r->address), "%s@%s", a->local, a->domain);
     return 0;
 }
 
@@ -89,7 +91,7 @@ read_list(struct policy_send *s, json_t *v, const char *prefix, const char *name
 
     fieldf(field, "%s%s", prefix, name);
     if (json_is_string(v)) {
-        if (one_addr(s, v, field, &a) != 0 || add_rcpt(s, kind, field, a.domain) != 0)
+        if (one_addr(s, v, field, &a) != 0 || add_rcpt(s, kind, field, &a) != 0)
             return -1;
         *count = 1;
         return 0;
@@ -106,7 +108,7 @@ read_list(struct policy_send *s, json_t *v, const char *prefix, const char *name
         char ef[POLICY_FIELD_MAX];
         fieldf(ef, "%s[%zu]", field, i);
         if (one_addr(s, json_array_get(v, i), ef, &a) != 0 ||
-            add_rcpt(s, kind, ef, a.domain) != 0)
+            add_rcpt(s, kind, ef, &a) != 0)
             return -1;
     }
     *count = (long)json_array_size(v);

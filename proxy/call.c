@@ -20,6 +20,7 @@
  * that does not decrypt -> 503 and nothing forwarded.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "proxy.h"
+#include "store/audit.h"
 #include "store/upstreams.h"
 
 #define STALE_RETRIES 2
@@ -62,12 +64,31 @@ struct call {
 
     char counter_key[160];       /* where the sends were reserved */
     int64_t reserved;
+
+    /* For the call record (store/audit.h), captured while req is alive. */
+    int64_t t_wall;
+    char *method, *target, *ua, *claimed_run, *agent_run, *client;
+    int status, ust, gone, intent_written;
+    int64_t ulat;
+    const char *decision, *reason;
+    char *email_ids;
 };
+
+static void write_record(struct call *c);
+static void fill_record(const struct call *c, struct store_audit_rec *rec);
 
 static void call_free(struct call *c)
 {
     if (c == NULL)
         return;
+    write_record(c);
+    free(c->method);
+    free(c->target);
+    free(c->ua);
+    free(c->claimed_run);
+    free(c->agent_run);
+    free(c->client);
+    free(c->email_ids);
     free(c->path);
     policy_send_release(&c->send);
     store_secret_free(c->real_key);
@@ -76,10 +97,52 @@ static void call_free(struct call *c)
     free(c);
 }
 
+/* The audit reason and decision of an error the proxy makes, by its name. */
+static const char *
+reason_of(int status, const char *name)
+{
+    static const struct {
+        const char *name, *reason;
+    } map[] = {
+        {"missing_api_key", "missing_key"},     {"invalid_api_key", "unknown_key"},
+        {"vault_key_revoked", "revoked"},       {"vault_key_expired", "expired"},
+        {"restricted_api_key", "scope"},        {"invalid_from_address", "from_domain"},
+        {"invalid_to_address", "to_domain"},    {"daily_quota_exceeded", "daily_cap"},
+        {"not_found", "not_found"},             {"method_not_allowed", "method"},
+        {"service_unavailable", "store_unavailable"},
+    };
+
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(map[i].name, name) == 0)
+            return map[i].reason;
+    if (strcmp(name, "application_error") == 0)
+        return status == 504 ? "upstream_timeout" : "upstream_error";
+    return status == 422 ? "invalid_body" : "invalid_request";
+}
+
+/* Answer the call with an error of the proxy's own, and note it for the
+ * call record. */
+static void __attribute__((format(printf, 4, 5)))
+reply(struct call *c, int status, const char *name, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    c->status = status;
+    if (c->reason == NULL)
+        c->reason = reason_of(status, name);
+    c->decision = status >= 500 ? "error" : "denied";
+    c->gone = proxy_http_client_gone(c->req);
+    proxy_reply_error(c->req, c->id, status, name, "%s", msg);
+}
+
 static void
 fail(struct call *c, int status, const char *name, const char *msg)
 {
-    proxy_reply_error(c->req, c->id, status, name, "%s", msg);
+    reply(c, status, name, "%s", msg);
     call_free(c);
 }
 
@@ -282,6 +345,20 @@ settle(struct call *c, const struct upstream_result *res)
     }
     snprintf(nbuf, sizeof(nbuf), "%lld", (long long)refund);
     argl[1] = strlen(nbuf);
+    if (argc > 4) { /* the ids, comma-joined, for the call record */
+        size_t total = 0, o = 0;
+        for (int i = 4; i < argc; i++)
+            total += argl[i] + 1;
+        c->email_ids = malloc(total);
+        if (c->email_ids != NULL) {
+            for (int i = 4; i < argc; i++) {
+                memcpy(c->email_ids + o, argv[i], argl[i]);
+                o += argl[i];
+                c->email_ids[o++] = ',';
+            }
+            c->email_ids[o - 1] = '\0';
+        }
+    }
     if (refund > 0 || argc > 4) {
         tag = strdup(c->id);
         if (store_redis_async_eval(c->px->redis, STORE_SCRIPT_SETTLE, 1, argc, argv, argl,
@@ -300,6 +377,9 @@ upstream_done(const struct upstream_result *res, void *arg)
     struct http_request *req = c->req;
 
     settle(c, res);
+    c->ulat = res->latency_ms;
+    if (res->outcome == UPSTREAM_ANSWERED)
+        c->ust = (int)res->status;
     switch (res->outcome) {
     case UPSTREAM_ANSWERED:
         break;
@@ -332,6 +412,10 @@ upstream_done(const struct upstream_result *res, void *arg)
     proxy_http_add_header(req, "X-Request-Id", c->id);
     sc_debug("%s %s %s -> %ld (%lld ms upstream)", c->id, proxy_http_method(req),
              c->route->name, res->status, (long long)res->latency_ms);
+    c->status = (int)res->status;
+    c->decision = res->status >= 500 ? "error" : "allowed";
+    c->reason = res->status >= 500 ? "upstream_error" : "ok";
+    c->gone = proxy_http_client_gone(req);
     proxy_http_respond(req, (int)res->status, res->body, res->body_len);
     call_free(c);
 }
@@ -478,51 +562,51 @@ deny_reply(struct call *c)
 
     switch (d->reason) {
     case POLICY_DENY_FORBIDDEN:
-        proxy_reply_error(c->req, c->id, 401, "restricted_api_key",
+        reply(c, 401, "restricted_api_key",
                           "vault key %s cannot call %s: no vault key may reach /api-keys",
                           c->key_id, c->route->name);
         break;
     case POLICY_DENY_BLIND_SEND:
-        proxy_reply_error(c->req, c->id, 401, "restricted_api_key",
+        reply(c, 401, "restricted_api_key",
                           "vault key %s cannot call %s: it sends to recipients sendcap cannot "
                           "count or check, and this key has a daily cap or a to-domain list",
                           c->key_id, c->route->name);
         break;
     case POLICY_DENY_SCOPE:
-        proxy_reply_error(c->req, c->id, 401, "restricted_api_key",
+        reply(c, 401, "restricted_api_key",
                           "vault key %s has the sending scope and cannot call %s; issue a key "
                           "with --scope full for it",
                           c->key_id, c->route->name);
         break;
     case POLICY_DENY_INVALID_BODY:
         if (c->idem_error != NULL && strcmp(d->field, "Idempotency-Key") == 0)
-            proxy_reply_error(c->req, c->id, 422, "validation_error", "%s", c->idem_error);
+            reply(c, 422, "validation_error", "%s", c->idem_error);
         else
-            proxy_reply_error(c->req, c->id, 422, "validation_error", "%s (vault key %s)",
+            reply(c, 422, "validation_error", "%s (vault key %s)",
                               c->send.error, c->key_id);
         break;
     case POLICY_DENY_FROM_REQUIRED:
         list_text(c->from_domains, allowed, sizeof(allowed));
-        proxy_reply_error(c->req, c->id, 422, "validation_error",
+        reply(c, 422, "validation_error",
                           "%s is required: vault key %s may only send from %s", d->field,
                           c->key_id, allowed);
         break;
     case POLICY_DENY_FROM_DOMAIN:
         list_text(c->from_domains, allowed, sizeof(allowed));
-        proxy_reply_error(c->req, c->id, 403, "invalid_from_address",
+        reply(c, 403, "invalid_from_address",
                           "vault key %s may not send from %s (%s); allowed from-domains: %s",
                           c->key_id, d->domain, d->field, allowed);
         break;
     case POLICY_DENY_TO_DOMAIN:
         list_text(c->to_domains, allowed, sizeof(allowed));
-        proxy_reply_error(c->req, c->id, 403, "invalid_to_address",
+        reply(c, 403, "invalid_to_address",
                           "vault key %s may not send to %s (%s); allowed to-domains: %s; nothing "
                           "in this request was sent",
                           c->key_id, d->domain, d->field, allowed);
         break;
     case POLICY_ALLOW:
     case POLICY_DENY_CAP:
-        proxy_reply_error(c->req, c->id, 503, "service_unavailable", "internal error");
+        reply(c, 503, "service_unavailable", "internal error");
         break;
     }
     call_free(c);
@@ -549,6 +633,10 @@ decide(struct call *c, const struct kc_entry *e)
     c->to_domains = strdup(e->to_domains);
     sc_strlcpy(c->family, e->family, sizeof(c->family));
     sc_strlcpy(c->key_id, e->id, sizeof(c->key_id));
+    free(c->agent_run);
+    c->agent_run = strdup(e->agent_run_id);
+    if (c->agent_run == NULL)
+        return -1;
     return c->real_key && c->from_domains && c->to_domains ? 0 : -1;
 }
 
@@ -592,7 +680,8 @@ refresh(struct call *c, const redisReply *r)
     real = store_secret_open(c->px->master_key, aad, up->element[1]->str, &rl, err, sizeof(err));
     if (real == NULL) {
         sc_error("%s real key of upstream %s: %s", c->id, rec->upstream, err);
-        proxy_reply_error(c->req, c->id, 503, "service_unavailable",
+        c->reason = "decrypt_failed";
+        reply(c, 503, "service_unavailable",
                           "the real key of upstream %s cannot be decrypted with this daemon's "
                           "master key; nothing was sent. Tell the sendcap admin.",
                           rec->upstream);
@@ -636,7 +725,7 @@ cap_reply(struct call *c, const redisReply *r)
     proxy_http_add_header(c->req, "ratelimit-limit", num);
     snprintf(num, sizeof(num), "%lld", (long long)(used < cap ? cap - used : 0));
     proxy_http_add_header(c->req, "ratelimit-remaining", num);
-    proxy_reply_error(c->req, c->id, 429, "daily_quota_exceeded",
+    reply(c, 429, "daily_quota_exceeded",
                       "vault key %s has used %lld of its %lld sends today and this request "
                       "needs %lld; the cap resets at %s (in %lld s). Nothing was sent.",
                       c->key_id, (long long)used, (long long)cap, (long long)c->dec.sends, when,
@@ -683,7 +772,8 @@ script_done(redisReply *r, const char *errstr, void *arg)
         return;
     }
     if (strcmp(kind, "not_own") == 0) {
-        proxy_reply_error(c->req, c->id, 401, "restricted_api_key",
+        c->reason = "not_own_email";
+        reply(c, 401, "restricted_api_key",
                           "vault key %s can only read and change emails sent with it (or a key "
                           "it was rotated from); %s was not",
                           c->key_id, c->email_id);
@@ -702,19 +792,20 @@ script_done(redisReply *r, const char *errstr, void *arg)
             sc_parse_i64(b, 0, INT64_MAX, &at);
         sc_format_time_ms(at, t, sizeof(t));
         if (kind[0] == 'r')
-            proxy_reply_error(c->req, c->id, 403, "vault_key_revoked",
+            reply(c, 403, "vault_key_revoked",
                               "vault key %s was revoked at %s; ask your sendcap admin for a new "
                               "key",
                               c->key_id, t);
         else
-            proxy_reply_error(c->req, c->id, 403, "vault_key_expired",
+            reply(c, 403, "vault_key_expired",
                               "vault key %s expired at %s; ask your sendcap admin for a new key",
                               c->key_id, t);
         call_free(c);
         return;
     }
     if (strcmp(kind, "no_upstream") == 0) {
-        proxy_reply_error(c->req, c->id, 503, "service_unavailable",
+        c->reason = "no_upstream";
+        reply(c, 503, "service_unavailable",
                           "the upstream of vault key %s has been removed; nothing was sent. "
                           "Tell the sendcap admin.",
                           c->key_id);
@@ -729,10 +820,12 @@ script_done(redisReply *r, const char *errstr, void *arg)
 static void
 run_script(struct call *c, const struct kc_entry *e)
 {
-    char key[80], sends[24];
-    const char *argv[6];
+    char key[80], sends[24], ttl[24];
+    const char *argv[8 + 2 * STORE_AUDIT_NFIELDS];
+    struct store_audit_rec rec = {{0}};
     const char *errstr = NULL;
     const char *mode = "forward";
+    int argc = 6;
 
     if (e != NULL) {
         if (decide(c, e) != 0) {
@@ -752,13 +845,30 @@ run_script(struct call *c, const struct kc_entry *e)
     argv[3] = mode;
     argv[4] = sends;
     argv[5] = c->email_id;
-    if (store_redis_async_eval(c->px->redis, STORE_SCRIPT_CALL, 1, 6, argv, NULL, script_done, c,
-                               &errstr) != 0) {
+    if (strcmp(mode, "send") == 0 && c->px->audit != NULL) {
+        /* The audit intent, written with the reservation (SPEC §4). */
+        fill_record(c, &rec);
+        store_audit_set(&rec, SA_DECISION, "allowed");
+        store_audit_set(&rec, SA_REASON, "outcome_unknown");
+        snprintf(ttl, sizeof(ttl), "%lld", (long long)(c->px->cfg.log_retention_ms / 1000));
+        argv[argc++] = c->id;
+        argv[argc++] = ttl;
+        for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
+            argv[argc++] = store_audit_fields[i];
+            argv[argc++] = rec.v[i] ? rec.v[i] : "";
+        }
+    }
+    if (store_redis_async_eval(c->px->redis, STORE_SCRIPT_CALL, 1, argc, argv, NULL, script_done,
+                               c, &errstr) != 0) {
+        store_audit_clear(&rec);
         sc_warn("%s redis: %s", c->id, errstr);
         fail(c, 503, "service_unavailable",
              "sendcap cannot reach its Redis, so it cannot check this vault key; nothing was "
              "sent. Retry shortly.");
+        return;
     }
+    c->intent_written = argc > 6; /* if the script runs, the intent is there */
+    store_audit_clear(&rec);
 }
 
 /* Take the vault key from "Authorization: Bearer vk_…".  On success the
@@ -836,11 +946,140 @@ read_request(struct call *c)
         c->idem_error = "Idempotency-Key must be 1 to 256 characters";
 }
 
+/* Comma-joined distinct recipient domains and all recipient addresses. */
+static void
+recipients_text(const struct call *c, char **domains, char **addrs)
+{
+    size_t dl = 1, al = 1, od = 0, oa = 0;
+
+    *domains = *addrs = NULL;
+    if (!c->is_send || c->send.naddr == 0)
+        return;
+    for (size_t i = 0; i < c->send.naddr; i++) {
+        dl += strlen(c->send.addr[i].domain) + 1;
+        al += strlen(c->send.addr[i].address) + 1;
+    }
+    *domains = calloc(1, dl);
+    *addrs = calloc(1, al);
+    if (*domains == NULL || *addrs == NULL)
+        return;
+    for (size_t i = 0; i < c->send.naddr; i++) {
+        const struct policy_rcpt *r = &c->send.addr[i];
+        int seen = 0;
+        if (r->kind == POLICY_REPLY_TO)
+            continue;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = c->send.addr[j].kind != POLICY_REPLY_TO &&
+                   strcmp(c->send.addr[j].domain, r->domain) == 0;
+        if (!seen)
+            od += (size_t)snprintf(*domains + od, dl - od, "%s%s", od ? "," : "", r->domain);
+        oa += (size_t)snprintf(*addrs + oa, al - oa, "%s%s", oa ? "," : "", r->address);
+    }
+}
+
+/* The call's record: every field of store/audit.h that is known now. */
+static void
+fill_record(const struct call *c, struct store_audit_rec *rec)
+{
+    char *domains, *addrs;
+    char key[40] = "";
+
+    if (c->key_id[0])
+        sc_strlcpy(key, c->key_id, sizeof(key));
+    else if (c->hash[0])
+        snprintf(key, sizeof(key), "fp:%.12s", c->hash);
+    store_audit_setf(rec, SA_TIME, "%lld", (long long)c->t_wall);
+    store_audit_set(rec, SA_REQUEST_ID, c->id);
+    store_audit_set(rec, SA_KEY_ID, key);
+    store_audit_set(rec, SA_AGENT_RUN_ID, c->agent_run);
+    store_audit_set(rec, SA_CLAIMED_RUN_ID, c->claimed_run);
+    store_audit_set(rec, SA_METHOD, c->method);
+    store_audit_set(rec, SA_PATH, c->path ? c->path : c->target);
+    store_audit_set(rec, SA_ROUTE, c->route ? c->route->name : "");
+    if (c->is_send && c->send.error[0] == '\0') {
+        char fd[POLICY_DOMAIN_MAX * 2 + 2] = "";
+        for (size_t i = 0; i < c->send.nmsg; i++)
+            if (c->send.msg[i].has_from && strstr(fd, c->send.msg[i].from_domain) == NULL &&
+                strlen(fd) + strlen(c->send.msg[i].from_domain) + 2 < sizeof(fd))
+                snprintf(fd + strlen(fd), sizeof(fd) - strlen(fd), "%s%s", fd[0] ? "," : "",
+                         c->send.msg[i].from_domain);
+        store_audit_setf(rec, SA_RECIPIENTS, "%ld", c->send.recipients);
+        store_audit_set(rec, SA_FROM_DOMAIN, fd);
+    }
+    recipients_text(c, &domains, &addrs);
+    store_audit_set(rec, SA_RECIPIENT_DOMAINS, domains);
+    store_audit_set(rec, SA_RECIPIENT_ADDRESSES, addrs);
+    free(domains);
+    free(addrs);
+    store_audit_set(rec, SA_CLIENT, c->client);
+    store_audit_set(rec, SA_USER_AGENT, c->ua);
+}
+
+static void
+write_record(struct call *c)
+{
+    struct store_audit_rec rec = {{0}};
+
+    if (c->px == NULL || c->px->audit == NULL)
+        return;
+    fill_record(c, &rec);
+    store_audit_set(&rec, SA_DECISION, c->decision ? c->decision : "error");
+    store_audit_set(&rec, SA_REASON, c->reason ? c->reason : "");
+    store_audit_setf(&rec, SA_STATUS, "%d", c->status);
+    if (c->ust)
+        store_audit_setf(&rec, SA_UPSTREAM_STATUS, "%d", c->ust);
+    store_audit_set(&rec, SA_EMAIL_IDS, c->email_ids);
+    store_audit_setf(&rec, SA_LATENCY_MS, "%lld", (long long)(sc_mono_ms() - c->t0));
+    if (c->ulat)
+        store_audit_setf(&rec, SA_UPSTREAM_LATENCY_MS, "%lld", (long long)c->ulat);
+    store_audit_set(&rec, SA_CLIENT_GONE, c->gone ? "1" : "");
+    store_audit_log_write(c->px->audit, &rec, c->intent_written ? c->id : NULL);
+}
+
+static char *
+dup_or_empty(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+/* Start a call: its id, clocks, and what the record needs of the request. */
+static struct call *
+call_new(struct proxy *px, struct http_request *req)
+{
+    struct call *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->px = px;
+    c->req = req;
+    c->t0 = sc_mono_ms();
+    c->t_wall = sc_now_ms();
+    proxy_request_id(c->id, sizeof(c->id));
+    c->method = dup_or_empty(proxy_http_method(req));
+    c->target = dup_or_empty(proxy_http_target(req));
+    c->ua = dup_or_empty(proxy_http_header(req, "User-Agent"));
+    c->claimed_run = dup_or_empty(proxy_http_header(req, "X-Agent-Run-Id"));
+    c->agent_run = strdup("");
+    c->client = dup_or_empty(proxy_http_peer(req));
+    if (c->target != NULL) {
+        char *q = strchr(c->target, '?'); /* the record keeps the path only */
+        if (q != NULL)
+            *q = '\0';
+        if (strlen(c->target) > 512)
+            c->target[512] = '\0';
+    }
+    if (strlen(c->claimed_run) > 256)
+        c->claimed_run[256] = '\0';
+    if (strlen(c->ua) > 256)
+        c->ua[256] = '\0';
+    return c;
+}
+
 void
 proxy_call_handle(struct http_request *req, void *arg)
 {
     struct proxy *px = arg;
-    struct call *c = calloc(1, sizeof(*c));
+    struct call *c = call_new(px, req);
     const char *msg = NULL;
 
     if (c == NULL) {
@@ -848,10 +1087,6 @@ proxy_call_handle(struct http_request *req, void *arg)
                           "sendcap is out of memory; retry");
         return;
     }
-    c->px = px;
-    c->req = req;
-    c->t0 = sc_mono_ms();
-    proxy_request_id(c->id, sizeof(c->id));
 
     if (normalise(c, proxy_http_target(req), &msg) != 0) {
         if (msg == NULL)
@@ -864,12 +1099,12 @@ proxy_call_handle(struct http_request *req, void *arg)
     case POLICY_ROUTE_OK:
         break;
     case POLICY_ROUTE_BAD_METHOD:
-        proxy_reply_error(req, c->id, 405, "method_not_allowed",
+        reply(c, 405, "method_not_allowed",
                           "%s is not allowed on %s", proxy_http_method(req), c->path);
         call_free(c);
         return;
     case POLICY_ROUTE_NOT_FOUND:
-        proxy_reply_error(req, c->id, 404, "not_found",
+        reply(c, 404, "not_found",
                           "sendcap does not know the endpoint %s %s", proxy_http_method(req),
                           c->path);
         call_free(c);
@@ -884,9 +1119,12 @@ proxy_call_handle(struct http_request *req, void *arg)
 void
 proxy_call_refused(struct http_request *req, int status, const char *message, void *arg)
 {
-    char id[32];
+    struct call *c = call_new(arg, req);
 
-    (void)arg;
-    proxy_request_id(id, sizeof(id));
-    proxy_reply_error(req, id, status, "validation_error", "%s", message);
+    if (c == NULL) {
+        proxy_reply_error(req, "req_unavailable", 503, "service_unavailable",
+                          "sendcap is out of memory; retry");
+        return;
+    }
+    fail(c, status, "validation_error", message);
 }

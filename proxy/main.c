@@ -29,14 +29,43 @@ static const char usage[] =
     "\n";
 
 static struct event *drain_deadline;
+static struct event *flush_timer;
+static int draining;
+static int64_t log_drain_until;
+
+/* Retry call records Redis has not acknowledged; when draining, exit once
+ * they are all in (or SC_LOG_DRAIN_MS passed). */
+static void
+flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct proxy *px = arg;
+    struct timeval tv = {0, SC_LOG_FLUSH_INTERVAL_MS * 1000};
+
+    (void)fd;
+    (void)what;
+    store_audit_log_flush(px->audit);
+    if (draining && log_drain_until > 0) {
+        long left = store_audit_log_pending(px->audit);
+        if (left == 0 || sc_mono_ms() >= log_drain_until) {
+            if (left > 0)
+                sc_error("exiting with %ld call records not written to Redis", left);
+            else
+                sc_info("call records written; exiting");
+            event_base_loopexit(px->base, NULL);
+            return;
+        }
+    }
+    evtimer_add(flush_timer, &tv);
+}
 
 static void
 drained(void *arg)
 {
     struct proxy *px = arg;
 
-    sc_info("drained: no request in flight; exiting");
-    event_base_loopexit(px->base, NULL);
+    sc_info("drained: no request in flight");
+    log_drain_until = sc_mono_ms() + SC_LOG_DRAIN_MS;
+    flush_cb(-1, 0, px);
 }
 
 static void
@@ -60,6 +89,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
     (void)what;
     if (drain_deadline != NULL)
         return;
+    draining = 1;
     sc_info("%s: no longer accepting; finishing %ld requests in flight",
             sig == SIGTERM ? "SIGTERM" : "SIGINT", proxy_http_inflight(px->http));
     drain_deadline = evtimer_new(px->base, drain_deadline_cb, px);
@@ -168,6 +198,14 @@ main(int argc, char **argv)
     store_secret_wipe(addr.password, sizeof(addr.password));
     if (px.keys == NULL || px.redis == NULL)
         sc_fatal("out of memory");
+    px.audit = store_audit_log_new(px.redis, px.master_key, px.cfg.log_retention_ms);
+    flush_timer = evtimer_new(px.base, flush_cb, &px);
+    if (px.audit == NULL || flush_timer == NULL)
+        sc_fatal("out of memory");
+    {
+        struct timeval tv = {0, SC_LOG_FLUSH_INTERVAL_MS * 1000};
+        evtimer_add(flush_timer, &tv);
+    }
 
     lim.max_body = px.cfg.max_body;
     lim.read_deadline_ms = SC_HTTP_READ_DEADLINE_MS;
@@ -185,16 +223,20 @@ main(int argc, char **argv)
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
 
-    sc_info("sendcapd listening on %s, upstream %s", proxy_http_bound(px.http),
-            px.cfg.upstream_url);
+    sc_info("sendcapd listening on %s, upstream %s, call log writer %s", proxy_http_bound(px.http),
+            px.cfg.upstream_url, store_audit_log_writer(px.audit));
     event_base_dispatch(px.base);
 
     event_free(sigterm);
     event_free(sigint);
     if (drain_deadline != NULL)
         event_free(drain_deadline);
-    proxy_http_free(px.http);
+    event_free(flush_timer);
+    /* Redis first: its pending callbacks still answer live requests and
+     * touch the call log. */
     store_redis_async_free(px.redis);
+    store_audit_log_free(px.audit);
+    proxy_http_free(px.http);
     proxy_upstream_free(px.upstream);
     proxy_keycache_free(px.keys);
     event_base_free(px.base);

@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "http.h"
 #include "policy/policy.h"
+#include "store/audit.h"
 #include "store/keys.h"
 #include "store/redis.h"
 #include "store/secret.h"
@@ -25,6 +26,7 @@ struct proxy {
     struct store_async *redis;
     struct upstream *upstream;
     struct keycache *keys;
+    struct store_audit_log *audit;
     unsigned char master_key[SC_MASTER_KEY_LEN];
     size_t prefix_len;
 };

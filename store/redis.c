@@ -160,6 +160,7 @@ static struct store_script scripts[STORE_SCRIPT_COUNT] = {
     [STORE_SCRIPT_UPSTREAM_ROTATE] = {"upstream_rotate", store_lua_upstream_rotate, ""},
     [STORE_SCRIPT_UPSTREAM_REMOVE] = {"upstream_remove", store_lua_upstream_remove, ""},
     [STORE_SCRIPT_SETTLE] = {"settle", store_lua_settle, ""},
+    [STORE_SCRIPT_LOG_WRITE] = {"log_write", store_lua_log_write, ""},
 };
 
 const struct store_script *
@@ -262,6 +263,12 @@ store_redis_close(struct store_conn *c)
     free(c);
 }
 
+redisContext *
+store_redis_ctx(struct store_conn *c)
+{
+    return c->ctx;
+}
+
 redisReply *
 store_redis_cmd(struct store_conn *c, char *err, size_t errlen, const char *fmt, ...)
 {
@@ -290,7 +297,7 @@ store_redis_eval(struct store_conn *c, enum store_script_id id, int nkeys, int n
     char nk[16];
     redisReply *r;
 
-    if (nargs + 3 > 64) {
+    if (nargs + 3 > 64) { /* sync callers pass few arguments */
         snprintf(err, errlen, "too many script arguments");
         return NULL;
     }
@@ -597,26 +604,35 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
                        const char **errstr)
 {
     const struct store_script *s = store_redis_script(id);
-    const char *av[64];
-    size_t al[64];
+    const char *avs[64], **av = avs;
+    size_t als[64], *al = als;
     char nk[16];
     struct pending *p;
     struct timeval dl = {SC_REDIS_COMMAND_TIMEOUT_MS / 1000,
                          (SC_REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
+    int ret = -1;
 
     if (as->state != A_READY || as->ac == NULL) {
         *errstr = "redis is not connected";
         return -1;
     }
-    if (as->pending >= SC_REDIS_MAX_PENDING || argc + 3 > 64) {
+    if (as->pending >= SC_REDIS_MAX_PENDING) {
         *errstr = "too many redis commands pending";
         return -1;
+    }
+    if (argc + 3 > 64) {
+        av = malloc((size_t)(argc + 3) * sizeof(*av));
+        al = malloc((size_t)(argc + 3) * sizeof(*al));
+        if (av == NULL || al == NULL) {
+            *errstr = "out of memory";
+            goto done;
+        }
     }
     p = calloc(1, sizeof(*p));
     if (p == NULL || (p->deadline = evtimer_new(as->base, pending_deadline_cb, p)) == NULL) {
         free(p);
         *errstr = "out of memory";
-        return -1;
+        goto done;
     }
     p->as = as;
     p->cb = cb;
@@ -636,9 +652,15 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
         event_free(p->deadline);
         free(p);
         *errstr = "redis connection is closing";
-        return -1;
+        goto done;
     }
     as->pending++;
     evtimer_add(p->deadline, &dl);
-    return 0;
+    ret = 0;
+done:
+    if (av != avs)
+        free(av);
+    if (al != als)
+        free(al);
+    return ret;
 }

@@ -56,6 +56,7 @@ enum store_script_id {
     STORE_SCRIPT_UPSTREAM_ROTATE,
     STORE_SCRIPT_UPSTREAM_REMOVE,
     STORE_SCRIPT_SETTLE,           /* proxy: refund, remember email owners */
+    STORE_SCRIPT_LOG_WRITE,        /* proxy: append a sealed call record */
     STORE_SCRIPT_COUNT
 };
 /* Borrowed pointer into a static table; SHA-1s are computed on first use. */
@@ -79,6 +80,10 @@ void store_redis_close(struct store_conn *c);
 redisReply *store_redis_cmd(struct store_conn *c, char *err, size_t errlen, const char *fmt, ...);
 redisReply *store_redis_cmdargv(struct store_conn *c, int argc, const char **argv,
                                 const size_t *argvlen, char *err, size_t errlen);
+
+/* The hiredis context, for pipelining (redisAppendCommand/redisGetReply).
+ * Borrowed, valid until store_redis_close. */
+redisContext *store_redis_ctx(struct store_conn *c);
 
 /* EVALSHA the script with keys and args, loading it on NOSCRIPT.  As
  * store_redis_cmd for the result. */

@@ -9,12 +9,18 @@
 -- ARGV[4]  sends to reserve (recipients: to + cc + bcc), for "send"
 -- ARGV[5]  email id the call reads or changes ("" if none): a key of the
 --          sending scope may only touch emails its family sent
+-- ARGV[6]  request id of the audit intent to write with a reservation
+-- ARGV[7]  how long an intent may wait for its final record (seconds)
+-- ARGV[8..] the intent's field, value pairs (see store/audit.h)
 --
 -- By Redis's clock, in this order: the key exists, is not revoked, has not
 -- expired; the proxy's cached record and sealed real key are current;
 -- ownership; then the daily counter of the key's family
 -- (sc:cnt:<family>:<UTC day number>) is increased by the sends only if the
--- result stays within daily_cap (policy_cap_fits is the same rule in C).
+-- result stays within daily_cap (policy_cap_fits is the same rule in C),
+-- and the audit intent is written in the same step: an allowed send is on
+-- record before it is forwarded.  The intent is written first, so a Redis
+-- out of memory refuses the call before anything is counted.
 -- Replies:
 --   {"unknown"}
 --   {"revoked", id, revoked_at_ms, now_ms}
@@ -69,6 +75,12 @@ local used = tonumber(redis.call('GET', ck) or '0')
 local cap = tonumber(rec[7])
 if cap and (used > cap or n > cap - used) then
   return {'cap', id, string.format('%d', used), string.format('%d', cap), nows}
+end
+if ARGV[6] ~= '' then
+  local ik = 'sc:intent:' .. ARGV[6]
+  redis.call('HSET', ik, unpack(ARGV, 8))
+  redis.call('EXPIRE', ik, ARGV[7])
+  redis.call('ZADD', 'sc:intents', now, ARGV[6])
 end
 local after = redis.call('INCRBY', ck, n)
 -- Kept one day past its own, so a late refund still finds it.

@@ -1,0 +1,160 @@
+/*
+ * audit.h - the call log: one tamper-evident record per call, in Redis.
+ *
+ * Not diagnostics (common/log): this is the auditor's product.  Never holds a
+ * vault key, a real key or an email body.
+ *
+ * Storage (Redis):
+ *   sc:log                a stream; one entry per finished call, fields in
+ *                         the order of STORE_AUDIT_FIELDS, then w, seq, prev,
+ *                         mac; trimmed to the retention by MINID
+ *   sc:lk:<key id>        zset of stream ids by time: the index by key
+ *   sc:lr:<agent_run_id>  zset of stream ids by time: the index by run id
+ *                         (the key's and any claimed X-Agent-Run-Id)
+ *   sc:intent:<request>   hash: an allowed send's record, written by
+ *                         call.lua in the same atomic step as its
+ *                         reservation, before it is forwarded; removed when
+ *                         its final record is written
+ *   sc:intents            zset of request ids by time, of those hashes
+ *   sc:logbits:<writer>   bitmap of the seqs a writer has written (makes a
+ *                         re-sent record a no-op)
+ * A crash between forward and final record leaves the intent, which queries
+ * show with outcome "unknown": never a send without a record.
+ *
+ * Tamper evidence: each daemon process is a writer with a random id and its
+ * own chain: record n carries seq n, prev = mac of record n-1 ("genesis" for
+ * n = 1) and mac = HMAC-SHA256(K, prev, every field), K derived from the
+ * master key.  `sendcap log verify` recomputes every chain.
+ */
+#ifndef SC_STORE_AUDIT_H
+#define SC_STORE_AUDIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "redis.h"
+#include "secret.h"
+
+/* The record's fields, in stored order. */
+#define STORE_AUDIT_NFIELDS 22
+extern const char *const store_audit_fields[STORE_AUDIT_NFIELDS];
+enum store_audit_field {
+    SA_TIME = 0,        /* UTC ms */
+    SA_REQUEST_ID,
+    SA_KEY_ID,          /* key_…, or fp:<12 hex> of an unknown key's hash, or "" */
+    SA_AGENT_RUN_ID,    /* the key's */
+    SA_CLAIMED_RUN_ID,  /* X-Agent-Run-Id as sent */
+    SA_METHOD,
+    SA_PATH,
+    SA_ROUTE,
+    SA_RECIPIENTS,      /* count: to + cc + bcc */
+    SA_FROM_DOMAIN,
+    SA_RECIPIENT_DOMAINS,   /* comma-joined, de-duplicated */
+    SA_RECIPIENT_ADDRESSES, /* comma-joined */
+    SA_DECISION,        /* allowed | denied | error */
+    SA_REASON,
+    SA_STATUS,          /* returned to the agent */
+    SA_UPSTREAM_STATUS, /* "" if not forwarded */
+    SA_EMAIL_IDS,       /* comma-joined */
+    SA_LATENCY_MS,
+    SA_UPSTREAM_LATENCY_MS,
+    SA_CLIENT,
+    SA_USER_AGENT,
+    SA_CLIENT_GONE,     /* "1" if the agent hung up before the answer */
+};
+
+/* A record under construction: values are copied (new strings). */
+struct store_audit_rec {
+    char *v[STORE_AUDIT_NFIELDS];
+};
+
+void store_audit_set(struct store_audit_rec *r, enum store_audit_field f, const char *value);
+void store_audit_setf(struct store_audit_rec *r, enum store_audit_field f, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void store_audit_clear(struct store_audit_rec *r);
+
+/* The chain's key, derived from the master key. */
+void store_audit_key(const unsigned char mk[SC_MASTER_KEY_LEN], unsigned char out[32]);
+
+/* HMAC-SHA256 hex over prev and the fields (names and values, length-
+ * prefixed so no two field lists give the same input). */
+void store_audit_mac(const unsigned char key[32], const char *prev, int n,
+                     const char *const *names, const char *const *values, const size_t *lens,
+                     char out[65]);
+
+/* ---- daemon: writing (async) ---- */
+
+struct store_audit_log;
+
+/* A writer on the daemon's async connection.  retention_ms trims the log.
+ * Returns a new writer (caller frees), or NULL. */
+struct store_audit_log *store_audit_log_new(struct store_async *as,
+                                            const unsigned char mk[SC_MASTER_KEY_LEN],
+                                            int64_t retention_ms);
+void store_audit_log_free(struct store_audit_log *l);
+const char *store_audit_log_writer(const struct store_audit_log *l);
+
+/*
+ * Seal rec (next seq of this writer's chain) and queue it for Redis; the
+ * record is taken over (cleared).  Never blocks.  Records wait in order in
+ * memory while Redis is away (at most STORE_AUDIT_QUEUE_MAX; past that the
+ * oldest unsent are dropped and counted, and a MAC'd "lost" record states
+ * the gap when Redis returns).  intent_request_id, if not NULL, is the
+ * intent this record completes (removed in the same step).
+ */
+void store_audit_log_write(struct store_audit_log *l, struct store_audit_rec *rec,
+                           const char *intent_request_id);
+
+/* Try to send what waits (call when Redis is back; cheap when idle). */
+void store_audit_log_flush(struct store_audit_log *l);
+
+/* Records queued and not yet acknowledged by Redis. */
+long store_audit_log_pending(const struct store_audit_log *l);
+
+#define STORE_AUDIT_QUEUE_MAX 100000
+
+/* ---- CLI: reading and verifying (sync) ---- */
+
+struct store_audit_query {
+    const char *key_id;       /* NULL: any */
+    const char *agent_run_id; /* NULL: any */
+    int64_t since_ms, until_ms; /* 0: open */
+    const char *decision;     /* NULL: any */
+    long limit;               /* newest N, printed oldest first; 0: no limit */
+};
+
+/* One row: a final record, or an intent without one (outcome unknown).
+ * Borrowed strings, valid during the callback. */
+struct store_audit_row {
+    const char *v[STORE_AUDIT_NFIELDS];
+    const char *stream_id; /* "" for an intent */
+    int unknown_outcome;
+};
+
+/* Run a query; fn is called once per row, oldest first.  0 or -1 (err). */
+int store_audit_query(struct store_conn *c, const struct store_audit_query *q,
+                      void (*fn)(const struct store_audit_row *, void *), void *arg, char *err,
+                      size_t errlen);
+
+/* Does a row match the query's filters (for tail)? */
+int store_audit_row_matches(const struct store_audit_query *q, const struct store_audit_row *r);
+
+/* Follow new final records from now on, calling fn for each matching row,
+ * until *stop becomes nonzero.  0 or -1 (err). */
+int store_audit_tail(struct store_conn *c, const struct store_audit_query *q,
+                     void (*fn)(const struct store_audit_row *, void *), void *arg,
+                     volatile int *stop, char *err, size_t errlen);
+
+struct store_audit_verify {
+    long records;     /* records checked */
+    long writers;
+    char problem[512];/* "" if none: the first problem found */
+};
+
+/* Verify every writer's chain (from since_ms, 0 = all), and that no record
+ * younger than the retention was deleted.  0 (ran; see problem) or -1. */
+int store_audit_verify_log(struct store_conn *c, const unsigned char mk[SC_MASTER_KEY_LEN],
+                           int64_t since_ms, int64_t retention_ms, int64_t now_ms,
+                           struct store_audit_verify *out, char *err, size_t errlen);
+
+#endif
