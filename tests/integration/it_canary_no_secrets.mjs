@@ -1,5 +1,5 @@
-// No log line, error body, CLI output, argv or Redis value ever holds the
-// real key or a vault key.  A canary real key and canary vault keys are
+// No log line, error body, CLI output (call log queries included), argv or
+// Redis value (call records included) ever holds the real key or a vault key.  A canary real key and canary vault keys are
 // planted, every path that could leak is exercised (sends, refusals,
 // revocation, rotation, upstream failure), then everything is searched.
 import { test, before, after } from 'node:test';
@@ -55,6 +55,10 @@ test('exercise every path', async () => {
   cli(['upstream', 'rotate', 'second'], { input: `${w.realKey}\n` });
   cli(['upstream', 'remove', 'prod']);
   cli(['--redis', 'redis://127.0.0.1:1/0', 'key', 'list']);
+  await new Promise((r) => setTimeout(r, 300)); // call records are written off the critical path
+  for (const f of ['table', 'json', 'csv']) cli(['log', 'query', '--format', f]);
+  cli(['log', 'verify']);
+  assert.ok(outputs.join('').includes('unknown_key'), 'the call log was read');
 });
 
 test('no canary anywhere', async () => {
