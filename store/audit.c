@@ -115,11 +115,7 @@ struct qrec {
 
 struct store_audit_log {
     struct store_async *as;
-    unsigned char key[32];
-    int64_t retention_ms;
-    char writer[24];
-    unsigned long long seq;
-    char prev[65];
+    struct store_audit_chain ch;
     struct qrec *head, *tail;
     long queued;
     long lost; /* records not queued because the queue was full */
@@ -134,15 +130,21 @@ store_audit_log_new(struct store_async *as, const unsigned char mk[SC_MASTER_KEY
     if (l == NULL)
         return NULL;
     l->as = as;
-    l->retention_ms = retention_ms;
-    store_audit_key(mk, l->key);
-    memcpy(l->writer, "w_", 2);
-    if (store_secret_random_base62(l->writer + 2, 12) != 0) {
+    if (store_audit_chain_init(&l->ch, mk, retention_ms) != 0) {
         free(l);
         return NULL;
     }
-    sc_strlcpy(l->prev, "genesis", sizeof(l->prev));
     return l;
+}
+
+void
+store_audit_argv_free(char **argv, int argc)
+{
+    if (argv == NULL)
+        return;
+    for (int i = 0; i < argc; i++)
+        free(argv[i]);
+    free(argv);
 }
 
 static void
@@ -150,9 +152,7 @@ qrec_free(struct qrec *q)
 {
     if (q == NULL)
         return;
-    for (int i = 0; i < q->argc; i++)
-        free(q->argv[i]);
-    free(q->argv);
+    store_audit_argv_free(q->argv, q->argc);
     free(q);
 }
 
@@ -166,14 +166,14 @@ store_audit_log_free(struct store_audit_log *l)
         l->head = q->next;
         qrec_free(q);
     }
-    store_secret_wipe(l->key, sizeof(l->key));
+    store_secret_wipe(l->ch.key, sizeof(l->ch.key));
     free(l);
 }
 
 const char *
 store_audit_log_writer(const struct store_audit_log *l)
 {
-    return l->writer;
+    return l->ch.writer;
 }
 
 long
@@ -226,66 +226,93 @@ store_audit_log_flush(struct store_audit_log *l)
     }
 }
 
-/* Seal the record into a queued log_write call. */
-static struct qrec *
-seal(struct store_audit_log *l, struct store_audit_rec *rec, const char *intent)
+int
+store_audit_chain_init(struct store_audit_chain *ch, const unsigned char mk[SC_MASTER_KEY_LEN],
+                       int64_t retention_ms)
+{
+    memset(ch, 0, sizeof(*ch));
+    ch->retention_ms = retention_ms;
+    store_audit_key(mk, ch->key);
+    memcpy(ch->writer, "w_", 2);
+    if (store_secret_random_base62(ch->writer + 2, 12) != 0)
+        return -1;
+    sc_strlcpy(ch->prev, "genesis", sizeof(ch->prev));
+    return 0;
+}
+
+char **
+store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec,
+                       const char *intent, int *argcp)
 {
     const char *names[STORE_AUDIT_NFIELDS + NCHAIN];
     const char *vals[STORE_AUDIT_NFIELDS + NCHAIN];
     char seq[24], mac[65], cutoff[24];
-    struct qrec *q = calloc(1, sizeof(*q));
-    int n = 0, a = 0;
+    int n = 0, a = 0, argc;
+    char **argv;
     int64_t now = sc_now_ms();
 
-    if (q == NULL)
-        return NULL;
     for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
-        if (rec->v[i] == NULL)
-            rec->v[i] = strdup("");
+        if (rec->v[i] == NULL && (rec->v[i] = strdup("")) == NULL)
+            return NULL;
         names[n] = store_audit_fields[i];
-        vals[n++] = rec->v[i] ? rec->v[i] : "";
+        vals[n++] = rec->v[i];
     }
-    snprintf(seq, sizeof(seq), "%llu", l->seq + 1);
+    snprintf(seq, sizeof(seq), "%llu", ch->seq + 1);
     names[n] = "w";
-    vals[n++] = l->writer;
+    vals[n++] = ch->writer;
     names[n] = "seq";
     vals[n++] = seq;
     names[n] = "prev";
-    vals[n++] = l->prev;
-    store_audit_mac(l->key, l->prev, n, names, vals, NULL, mac);
+    vals[n++] = ch->prev;
+    store_audit_mac(ch->key, ch->prev, n, names, vals, NULL, mac);
     names[n] = "mac";
     vals[n++] = mac;
 
+    argc = 1 + 8 + 2 * n;
+    argv = calloc((size_t)argc, sizeof(char *));
+    if (argv == NULL)
+        return NULL;
+    snprintf(cutoff, sizeof(cutoff), "%lld",
+             (long long)(ch->retention_ms > 0 ? now - ch->retention_ms : 0));
+    argv[a++] = strdup("sc:log");
+    argv[a++] = strdup(ch->writer);
+    argv[a++] = strdup(seq);
+    argv[a++] = strdup(cutoff);
+    argv[a++] = strdup(intent ? intent : "");
+    argv[a++] = strdup(rec->v[SA_KEY_ID]);
+    argv[a++] = strdup(rec->v[SA_AGENT_RUN_ID]);
+    argv[a++] = strdup(rec->v[SA_CLAIMED_RUN_ID]);
+    argv[a++] = strdup(rec->v[SA_TIME]);
+    for (int i = 0; i < n; i++) {
+        argv[a++] = strdup(names[i]);
+        argv[a++] = strdup(vals[i]);
+    }
+    for (int i = 0; i < a; i++) {
+        if (argv[i] == NULL) {
+            store_audit_argv_free(argv, argc);
+            return NULL;
+        }
+    }
+    ch->seq++;
+    memcpy(ch->prev, mac, sizeof(mac));
+    *argcp = argc;
+    return argv;
+}
+
+/* Seal the record into a queued log_write call. */
+static struct qrec *
+seal(struct store_audit_log *l, struct store_audit_rec *rec, const char *intent)
+{
+    struct qrec *q = calloc(1, sizeof(*q));
+
+    if (q == NULL)
+        return NULL;
     q->log = l;
-    q->argc = 1 + 8 + 2 * n;
-    q->argv = calloc((size_t)q->argc, sizeof(char *));
+    q->argv = store_audit_chain_seal(&l->ch, rec, intent, &q->argc);
     if (q->argv == NULL) {
         free(q);
         return NULL;
     }
-    snprintf(cutoff, sizeof(cutoff), "%lld",
-             (long long)(l->retention_ms > 0 ? now - l->retention_ms : 0));
-    q->argv[a++] = strdup("sc:log");
-    q->argv[a++] = strdup(l->writer);
-    q->argv[a++] = strdup(seq);
-    q->argv[a++] = strdup(cutoff);
-    q->argv[a++] = strdup(intent ? intent : "");
-    q->argv[a++] = strdup(rec->v[SA_KEY_ID]);
-    q->argv[a++] = strdup(rec->v[SA_AGENT_RUN_ID]);
-    q->argv[a++] = strdup(rec->v[SA_CLAIMED_RUN_ID]);
-    q->argv[a++] = strdup(rec->v[SA_TIME]);
-    for (int i = 0; i < n; i++) {
-        q->argv[a++] = strdup(names[i]);
-        q->argv[a++] = strdup(vals[i]);
-    }
-    for (int i = 0; i < a; i++) {
-        if (q->argv[i] == NULL) {
-            qrec_free(q);
-            return NULL;
-        }
-    }
-    l->seq++;
-    memcpy(l->prev, mac, sizeof(mac));
     return q;
 }
 

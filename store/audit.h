@@ -82,6 +82,28 @@ void store_audit_mac(const unsigned char key[32], const char *prev, int n,
                      const char *const *names, const char *const *values, const size_t *lens,
                      char out[65]);
 
+/* ---- a writer's chain ---- */
+
+struct store_audit_chain {
+    unsigned char key[32];
+    char writer[24];          /* "w_" + 12 base62 */
+    unsigned long long seq;   /* of the last record sealed */
+    char prev[65];            /* its mac, or "genesis" */
+    int64_t retention_ms;
+};
+
+/* Start a new writer's chain.  0 or -1. */
+int store_audit_chain_init(struct store_audit_chain *ch, const unsigned char mk[SC_MASTER_KEY_LEN],
+                           int64_t retention_ms);
+
+/* Seal rec as the chain's next record and return the arguments of one
+ * log_write.lua call (KEYS[1] first): a new array of new strings, *argc
+ * long (free with store_audit_argv_free), or NULL on allocation failure
+ * (the chain does not advance).  Empty fields of rec are set to "". */
+char **store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec,
+                              const char *intent_request_id, int *argc);
+void store_audit_argv_free(char **argv, int argc);
+
 /* ---- daemon: writing (async) ---- */
 
 struct store_audit_log;
