@@ -54,7 +54,7 @@ main(int argc, char **argv)
             long k = i + j;
             char **av;
             int ac;
-            char *full[128];
+            char *full[160];
             store_audit_setf(&rec, SA_TIME, "%lld", (long long)(t0 + k));
             store_audit_setf(&rec, SA_REQUEST_ID, "req_bench%011ld", k);
             store_audit_setf(&rec, SA_KEY_ID, "key_bench%07ld", k % 100);
@@ -75,7 +75,7 @@ main(int argc, char **argv)
             store_audit_set(&rec, SA_UPSTREAM_LATENCY_MS, k % 10 ? "11" : "");
             store_audit_set(&rec, SA_CLIENT, "127.0.0.1:40000");
             store_audit_set(&rec, SA_USER_AGENT, "resend-node:6.38.0");
-            av = store_audit_chain_seal(&ch, &rec, NULL, &ac);
+            av = store_audit_chain_seal(&ch, &rec, NULL, NULL, &ac);
             store_audit_clear(&rec);
             full[0] = "EVALSHA";
             full[1] = (char *)store_redis_script(STORE_SCRIPT_LOG_WRITE)->sha;

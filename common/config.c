@@ -21,10 +21,11 @@ const char sc_config_help[] =
     "  --upstream-timeout DUR     SENDCAP_UPSTREAM_TIMEOUT  30s\n"
     "  --path-prefix PATH         SENDCAP_PATH_PREFIX       (none)\n"
     "  --log-level LEVEL          SENDCAP_LOG_LEVEL         info (debug|info|warn|error)\n"
-    "  --log-retention DUR        SENDCAP_LOG_RETENTION     30d (how long the call log is kept)\n";
+    "  --log-retention DUR        SENDCAP_LOG_RETENTION     30d (how long the call log is kept)\n"
+    "  --workers N                SENDCAP_WORKERS           1 (sendcapd processes sharing --listen)\n";
 
 enum opt { O_LISTEN, O_REDIS, O_UPSTREAM, O_MKF, O_MAXBODY, O_UTIMEOUT, O_PREFIX, O_LOGLEVEL,
-           O_RETENTION };
+           O_RETENTION, O_WORKERS };
 
 static const struct {
     const char *flag;
@@ -40,6 +41,7 @@ static const struct {
     {"--path-prefix", "SENDCAP_PATH_PREFIX", O_PREFIX},
     {"--log-level", "SENDCAP_LOG_LEVEL", O_LOGLEVEL},
     {"--log-retention", "SENDCAP_LOG_RETENTION", O_RETENTION},
+    {"--workers", "SENDCAP_WORKERS", O_WORKERS},
 };
 
 static int
@@ -74,6 +76,13 @@ apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *
         }
         cfg->max_body = n;
         break;
+    case O_WORKERS:
+        if (sc_parse_i64(v, 1, 64, &n) != 0) {
+            snprintf(err, errlen, "%s: expected 1 to 64, got '%s'", name, v);
+            return -1;
+        }
+        cfg->workers = n;
+        break;
     case O_RETENTION:
         if (sc_parse_duration_ms(v, &n) != 0 || n < 60000) {
             snprintf(err, errlen, "%s: expected a duration of at least 1m like 30d, got '%s'",
@@ -105,6 +114,7 @@ sc_config_init(struct sc_config *cfg, char *err, size_t errlen)
     cfg->max_body = SC_HTTP_DEFAULT_MAX_BODY;
     cfg->upstream_timeout_ms = SC_UPSTREAM_DEFAULT_TIMEOUT_MS;
     cfg->log_retention_ms = SC_LOG_DEFAULT_RETENTION_MS;
+    cfg->workers = 1;
     cfg->master_key_env = getenv("SENDCAP_MASTER_KEY");
     if (cfg->master_key_env != NULL && *cfg->master_key_env == '\0')
         cfg->master_key_env = NULL;

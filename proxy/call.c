@@ -64,6 +64,10 @@ struct call {
 
     char counter_key[160];       /* where the sends were reserved */
     int64_t reserved;
+    int64_t refund;              /* given back when Resend did not accept */
+    char **ids;                  /* email ids Resend returned */
+    size_t nids;
+    int recorded;                /* the call record is queued */
 
     /* For the call record (store/audit.h), captured while req is alive. */
     int64_t t_wall;
@@ -89,6 +93,9 @@ static void call_free(struct call *c)
     free(c->agent_run);
     free(c->client);
     free(c->email_ids);
+    for (size_t i = 0; i < c->nids; i++)
+        free(c->ids[i]);
+    free(c->ids);
     free(c->path);
     policy_send_release(&c->send);
     store_secret_free(c->real_key);
@@ -258,15 +265,6 @@ dropped_response_header(const char *name)
     return 0;
 }
 
-static void
-settle_done(redisReply *r, const char *errstr, void *arg)
-{
-    (void)r;
-    if (errstr != NULL)
-        sc_warn("settle: %s", errstr);
-    free(arg);
-}
-
 /* Resend ids are UUIDs; accept the safe characters of any id scheme. */
 static int
 id_ok(const char *s, size_t n)
@@ -279,95 +277,77 @@ id_ok(const char *s, size_t n)
     return 1;
 }
 
+static void
+add_id(struct call *c, const char *s, size_t n)
+{
+    char **ids;
+
+    if (!id_ok(s, n) || c->nids >= POLICY_BATCH_MAX)
+        return;
+    ids = realloc(c->ids, (c->nids + 1) * sizeof(*ids));
+    if (ids == NULL)
+        return;
+    c->ids = ids;
+    if ((c->ids[c->nids] = strndup(s, n)) != NULL)
+        c->nids++;
+}
+
 /*
- * After Resend answered a send: give back the reservation of what it
- * clearly did not accept (4xx, or failed before sending; for a permissive
- * batch, the elements listed in "errors"), and remember the ids it returned
- * as this family's emails.  Queued on Redis now, not waited for.
+ * After Resend answered a send: what to give back of the reservation (a 4xx,
+ * or a failure before sending; for a permissive batch, the elements Resend
+ * lists under "errors"), and the ids it returned.  Applied with the call's
+ * record by log_write.lua, queued before the answer to the agent is written.
  */
 static void
 settle(struct call *c, const struct upstream_result *res)
 {
-    int64_t refund = 0;
-    const char *argv[3 + 4 + POLICY_BATCH_MAX];
-    size_t argl[3 + 4 + POLICY_BATCH_MAX];
-    char nbuf[24], ttl[24];
-    int argc = 0;
     json_t *root = NULL;
-    const char *errstr;
-    char *tag;
 
     if (!c->is_send)
         return;
     if ((res->outcome == UPSTREAM_ANSWERED && res->status >= 400 && res->status < 500) ||
         res->outcome == UPSTREAM_NOT_SENT)
-        refund = c->reserved;
-    argv[argc] = c->counter_key;
-    argl[argc++] = strlen(c->counter_key);
-    argv[argc++] = nbuf;
-    argv[argc] = c->family;
-    argl[argc++] = strlen(c->family);
-    argv[argc] = ttl;
-    snprintf(ttl, sizeof(ttl), "%d", SC_EMAIL_OWNER_TTL_S);
-    argl[argc++] = strlen(ttl);
+        c->refund = c->reserved;
     if (res->outcome == UPSTREAM_ANSWERED && res->status >= 200 && res->status < 300 &&
         (root = json_loadb(res->body, res->body_len, 0, NULL)) != NULL) {
-        json_t *data = c->send.batch ? json_object_get(root, "data") : NULL;
-        json_t *errors = c->send.batch ? json_object_get(root, "errors") : NULL;
         size_t i;
         json_t *el;
 
         if (!c->send.batch) {
             json_t *id = json_object_get(root, "id");
-            if (json_is_string(id) && id_ok(json_string_value(id), json_string_length(id))) {
-                argv[argc] = json_string_value(id);
-                argl[argc++] = json_string_length(id);
-            }
+            if (json_is_string(id))
+                add_id(c, json_string_value(id), json_string_length(id));
         } else {
-            json_array_foreach(data, i, el) {
+            json_array_foreach(json_object_get(root, "data"), i, el) {
                 json_t *id = json_object_get(el, "id");
-                if (argc < (int)(sizeof(argv) / sizeof(argv[0])) && json_is_string(id) &&
-                    id_ok(json_string_value(id), json_string_length(id))) {
-                    argv[argc] = json_string_value(id);
-                    argl[argc++] = json_string_length(id);
-                }
+                if (json_is_string(id))
+                    add_id(c, json_string_value(id), json_string_length(id));
             }
-            /* Permissive batches answer 200 and list the elements not sent. */
-            json_array_foreach(errors, i, el) {
+            json_array_foreach(json_object_get(root, "errors"), i, el) {
                 json_t *ix = json_object_get(el, "index");
                 if (json_is_integer(ix) && json_integer_value(ix) >= 0 &&
                     (size_t)json_integer_value(ix) < c->send.nmsg)
-                    refund += c->send.msg[json_integer_value(ix)].recipients;
+                    c->refund += c->send.msg[json_integer_value(ix)].recipients;
             }
-            if (refund > c->reserved)
-                refund = c->reserved;
+            if (c->refund > c->reserved)
+                c->refund = c->reserved;
         }
+        json_decref(root);
     }
-    snprintf(nbuf, sizeof(nbuf), "%lld", (long long)refund);
-    argl[1] = strlen(nbuf);
-    if (argc > 4) { /* the ids, comma-joined, for the call record */
+    if (c->nids > 0) { /* comma-joined for the record */
         size_t total = 0, o = 0;
-        for (int i = 4; i < argc; i++)
-            total += argl[i] + 1;
-        c->email_ids = malloc(total);
-        if (c->email_ids != NULL) {
-            for (int i = 4; i < argc; i++) {
-                memcpy(c->email_ids + o, argv[i], argl[i]);
-                o += argl[i];
+        for (size_t i = 0; i < c->nids; i++)
+            total += strlen(c->ids[i]) + 1;
+        if ((c->email_ids = malloc(total)) != NULL) {
+            for (size_t i = 0; i < c->nids; i++) {
+                size_t n = strlen(c->ids[i]);
+                memcpy(c->email_ids + o, c->ids[i], n);
+                o += n;
                 c->email_ids[o++] = ',';
             }
             c->email_ids[o - 1] = '\0';
         }
     }
-    if (refund > 0 || argc > 4) {
-        tag = strdup(c->id);
-        if (store_redis_async_eval(c->px->redis, STORE_SCRIPT_SETTLE, 1, argc, argv, argl,
-                                   settle_done, tag, &errstr) != 0) {
-            sc_warn("%s settle not queued: %s", c->id, errstr);
-            free(tag);
-        }
-    }
-    json_decref(root);
 }
 
 static void
@@ -416,6 +396,9 @@ upstream_done(const struct upstream_result *res, void *arg)
     c->decision = res->status >= 500 ? "error" : "allowed";
     c->reason = res->status >= 500 ? "upstream_error" : "ok";
     c->gone = proxy_http_client_gone(req);
+    /* Queue the record (and with it the settlement) before the answer: the
+     * agent's next call then finds its email's owner and its refund. */
+    write_record(c);
     proxy_http_respond(req, (int)res->status, res->body, res->body_len);
     call_free(c);
 }
@@ -1019,9 +1002,11 @@ static void
 write_record(struct call *c)
 {
     struct store_audit_rec rec = {{0}};
+    struct store_audit_settle st;
 
-    if (c->px == NULL || c->px->audit == NULL)
+    if (c->recorded || c->px == NULL || c->px->audit == NULL)
         return;
+    c->recorded = 1;
     fill_record(c, &rec);
     store_audit_set(&rec, SA_DECISION, c->decision ? c->decision : "error");
     store_audit_set(&rec, SA_REASON, c->reason ? c->reason : "");
@@ -1033,7 +1018,14 @@ write_record(struct call *c)
     if (c->ulat)
         store_audit_setf(&rec, SA_UPSTREAM_LATENCY_MS, "%lld", (long long)c->ulat);
     store_audit_set(&rec, SA_CLIENT_GONE, c->gone ? "1" : "");
-    store_audit_log_write(c->px->audit, &rec, c->intent_written ? c->id : NULL);
+    st.counter_key = c->counter_key;
+    st.refund = c->refund;
+    st.family = c->family;
+    st.owner_ttl_s = SC_EMAIL_OWNER_TTL_S;
+    st.ids = (const char *const *)c->ids;
+    st.nids = c->nids;
+    store_audit_log_write(c->px->audit, &rec, c->intent_written ? c->id : NULL,
+                          c->is_send ? &st : NULL);
 }
 
 static char *

@@ -709,7 +709,8 @@ parse_hostport(const char *s, struct sockaddr_storage *ss, int *sslen)
 }
 
 int
-proxy_http_listen(struct http_server *srv, const char *hostport, char *err, size_t errlen)
+proxy_http_listen(struct http_server *srv, const char *hostport, int reuseport, char *err,
+                  size_t errlen)
 {
     struct sockaddr_storage ss;
     int sslen = sizeof(ss);
@@ -723,7 +724,9 @@ proxy_http_listen(struct http_server *srv, const char *hostport, char *err, size
         return -1;
     }
     srv->listener = evconnlistener_new_bind(
-        srv->base, accept_cb, srv, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+        srv->base, accept_cb, srv,
+        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC |
+            (reuseport ? LEV_OPT_REUSEABLE_PORT : 0),
         1024, (struct sockaddr *)&ss, sslen);
     if (srv->listener == NULL) {
         snprintf(err, errlen, "cannot listen on %s: %s", hostport, strerror(errno));

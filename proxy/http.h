@@ -50,9 +50,11 @@ struct http_server *proxy_http_new(struct event_base *base, const struct http_li
                                    http_handler *handler, http_error_handler *on_error,
                                    void *arg);
 
-/* Listen on "host:port" ("[::1]:8025" for IPv6; port 0 picks a free one).
- * 0, or -1 with err.  Blocking (resolves host): start-up only. */
-int proxy_http_listen(struct http_server *srv, const char *hostport, char *err, size_t errlen);
+/* Listen on "host:port" ("[::1]:8025" for IPv6; port 0 picks a free one),
+ * with SO_REUSEPORT when several workers share the port.  0, or -1 with
+ * err.  Start-up only. */
+int proxy_http_listen(struct http_server *srv, const char *hostport, int reuseport, char *err,
+                      size_t errlen);
 
 /* The address actually bound, "127.0.0.1:8025" (valid while srv lives). */
 const char *proxy_http_bound(const struct http_server *srv);

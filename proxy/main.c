@@ -6,7 +6,10 @@
  * nothing exits on a per-request failure.  SIGTERM and SIGINT stop accepting,
  * let in-flight requests finish (up to SC_DRAIN_DEADLINE_MS), then exit 0.
  */
+#include <errno.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +100,88 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
     proxy_http_drain(px->http, drained, px);
 }
 
+/*
+ * --workers N: N processes, each a whole sendcapd (its own loop, Redis
+ * connection, upstream connections and call-log writer), accepting on the
+ * same port through SO_REUSEPORT so the kernel spreads connections over
+ * them.  The parent only supervises: it forwards SIGTERM/SIGINT, restarts a
+ * worker that dies (at most once a second each), and exits when all have
+ * stopped.  Returns in each child; never returns in the parent.
+ */
+static volatile sig_atomic_t parent_stop;
+
+static void
+parent_signal(int sig)
+{
+    parent_stop = sig;
+}
+
+static void
+supervise(int n)
+{
+    pid_t *kids = calloc((size_t)n, sizeof(pid_t));
+    int64_t *born = calloc((size_t)n, sizeof(int64_t));
+    struct sigaction sa;
+    int alive = 0;
+
+    if (kids == NULL || born == NULL)
+        sc_fatal("out of memory");
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = parent_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    for (;;) {
+        for (int i = 0; i < n && !parent_stop; i++) {
+            if (kids[i] != 0)
+                continue;
+            if (born[i] != 0 && sc_mono_ms() - born[i] < 1000) {
+                usleep(100000);
+                continue;
+            }
+            kids[i] = fork();
+            if (kids[i] < 0)
+                sc_fatal("fork: %s", strerror(errno));
+            if (kids[i] == 0) {
+                signal(SIGTERM, SIG_DFL);
+                signal(SIGINT, SIG_DFL);
+                free(kids);
+                free(born);
+                return;
+            }
+            born[i] = sc_mono_ms();
+            alive++;
+        }
+        if (parent_stop) {
+            for (int i = 0; i < n; i++)
+                if (kids[i] > 0)
+                    kill(kids[i], parent_stop == SIGINT ? SIGINT : SIGTERM);
+        }
+        {
+            int status;
+            pid_t p = waitpid(-1, &status, WNOHANG);
+            if (p == 0 || (p < 0 && errno == EINTR)) {
+                usleep(100000);
+                continue;
+            }
+            if (p < 0)
+                break; /* ECHILD: none left */
+            for (int i = 0; i < n; i++) {
+                if (kids[i] == p) {
+                    kids[i] = 0;
+                    alive--;
+                    if (!parent_stop)
+                        sc_error("worker %d (pid %d) stopped (status %d); restarting", i,
+                                 (int)p, status);
+                }
+            }
+            if (parent_stop && alive <= 0)
+                break;
+        }
+    }
+    sc_info("all workers stopped");
+    exit(0);
+}
+
 /* Connect once, synchronously, to prove Redis is there and this master key
  * is the one its secrets were sealed with. */
 static void
@@ -184,6 +269,12 @@ main(int argc, char **argv)
         sc_fatal("%s", err);
     check_redis(&px, &addr);
 
+    if (px.cfg.workers > 1) {
+        if (strstr(px.cfg.listen, ":0") != NULL &&
+            strcmp(strrchr(px.cfg.listen, ':'), ":0") == 0)
+            sc_fatal("--workers needs a fixed port in --listen, not port 0");
+        supervise((int)px.cfg.workers);
+    }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         sc_fatal("cannot initialise libcurl");
     px.base = event_base_new();
@@ -215,7 +306,7 @@ main(int argc, char **argv)
     px.http = proxy_http_new(px.base, &lim, proxy_call_handle, proxy_call_refused, &px);
     if (px.http == NULL)
         sc_fatal("out of memory");
-    if (proxy_http_listen(px.http, px.cfg.listen, err, sizeof(err)) != 0)
+    if (proxy_http_listen(px.http, px.cfg.listen, px.cfg.workers > 1, err, sizeof(err)) != 0)
         sc_fatal("%s", err);
 
     sigterm = evsignal_new(px.base, SIGTERM, signal_cb, &px);

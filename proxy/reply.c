@@ -12,17 +12,30 @@
 
 #include "proxy.h"
 
+/* Request ids need to be unique, not secret: a random per-process prefix
+ * (8 base62, drawn once) and a counter (12 base62) — no system call per
+ * request. */
 void
 proxy_request_id(char *buf, size_t len)
 {
-    if (len < 25 || store_secret_random_base62(buf + 4, 20) != 0) {
-        snprintf(buf, len, "req_unavailable");
+    static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    static char prefix[9];
+    static unsigned long long counter;
+    unsigned long long n = ++counter;
+
+    if (len < 25) {
+        snprintf(buf, len, "req_");
         return;
     }
-    buf[0] = 'r';
-    buf[1] = 'e';
-    buf[2] = 'q';
-    buf[3] = '_';
+    if (prefix[0] == '\0' && store_secret_random_base62(prefix, 8) != 0)
+        memcpy(prefix, "00000000", 9);
+    memcpy(buf, "req_", 4);
+    memcpy(buf + 4, prefix, 8);
+    for (int i = 23; i >= 12; i--) {
+        buf[i] = b62[n % 62];
+        n /= 62;
+    }
+    buf[24] = '\0';
 }
 
 void

@@ -122,16 +122,18 @@ sock_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
     kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
     if (sk == NULL) {
         sk = calloc(1, sizeof(*sk));
-        if (sk == NULL)
+        if (sk == NULL || (sk->ev = event_new(up->base, s, kind, event_cb, up)) == NULL) {
+            free(sk);
             return -1;
+        }
         sk->fd = s;
         curl_multi_assign(up->multi, s, sk);
     } else {
-        event_free(sk->ev);
+        /* Same event, new interest: libevent folds the del and add into
+         * one epoll change (or none). */
+        event_del(sk->ev);
+        event_assign(sk->ev, up->base, s, kind, event_cb, up);
     }
-    sk->ev = event_new(up->base, s, kind, event_cb, up);
-    if (sk->ev == NULL)
-        return -1;
     event_add(sk->ev, NULL);
     return 0;
 }

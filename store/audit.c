@@ -65,6 +65,29 @@ store_audit_key(const unsigned char mk[SC_MASTER_KEY_LEN], unsigned char out[32]
          out, &n);
 }
 
+/* The HMAC state after the key, made once per key and copied per record:
+ * OpenSSL 3 looks SHA-256 up in its provider on every HMAC_Init_ex, which
+ * cost more than the MAC itself. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static HMAC_CTX *keyed;
+static unsigned char keyed_for[32];
+
+static char *
+put_num(char *o, size_t v)
+{
+    char num[24];
+    int k = 0;
+
+    do {
+        num[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (k > 0)
+        *o++ = num[--k];
+    return o;
+}
+
 void
 store_audit_mac(const unsigned char key[32], const char *prev, int n, const char *const *names,
                 const char *const *values, const size_t *lens, char out[65])
@@ -72,36 +95,77 @@ store_audit_mac(const unsigned char key[32], const char *prev, int n, const char
     static const char hx[] = "0123456789abcdef";
     unsigned char md[32];
     unsigned int mdlen = 32;
-    char num[32];
+    char hdr[64], *o;
     HMAC_CTX *h;
 
-    /* HMAC_CTX is deprecated in OpenSSL 3 but still the shortest way to
-     * stream fields; EVP_MAC would do the same. */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-    h = HMAC_CTX_new();
-    HMAC_Init_ex(h, key, 32, EVP_sha256(), NULL);
-    HMAC_Update(h, (const unsigned char *)prev, strlen(prev));
-    HMAC_Update(h, (const unsigned char *)"\n", 1);
-    for (int i = 0; i < n; i++) {
-        size_t vl = lens ? lens[i] : strlen(values[i]);
-        int k = snprintf(num, sizeof(num), "%zu:", strlen(names[i]));
-        HMAC_Update(h, (const unsigned char *)num, (size_t)k);
-        HMAC_Update(h, (const unsigned char *)names[i], strlen(names[i]));
-        k = snprintf(num, sizeof(num), "=%zu:", vl);
-        HMAC_Update(h, (const unsigned char *)num, (size_t)k);
-        HMAC_Update(h, (const unsigned char *)values[i], vl);
-        HMAC_Update(h, (const unsigned char *)"\n", 1);
+    if (keyed == NULL || memcmp(keyed_for, key, 32) != 0) {
+        if (keyed == NULL)
+            keyed = HMAC_CTX_new();
+        HMAC_Init_ex(keyed, key, 32, EVP_sha256(), NULL);
+        memcpy(keyed_for, key, 32);
+    }
+    /* One buffer, one update: "prev\n" then "<len(name)>:<name>=<len(value)>:<value>\n"
+     * for each field. */
+    {
+        size_t need = strlen(prev) + 1, used = 0;
+        char stackbuf[8192], *buf = stackbuf;
+        for (int i = 0; i < n; i++)
+            need += strlen(names[i]) + (lens ? lens[i] : strlen(values[i])) + 48;
+        if (need > sizeof(stackbuf) && (buf = malloc(need)) == NULL)
+            buf = NULL;
+        h = HMAC_CTX_new();
+        HMAC_CTX_copy(h, keyed);
+        if (buf != NULL) {
+            o = buf;
+            memcpy(o, prev, strlen(prev));
+            o += strlen(prev);
+            *o++ = '\n';
+            for (int i = 0; i < n; i++) {
+                size_t vl = lens ? lens[i] : strlen(values[i]), nl = strlen(names[i]);
+                o = put_num(o, nl);
+                *o++ = ':';
+                memcpy(o, names[i], nl);
+                o += nl;
+                *o++ = '=';
+                o = put_num(o, vl);
+                *o++ = ':';
+                memcpy(o, values[i], vl);
+                o += vl;
+                *o++ = '\n';
+            }
+            used = (size_t)(o - buf);
+            HMAC_Update(h, (const unsigned char *)buf, used);
+            if (buf != stackbuf)
+                free(buf);
+        } else {
+            /* out of memory: the same bytes, piece by piece */
+            HMAC_Update(h, (const unsigned char *)prev, strlen(prev));
+            HMAC_Update(h, (const unsigned char *)"\n", 1);
+            for (int i = 0; i < n; i++) {
+                size_t vl = lens ? lens[i] : strlen(values[i]), nl = strlen(names[i]);
+                o = put_num(hdr, nl);
+                *o++ = ':';
+                HMAC_Update(h, (const unsigned char *)hdr, (size_t)(o - hdr));
+                HMAC_Update(h, (const unsigned char *)names[i], nl);
+                o = hdr;
+                *o++ = '=';
+                o = put_num(o, vl);
+                *o++ = ':';
+                HMAC_Update(h, (const unsigned char *)hdr, (size_t)(o - hdr));
+                HMAC_Update(h, (const unsigned char *)values[i], vl);
+                HMAC_Update(h, (const unsigned char *)"\n", 1);
+            }
+        }
     }
     HMAC_Final(h, md, &mdlen);
     HMAC_CTX_free(h);
-#pragma GCC diagnostic pop
     for (int i = 0; i < 32; i++) {
         out[2 * i] = hx[md[i] >> 4];
         out[2 * i + 1] = hx[md[i] & 15];
     }
     out[64] = '\0';
 }
+#pragma GCC diagnostic pop
 
 /* ---- writer ---- */
 
@@ -242,7 +306,7 @@ store_audit_chain_init(struct store_audit_chain *ch, const unsigned char mk[SC_M
 
 char **
 store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec,
-                       const char *intent, int *argcp)
+                       const char *intent, const struct store_audit_settle *st, int *argcp)
 {
     const char *names[STORE_AUDIT_NFIELDS + NCHAIN];
     const char *vals[STORE_AUDIT_NFIELDS + NCHAIN];
@@ -268,7 +332,7 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     names[n] = "mac";
     vals[n++] = mac;
 
-    argc = 1 + 8 + 2 * n;
+    argc = 1 + 13 + (st ? (int)st->nids : 0) + 2 * n;
     argv = calloc((size_t)argc, sizeof(char *));
     if (argv == NULL)
         return NULL;
@@ -283,6 +347,19 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     argv[a++] = strdup(rec->v[SA_AGENT_RUN_ID]);
     argv[a++] = strdup(rec->v[SA_CLAIMED_RUN_ID]);
     argv[a++] = strdup(rec->v[SA_TIME]);
+    {
+        char num[24];
+        snprintf(num, sizeof(num), "%lld", st ? st->refund : 0LL);
+        argv[a++] = strdup(num);
+        argv[a++] = strdup(st && st->counter_key ? st->counter_key : "");
+        argv[a++] = strdup(st && st->family ? st->family : "");
+        snprintf(num, sizeof(num), "%lld", st ? st->owner_ttl_s : 0LL);
+        argv[a++] = strdup(num);
+        snprintf(num, sizeof(num), "%zu", st ? st->nids : (size_t)0);
+        argv[a++] = strdup(num);
+        for (size_t i = 0; st && i < st->nids; i++)
+            argv[a++] = strdup(st->ids[i]);
+    }
     for (int i = 0; i < n; i++) {
         argv[a++] = strdup(names[i]);
         argv[a++] = strdup(vals[i]);
@@ -301,14 +378,15 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
 
 /* Seal the record into a queued log_write call. */
 static struct qrec *
-seal(struct store_audit_log *l, struct store_audit_rec *rec, const char *intent)
+seal(struct store_audit_log *l, struct store_audit_rec *rec, const char *intent,
+     const struct store_audit_settle *st)
 {
     struct qrec *q = calloc(1, sizeof(*q));
 
     if (q == NULL)
         return NULL;
     q->log = l;
-    q->argv = store_audit_chain_seal(&l->ch, rec, intent, &q->argc);
+    q->argv = store_audit_chain_seal(&l->ch, rec, intent, st, &q->argc);
     if (q->argv == NULL) {
         free(q);
         return NULL;
@@ -328,7 +406,8 @@ enqueue(struct store_audit_log *l, struct qrec *q)
 }
 
 void
-store_audit_log_write(struct store_audit_log *l, struct store_audit_rec *rec, const char *intent)
+store_audit_log_write(struct store_audit_log *l, struct store_audit_rec *rec, const char *intent,
+                      const struct store_audit_settle *st)
 {
     struct qrec *q;
 
@@ -347,14 +426,14 @@ store_audit_log_write(struct store_audit_log *l, struct store_audit_rec *rec, co
         store_audit_set(&lost, SA_ROUTE, "audit.lost");
         store_audit_set(&lost, SA_DECISION, "error");
         store_audit_setf(&lost, SA_REASON, "audit_records_lost:%ld", l->lost);
-        if ((q = seal(l, &lost, NULL)) != NULL) {
+        if ((q = seal(l, &lost, NULL, NULL)) != NULL) {
             sc_error("audit: %ld records were not written while Redis was away", l->lost);
             enqueue(l, q);
             l->lost = 0;
         }
         store_audit_clear(&lost);
     }
-    q = seal(l, rec, intent);
+    q = seal(l, rec, intent, st);
     store_audit_clear(rec);
     if (q == NULL) {
         l->lost++;

@@ -82,6 +82,17 @@ void store_audit_mac(const unsigned char key[32], const char *prev, int n,
                      const char *const *names, const char *const *values, const size_t *lens,
                      char out[65]);
 
+/* What a finished send settles along with its record (settle in the same
+ * step as the record: one script after the answer, not two). */
+struct store_audit_settle {
+    const char *counter_key; /* where call.lua reserved, "" if nothing to refund */
+    long long refund;        /* sends to give back */
+    const char *family;      /* the key family that sent */
+    long long owner_ttl_s;   /* how long to remember each email's family */
+    const char *const *ids;  /* Resend email ids returned */
+    size_t nids;
+};
+
 /* ---- a writer's chain ---- */
 
 struct store_audit_chain {
@@ -101,7 +112,8 @@ int store_audit_chain_init(struct store_audit_chain *ch, const unsigned char mk[
  * long (free with store_audit_argv_free), or NULL on allocation failure
  * (the chain does not advance).  Empty fields of rec are set to "". */
 char **store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec,
-                              const char *intent_request_id, int *argc);
+                              const char *intent_request_id,
+                              const struct store_audit_settle *settle, int *argc);
 void store_audit_argv_free(char **argv, int argc);
 
 /* ---- daemon: writing (async) ---- */
@@ -122,10 +134,12 @@ const char *store_audit_log_writer(const struct store_audit_log *l);
  * memory while Redis is away (at most STORE_AUDIT_QUEUE_MAX; past that the
  * oldest unsent are dropped and counted, and a MAC'd "lost" record states
  * the gap when Redis returns).  intent_request_id, if not NULL, is the
- * intent this record completes (removed in the same step).
+ * intent this record completes (removed in the same step); settle, if not
+ * NULL, is applied in the same step too (refund, email owners).
  */
 void store_audit_log_write(struct store_audit_log *l, struct store_audit_rec *rec,
-                           const char *intent_request_id);
+                           const char *intent_request_id,
+                           const struct store_audit_settle *settle);
 
 /* Try to send what waits (call when Redis is back; cheap when idle). */
 void store_audit_log_flush(struct store_audit_log *l);

@@ -14,7 +14,6 @@
 
 #include <event2/event.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
 #include <openssl/sha.h>
 
 #include "common/limits.h"
@@ -159,7 +158,6 @@ static struct store_script scripts[STORE_SCRIPT_COUNT] = {
     [STORE_SCRIPT_UPSTREAM_ADD] = {"upstream_add", store_lua_upstream_add, ""},
     [STORE_SCRIPT_UPSTREAM_ROTATE] = {"upstream_rotate", store_lua_upstream_rotate, ""},
     [STORE_SCRIPT_UPSTREAM_REMOVE] = {"upstream_remove", store_lua_upstream_remove, ""},
-    [STORE_SCRIPT_SETTLE] = {"settle", store_lua_settle, ""},
     [STORE_SCRIPT_LOG_WRITE] = {"log_write", store_lua_log_write, ""},
 };
 
@@ -318,6 +316,149 @@ store_redis_eval(struct store_conn *c, enum store_script_id id, int nkeys, int n
 }
 
 /* ---- async ---- */
+
+/*
+ * hiredis's own libevent adapter (0.14) uses one-shot events, so every
+ * reply costs an epoll DEL and ADD, and every command an epoll MOD, a wake-up
+ * and another MOD.  This one keeps a persistent read event, and writes what
+ * hiredis has buffered from a deferred callback at the end of the current
+ * loop iteration, so every command queued in one iteration goes out in one
+ * write(2) with no epoll change; only a full socket buffer arms a real write
+ * event.  Before the connection is up, writes wait for writability as usual.
+ */
+struct ev_adapter {
+    redisAsyncContext *ac;
+    struct event *rev, *wev, *flush;
+    int reading, writing, flush_pending, in_flush;
+};
+
+static void
+ad_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ev_adapter *e = arg;
+
+    (void)fd;
+    (void)what;
+    redisAsyncHandleRead(e->ac);
+}
+
+static void
+ad_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ev_adapter *e = arg;
+
+    (void)fd;
+    (void)what;
+    redisAsyncHandleWrite(e->ac);
+}
+
+static void
+ad_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ev_adapter *e = arg;
+
+    (void)fd;
+    (void)what;
+    e->flush_pending = 0;
+    e->in_flush = 1;
+    redisAsyncHandleWrite(e->ac); /* may free the context: touch e only if it stays */
+}
+
+static void
+ad_add_read(void *p)
+{
+    struct ev_adapter *e = p;
+
+    if (!e->reading) {
+        e->reading = 1;
+        event_add(e->rev, NULL);
+    }
+}
+
+static void
+ad_del_read(void *p)
+{
+    struct ev_adapter *e = p;
+
+    if (e->reading) {
+        e->reading = 0;
+        event_del(e->rev);
+    }
+}
+
+static void
+ad_add_write(void *p)
+{
+    struct ev_adapter *e = p;
+
+    if (e->writing)
+        return;
+    if ((e->ac->c.flags & REDIS_CONNECTED) && !e->in_flush) {
+        if (!e->flush_pending) {
+            e->flush_pending = 1;
+            event_active(e->flush, EV_WRITE, 1);
+        }
+        return;
+    }
+    /* Not connected yet, or the socket buffer is full: wait for it. */
+    e->writing = 1;
+    event_add(e->wev, NULL);
+}
+
+static void
+ad_del_write(void *p)
+{
+    struct ev_adapter *e = p;
+
+    e->in_flush = 0;
+    if (e->writing) {
+        e->writing = 0;
+        event_del(e->wev);
+    }
+}
+
+static void
+ad_cleanup(void *p)
+{
+    struct ev_adapter *e = p;
+
+    event_free(e->rev);
+    event_free(e->wev);
+    event_free(e->flush);
+    free(e);
+}
+
+static int
+ad_attach(redisAsyncContext *ac, struct event_base *base)
+{
+    struct ev_adapter *e = calloc(1, sizeof(*e));
+
+    if (e == NULL)
+        return -1;
+    e->ac = ac;
+    e->rev = event_new(base, ac->c.fd, EV_READ | EV_PERSIST, ad_read_cb, e);
+    e->wev = event_new(base, ac->c.fd, EV_WRITE | EV_PERSIST, ad_write_cb, e);
+    e->flush = event_new(base, -1, 0, ad_flush_cb, e);
+    if (e->rev == NULL || e->wev == NULL || e->flush == NULL) {
+        if (e->rev)
+            event_free(e->rev);
+        if (e->wev)
+            event_free(e->wev);
+        if (e->flush)
+            event_free(e->flush);
+        free(e);
+        return -1;
+    }
+    ac->ev.addRead = ad_add_read;
+    ac->ev.delRead = ad_del_read;
+    ac->ev.addWrite = ad_add_write;
+    ac->ev.delWrite = ad_del_write;
+    ac->ev.cleanup = ad_cleanup;
+    ac->ev.data = e;
+    ad_add_read(e);
+    ad_add_write(e);
+    return 0;
+}
 
 enum astate { A_DOWN, A_CONNECTING, A_READY };
 
@@ -482,7 +623,14 @@ start_connect(struct store_async *as)
     as->state = A_CONNECTING;
     as->setup_pending = 0;
     as->setup_failed = 0;
-    redisLibeventAttach(ac, as->base);
+    if (ad_attach(ac, as->base) != 0) {
+        ac->data = NULL;
+        redisAsyncFree(ac);
+        as->ac = NULL;
+        as->state = A_DOWN;
+        schedule_retry(as);
+        return;
+    }
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     evtimer_add(as->conn_dl, &dl);
@@ -598,15 +746,43 @@ pending_reply(redisAsyncContext *ac, void *r, void *priv)
     free(p);
 }
 
+/* Write "$<len>\r\n<data>\r\n" (a RESP bulk string) at o; returns the end. */
+static char *
+put_bulk(char *o, const char *data, size_t len)
+{
+    char num[24];
+    size_t v = len;
+    int k = 0;
+
+    *o++ = '$';
+    do {
+        num[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (k > 0)
+        *o++ = num[--k];
+    *o++ = '\r';
+    *o++ = '\n';
+    memcpy(o, data, len);
+    o += len;
+    *o++ = '\r';
+    *o++ = '\n';
+    return o;
+}
+
+/*
+ * EVALSHA as one preformatted RESP buffer: hiredis's own formatter
+ * (sdscatfmt per argument) cost more than the script call itself on the
+ * send path, so the buffer is built here in one allocation.
+ */
 int
 store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkeys, int argc,
                        const char **argv, const size_t *argvlen, store_reply_cb *cb, void *arg,
                        const char **errstr)
 {
     const struct store_script *s = store_redis_script(id);
-    const char *avs[64], **av = avs;
-    size_t als[64], *al = als;
-    char nk[16];
+    char nk[16], *buf = NULL, *o;
+    size_t lens[256], total, nkl;
     struct pending *p;
     struct timeval dl = {SC_REDIS_COMMAND_TIMEOUT_MS / 1000,
                          (SC_REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
@@ -616,20 +792,20 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
         *errstr = "redis is not connected";
         return -1;
     }
-    if (as->pending >= SC_REDIS_MAX_PENDING) {
-        *errstr = "too many redis commands pending";
+    if (as->pending >= SC_REDIS_MAX_PENDING || argc > 256 - 3) {
+        *errstr = argc > 256 - 3 ? "too many script arguments" : "too many redis commands pending";
         return -1;
     }
-    if (argc + 3 > 64) {
-        av = malloc((size_t)(argc + 3) * sizeof(*av));
-        al = malloc((size_t)(argc + 3) * sizeof(*al));
-        if (av == NULL || al == NULL) {
-            *errstr = "out of memory";
-            goto done;
-        }
+    nkl = (size_t)snprintf(nk, sizeof(nk), "%d", nkeys);
+    total = 16 + (7 + 24) + (40 + 24) + (nkl + 24);
+    for (int i = 0; i < argc; i++) {
+        lens[i] = argvlen ? argvlen[i] : strlen(argv[i]);
+        total += lens[i] + 24 + 2;
     }
+    buf = malloc(total);
     p = calloc(1, sizeof(*p));
-    if (p == NULL || (p->deadline = evtimer_new(as->base, pending_deadline_cb, p)) == NULL) {
+    if (buf == NULL || p == NULL ||
+        (p->deadline = evtimer_new(as->base, pending_deadline_cb, p)) == NULL) {
         free(p);
         *errstr = "out of memory";
         goto done;
@@ -637,18 +813,13 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
     p->as = as;
     p->cb = cb;
     p->arg = arg;
-    snprintf(nk, sizeof(nk), "%d", nkeys);
-    av[0] = "EVALSHA";
-    al[0] = 7;
-    av[1] = s->sha;
-    al[1] = 40;
-    av[2] = nk;
-    al[2] = strlen(nk);
-    for (int i = 0; i < argc; i++) {
-        av[3 + i] = argv[i];
-        al[3 + i] = argvlen ? argvlen[i] : strlen(argv[i]);
-    }
-    if (redisAsyncCommandArgv(as->ac, pending_reply, p, argc + 3, av, al) != REDIS_OK) {
+    o = buf + snprintf(buf, 16, "*%d\r\n", argc + 3);
+    o = put_bulk(o, "EVALSHA", 7);
+    o = put_bulk(o, s->sha, 40);
+    o = put_bulk(o, nk, nkl);
+    for (int i = 0; i < argc; i++)
+        o = put_bulk(o, argv[i], lens[i]);
+    if (redisAsyncFormattedCommand(as->ac, pending_reply, p, buf, (size_t)(o - buf)) != REDIS_OK) {
         event_free(p->deadline);
         free(p);
         *errstr = "redis connection is closing";
@@ -658,9 +829,6 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
     evtimer_add(p->deadline, &dl);
     ret = 0;
 done:
-    if (av != avs)
-        free(av);
-    if (al != als)
-        free(al);
+    free(buf);
     return ret;
 }

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# run.sh - sendcapd against nginx proxy_pass on the same upstream, one run.
+#
+#   bench/run.sh            full run (10 s per load, 120 s soak)
+#   bench/run.sh --quick    smoke mode (2 s per load, 5 s soak, fewer idle conns)
+#   DUR=10 SOAK=120 CONNS=50 bench/run.sh
+#
+# What it starts (all on 127.0.0.1, all stopped by PID at the end):
+#   fake Resend   nginx answering POST /emails with a fixed {"id":…} (keep-alive)
+#   nginx proxy   plain proxy_pass to the fake, upstream keep-alive on, 1 worker
+#   sendcapd      to the fake, a vault key with a high cap, one from-domain and
+#                 one to-domain rule, call log on; its own redis-server
+#   wrk           a ~1 KB Resend send body (bench/send.lua)
+#
+# CPU pinning (2 cores): for throughput, wrk and the fake Resend share core 0,
+# the proxy under test (nginx's one worker, or sendcapd) and Redis share core 1,
+# so each proxy gets one core and the same neighbours.  For low-load latency
+# everything moves to core 0 (wrk -c1), so no cross-core wake-up is charged to
+# either proxy.  Prints requests/s and p50/p99 for direct, nginx and sendcapd,
+# the ratios, Redis commands per request, the counter check, RSS with idle
+# keep-alive connections, and a soak (RSS and fds before/after).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+DUR=${DUR:-10}
+SOAK=${SOAK:-120}
+CONNS=${CONNS:-50}
+IDLE=${IDLE:-1000}
+if [ "${1:-}" = "--quick" ]; then DUR=2; SOAK=5; IDLE=200; fi
+
+need=()
+for c in nginx wrk redis-server taskset node cmake; do command -v $c >/dev/null || need+=($c); done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update && apt-get install -y nginx wrk redis-server redis-tools util-linux cmake \
+    build-essential pkg-config libevent-dev libcurl4-openssl-dev libssl-dev libhiredis-dev libjansson-dev
+fi
+cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DWITH_TESTS=OFF >/dev/null
+cmake --build build-bench -j"$(nproc)" --target sendcap sendcapd >/dev/null
+bin=$root/build-bench
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+P_FAKE=18480 P_NGINX=18481 P_SC=18482 P_FAKE_SC=18483
+mkdir -p "$tmp/fake" "$tmp/proxy"
+
+cat >"$tmp/fake/nginx.conf" <<EOF
+daemon off; user root; worker_processes 1; pid $tmp/fake/nginx.pid; error_log $tmp/fake/error.log;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 10000000; keepalive_timeout 300s;
+  client_body_temp_path $tmp/fake; proxy_temp_path $tmp/fake; fastcgi_temp_path $tmp/fake;
+  uwsgi_temp_path $tmp/fake; scgi_temp_path $tmp/fake;
+  server {
+    listen 127.0.0.1:$P_FAKE;
+    location = /emails { default_type application/json; return 200 '{"id":"4ef9a7d2-7d6c-4d1e-9c3a-1b2c3d4e5f60"}'; }
+  }
+  # The same fake for sendcapd, counting what it forwards (buffered log).
+  server {
+    listen 127.0.0.1:$P_FAKE_SC;
+    access_log $tmp/fake/access.log combined buffer=256k flush=1s;
+    location = /emails { default_type application/json; return 200 '{"id":"4ef9a7d2-7d6c-4d1e-9c3a-1b2c3d4e5f60"}'; }
+  }
+}
+EOF
+cat >"$tmp/proxy/nginx.conf" <<EOF
+daemon off; user root; worker_processes 1; pid $tmp/proxy/nginx.pid; error_log $tmp/proxy/error.log;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 10000000; keepalive_timeout 300s;
+  client_body_temp_path $tmp/proxy; proxy_temp_path $tmp/proxy; fastcgi_temp_path $tmp/proxy;
+  uwsgi_temp_path $tmp/proxy; scgi_temp_path $tmp/proxy;
+  upstream resend { server 127.0.0.1:$P_FAKE; keepalive 64; }
+  server {
+    listen 127.0.0.1:$P_NGINX;
+    location / { proxy_pass http://resend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+EOF
+
+taskset -c 0 nginx -c "$tmp/fake/nginx.conf" -p "$tmp/fake" & pids+=($!)
+taskset -c 1 nginx -c "$tmp/proxy/nginx.conf" -p "$tmp/proxy" & pids+=($!)
+taskset -c 1 redis-server --port 0 --unixsocket "$tmp/redis.sock" --dir "$tmp" --save '' \
+  --appendonly yes --appendfsync everysec --maxmemory-policy noeviction --logfile "$tmp/redis.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -S "$tmp/redis.sock" ] && break; sleep 0.05; done
+
+export SENDCAP_REDIS_URL=unix://$tmp/redis.sock SENDCAP_MASTER_KEY_FILE=$tmp/master.key
+rc() { redis-cli -s "$tmp/redis.sock" "$@"; }
+"$bin/sendcap" init >/dev/null
+echo re_bench_key_0000 | "$bin/sendcap" upstream add prod >/dev/null
+VK=$("$bin/sendcap" key issue --upstream prod --json --daily-cap 1000000000 \
+  --from-domain '*.example.com' --to-domain example.org --to-domain example.com --agent-run-id bench |
+  sed 's/.*"key":"\([^"]*\)".*/\1/')
+export VK
+SENDCAP_LOG_LEVEL=warn taskset -c 1 "$bin/sendcapd" --listen 127.0.0.1:$P_SC \
+  --upstream-url http://127.0.0.1:$P_FAKE_SC 2>"$tmp/sendcapd.log" &
+SC_PID=$!
+pids+=($SC_PID)
+sleep 0.5
+for p in $P_FAKE $P_NGINX $P_SC; do
+  curl -s -o /dev/null -X POST -H "Authorization: Bearer $VK" -H 'Content-Type: application/json' \
+    -d '{"from":"a@mail.example.com","to":"b@example.org","subject":"s","text":"t"}' \
+    "http://127.0.0.1:$p/emails" || { echo "port $p not answering"; cat "$tmp"/*.log; exit 1; }
+done
+
+# wrk's "Latency Distribution" in microseconds: 50% and 99%
+us() { awk '{v=$1; u=v; sub(/[0-9.]+/,"",u); sub(/[a-z]+$/,"",v);
+  if(u=="us")m=1; else if(u=="ms")m=1000; else if(u=="s")m=1000000; else m=1; printf "%d", v*m}'; }
+# run NAME PORT CPU THREADS CONNS -> sets R_rps R_p50 R_p99 R_bad
+run() {
+  local out
+  out=$(taskset -c "$3" wrk -t"$4" -c"$5" -d"${DUR}s" --latency -s bench/send.lua "http://127.0.0.1:$2/emails")
+  R_rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
+  R_p50=$(echo "$out" | awk '$1=="50%"{print $2}' | us)
+  R_p99=$(echo "$out" | awk '$1=="99%"{print $2}' | us)
+  R_bad=$(( $(echo "$out" | awk '/Non-2xx/{print $5}' | grep . || echo 0) + \
+            $(echo "$out" | awk '/Socket errors/{gsub(",","");print $4+$6+$8+$10}' | grep . || echo 0) ))
+  R_total=$(echo "$out" | awk '/requests in/{print $1}')
+}
+pin_all() { # move every process of a pid tree to cpu $2
+  for p in $1 $(pgrep -P "$1" || true); do taskset -apc "$2" "$p" >/dev/null; done
+}
+fake_count() { sleep 1.2; wc -l <"$tmp/fake/access.log" 2>/dev/null || echo 0; }
+
+echo "sendcap bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), ${DUR}s per load"
+echo
+echo "== throughput: wrk -t1 -c$CONNS + fake on core 0; proxy (1 worker) + Redis on core 1"
+run direct $P_FAKE 0 1 "$CONNS"; D_rps=$R_rps; D_bad=$R_bad
+run nginx $P_NGINX 0 1 "$CONNS"; N_rps=$R_rps; N_p50=$R_p50; N_p99=$R_p99; N_bad=$R_bad
+rc config resetstat >/dev/null
+before_fake=$(fake_count)
+run sendcapd $P_SC 0 1 "$CONNS"; S_rps=$R_rps; S_p50=$R_p50; S_p99=$R_p99; S_bad=$R_bad; S_total=$R_total
+after_fake=$(fake_count)
+stats=$(rc info commandstats)
+evalsha=$(echo "$stats" | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\).*/\1/p')
+printf '%-10s %12s %10s %10s %8s\n' "" "requests/s" "p50 (us)" "p99 (us)" "errors"
+printf '%-10s %12s %10s %10s %8s\n' direct "$D_rps" "-" "-" "$D_bad"
+printf '%-10s %12s %10s %10s %8s\n' nginx "$N_rps" "$N_p50" "$N_p99" "$N_bad"
+printf '%-10s %12s %10s %10s %8s\n' sendcapd "$S_rps" "$S_p50" "$S_p99" "$S_bad"
+echo "sendcapd/nginx throughput: $(awk -v a="$S_rps" -v b="$N_rps" 'BEGIN{printf "%.2f", a/b}') (target >= 0.60)"
+echo "Redis EVALSHA per request: $(awk -v a="$evalsha" -v b="$S_total" 'BEGIN{printf "%.2f", a/b}')" \
+     "= 1 before forwarding (call.lua) + 1 call record + 1 settle, the last two pipelined after the answer"
+echo "sends forwarded (fake access log): $((after_fake - before_fake)); wrk completed: $S_total"
+
+echo
+echo "== latency at low load: wrk -c1, everything on core 0"
+pin_all "${pids[0]}" 0; pin_all "${pids[1]}" 0; pin_all "${pids[2]}" 0; pin_all "$SC_PID" 0
+run direct $P_FAKE 0 1 1; LD_p50=$R_p50; LD_p99=$R_p99
+run nginx $P_NGINX 0 1 1; LN_p50=$R_p50; LN_p99=$R_p99; LN_bad=$R_bad
+run sendcapd $P_SC 0 1 1; LS_p50=$R_p50; LS_p99=$R_p99; LS_bad=$R_bad
+printf '%-10s %10s %10s %12s %12s\n' "" "p50 (us)" "p99 (us)" "added p50" "added p99"
+printf '%-10s %10s %10s %12s %12s\n' direct "$LD_p50" "$LD_p99" - -
+printf '%-10s %10s %10s %12s %12s\n' nginx "$LN_p50" "$LN_p99" $((LN_p50 - LD_p50)) $((LN_p99 - LD_p99))
+printf '%-10s %10s %10s %12s %12s\n' sendcapd "$LS_p50" "$LS_p99" $((LS_p50 - LD_p50)) $((LS_p99 - LD_p99))
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b <= 0) b = 1; printf "%.2f", a/b }'; }
+echo "added latency sendcapd/nginx: p50 $(ratio $((LS_p50 - LD_p50)) $((LN_p50 - LD_p50))) (target <= 2)," \
+     "p99 $(ratio $((LS_p99 - LD_p99)) $((LN_p99 - LD_p99))) (target <= 3)"
+
+echo
+echo "== memory: $IDLE idle keep-alive connections to sendcapd"
+rss() { awk '/VmRSS/{print $2}' "/proc/$SC_PID/status"; }
+fds() { ls "/proc/$SC_PID/fd" | wc -l; }
+r0=$(rss)
+node -e '
+const net = require("net");
+const [port, n] = process.argv.slice(1).map(Number);
+const socks = [];
+let open = 0;
+for (let i = 0; i < n; i++) {
+  const s = net.connect(port, "127.0.0.1", () => { open++; if (open === n) console.log("open"); });
+  s.on("error", () => {});
+  socks.push(s);
+}
+setTimeout(() => process.exit(0), 4000);
+' $P_SC "$IDLE" >/dev/null &
+idle_pid=$!
+sleep 2.5
+r1=$(rss); f1=$(fds)
+wait $idle_pid || true
+echo "RSS before $((r0 / 1024)) MiB, with $IDLE idle connections $((r1 / 1024)).$(( (r1 % 1024) * 10 / 1024 )) MiB (target <= 20 MiB); fds $f1"
+
+echo
+echo "== soak: ${SOAK}s at -c$CONNS on the throughput pinning"
+pin_all "${pids[1]}" 1; pin_all "${pids[2]}" 1; pin_all "$SC_PID" 1
+sleep 1
+r0=$(rss); f0=$(fds)
+DUR_SAVE=$DUR; DUR=$SOAK
+run sendcapd $P_SC 0 1 "$CONNS"
+DUR=$DUR_SAVE
+sleep 1
+r1=$(rss); f1=$(fds)
+SOAK_bad=$R_bad
+echo "soak: $R_total requests at $R_rps/s, errors $R_bad; RSS $((r0 / 1024)) -> $((r1 / 1024)) MiB; fds $f0 -> $f1"
+
+echo
+echo "== --workers: 1 vs 2 sendcapd processes on the same port, nothing pinned (Redis, wrk and the fake share the 2 cores)"
+kill "$SC_PID"; wait "$SC_PID" 2>/dev/null || true
+for n in 1 2; do
+  SENDCAP_LOG_LEVEL=warn "$bin/sendcapd" --listen 127.0.0.1:$P_SC --workers $n \
+    --upstream-url http://127.0.0.1:$P_FAKE_SC 2>>"$tmp/sendcapd.log" &
+  wpid=$!
+  sleep 1
+  for p in "${pids[@]}"; do for q in $p $(pgrep -P "$p" || true); do taskset -apc 0,1 "$q" >/dev/null 2>&1 || true; done; done
+  run "workers=$n" $P_SC 0,1 2 $((CONNS * 2))
+  echo "workers=$n: $R_rps requests/s, p50 $R_p50 us, p99 $R_p99 us, errors $R_bad"
+  W_bad=$(( ${W_bad:-0} + R_bad ))
+  kill "$wpid"; wait "$wpid" 2>/dev/null || true
+done
+
+echo
+fwd=$(fake_count)
+counter=$(rc --raw eval "local s=0 for _,k in ipairs(redis.call('keys','sc:cnt:*')) do s=s+tonumber(redis.call('get',k)) end return s" 0)
+echo "== correctness: errors and non-2xx over the whole run: nginx $((N_bad + LN_bad)), sendcapd $((S_bad + LS_bad + SOAK_bad + W_bad));" \
+     "sends sendcapd forwarded (fake's log) $fwd, today's counter $counter: $([ "$fwd" = "$counter" ] && echo equal || echo DIFFERENT)"
