@@ -123,8 +123,10 @@ run() {
   R_rps=$(echo "$out" | awk '/Requests\/sec/{print $2}')
   R_p50=$(echo "$out" | awk '$1=="50%"{print $2}' | us)
   R_p99=$(echo "$out" | awk '$1=="99%"{print $2}' | us)
-  R_bad=$(( $(echo "$out" | awk '/Non-2xx/{print $5}' | grep . || echo 0) + \
-            $(echo "$out" | awk '/Socket errors/{gsub(",","");print $4+$6+$8+$10}' | grep . || echo 0) ))
+  local n2 s2
+  n2=$(echo "$out" | awk '/Non-2xx/{print $5}'); n2=${n2:-0}
+  s2=$(echo "$out" | awk '/Socket errors/{gsub(",",""); print $4+$6+$8+$10}'); s2=${s2:-0}
+  R_bad=$((n2 + s2))
   R_total=$(echo "$out" | awk '/requests in/{print $1}')
 }
 pin_all() { # move every process of a pid tree to cpu $2
@@ -149,7 +151,8 @@ printf '%-10s %12s %10s %10s %8s\n' nginx "$N_rps" "$N_p50" "$N_p99" "$N_bad"
 printf '%-10s %12s %10s %10s %8s\n' sendcapd "$S_rps" "$S_p50" "$S_p99" "$S_bad"
 echo "sendcapd/nginx throughput: $(awk -v a="$S_rps" -v b="$N_rps" 'BEGIN{printf "%.2f", a/b}') (target >= 0.60)"
 echo "Redis EVALSHA per request: $(awk -v a="$evalsha" -v b="$S_total" 'BEGIN{printf "%.2f", a/b}')" \
-     "= 1 before forwarding (call.lua) + 1 call record + 1 settle, the last two pipelined after the answer"
+     "= 1 before forwarding (call.lua: checks, reservation, audit intent) + 1 queued with the answer" \
+     "(log_write: the call record and the send's settlement), never waited for"
 echo "sends forwarded (fake access log): $((after_fake - before_fake)); wrk completed: $S_total"
 
 echo
@@ -222,3 +225,9 @@ fwd=$(fake_count)
 counter=$(rc --raw eval "local s=0 for _,k in ipairs(redis.call('keys','sc:cnt:*')) do s=s+tonumber(redis.call('get',k)) end return s" 0)
 echo "== correctness: errors and non-2xx over the whole run: nginx $((N_bad + LN_bad)), sendcapd $((S_bad + LS_bad + SOAK_bad + W_bad));" \
      "sends sendcapd forwarded (fake's log) $fwd, today's counter $counter: $([ "$fwd" = "$counter" ] && echo equal || echo DIFFERENT)"
+if [ $((S_bad + LS_bad + SOAK_bad + W_bad)) -gt 0 ]; then
+  echo "sendcapd's warnings and errors (first 10):"
+  grep -E ' (warn|error) ' "$tmp/sendcapd.log" | head -10
+  echo "redis log (last 10):"
+  tail -10 "$tmp/redis.log"
+fi

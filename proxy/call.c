@@ -803,8 +803,8 @@ script_done(redisReply *r, const char *errstr, void *arg)
 static void
 run_script(struct call *c, const struct kc_entry *e)
 {
-    char key[80], sends[24], ttl[24];
-    const char *argv[8 + 2 * STORE_AUDIT_NFIELDS];
+    char key[80], sends[24], ttl[24], *packed = NULL;
+    const char *argv[9];
     struct store_audit_rec rec = {{0}};
     const char *errstr = NULL;
     const char *mode = "forward";
@@ -833,17 +833,21 @@ run_script(struct call *c, const struct kc_entry *e)
         fill_record(c, &rec);
         store_audit_set(&rec, SA_DECISION, "allowed");
         store_audit_set(&rec, SA_REASON, "outcome_unknown");
+        packed = store_audit_pack(&rec);
+        if (packed == NULL) {
+            store_audit_clear(&rec);
+            fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
+            return;
+        }
         snprintf(ttl, sizeof(ttl), "%lld", (long long)(c->px->cfg.log_retention_ms / 1000));
         argv[argc++] = c->id;
         argv[argc++] = ttl;
-        for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
-            argv[argc++] = store_audit_fields[i];
-            argv[argc++] = rec.v[i] ? rec.v[i] : "";
-        }
+        argv[argc++] = packed;
     }
     if (store_redis_async_eval(c->px->redis, STORE_SCRIPT_CALL, 1, argc, argv, NULL, script_done,
                                c, &errstr) != 0) {
         store_audit_clear(&rec);
+        free(packed);
         sc_warn("%s redis: %s", c->id, errstr);
         fail(c, 503, "service_unavailable",
              "sendcap cannot reach its Redis, so it cannot check this vault key; nothing was "
@@ -852,6 +856,7 @@ run_script(struct call *c, const struct kc_entry *e)
     }
     c->intent_written = argc > 6; /* if the script runs, the intent is there */
     store_audit_clear(&rec);
+    free(packed);
 }
 
 /* Take the vault key from "Authorization: Bearer vk_…".  On success the

@@ -55,6 +55,62 @@ store_audit_clear(struct store_audit_rec *r)
     }
 }
 
+char *
+store_audit_pack(const struct store_audit_rec *r)
+{
+    size_t total = 3;
+    char *out, *o;
+
+    for (int i = 0; i < STORE_AUDIT_NFIELDS; i++)
+        total += (r->v[i] ? strlen(r->v[i]) : 0) + 24;
+    if ((out = malloc(total)) == NULL)
+        return NULL;
+    memcpy(out, "v1", 2);
+    o = out + 2;
+    for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
+        const char *v = r->v[i] ? r->v[i] : "";
+        size_t n = strlen(v);
+        o += snprintf(o, 24, "%zu:", n);
+        memcpy(o, v, n);
+        o += n;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Unpack into row->v, values copied NUL-terminated into a new row->buf.
+ * Refuses anything malformed (an edited record), leaving the row empty. */
+static int
+unpack(const char *p, size_t n, struct store_audit_row *row)
+{
+    const char *end = p + n;
+    char *o;
+
+    if (n < 2 || memcmp(p, "v1", 2) != 0 || (row->buf = malloc(n + STORE_AUDIT_NFIELDS)) == NULL)
+        return -1;
+    p += 2;
+    o = row->buf;
+    for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
+        size_t len = 0;
+        int digits = 0;
+        while (p < end && *p >= '0' && *p <= '9' && digits < 9) {
+            len = len * 10 + (size_t)(*p++ - '0');
+            digits++;
+        }
+        if (digits == 0 || p >= end || *p++ != ':' || len > (size_t)(end - p)) {
+            free(row->buf);
+            row->buf = NULL;
+            return -1;
+        }
+        memcpy(o, p, len);
+        o[len] = '\0';
+        row->v[i] = o;
+        o += len + 1;
+        p += len;
+    }
+    return p == end ? 0 : (free(row->buf), row->buf = NULL, -1);
+}
+
 void
 store_audit_key(const unsigned char mk[SC_MASTER_KEY_LEN], unsigned char out[32])
 {
@@ -308,19 +364,21 @@ char **
 store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec,
                        const char *intent, const struct store_audit_settle *st, int *argcp)
 {
-    const char *names[STORE_AUDIT_NFIELDS + NCHAIN];
-    const char *vals[STORE_AUDIT_NFIELDS + NCHAIN];
+    const char *names[1 + NCHAIN];
+    const char *vals[1 + NCHAIN];
     char seq[24], mac[65], cutoff[24];
+    char *packed;
     int n = 0, a = 0, argc;
     char **argv;
     int64_t now = sc_now_ms();
 
-    for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
+    for (int i = 0; i < STORE_AUDIT_NFIELDS; i++)
         if (rec->v[i] == NULL && (rec->v[i] = strdup("")) == NULL)
             return NULL;
-        names[n] = store_audit_fields[i];
-        vals[n++] = rec->v[i];
-    }
+    if ((packed = store_audit_pack(rec)) == NULL)
+        return NULL;
+    names[n] = "r";
+    vals[n++] = packed;
     snprintf(seq, sizeof(seq), "%llu", ch->seq + 1);
     names[n] = "w";
     vals[n++] = ch->writer;
@@ -334,8 +392,10 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
 
     argc = 1 + 13 + (st ? (int)st->nids : 0) + 2 * n;
     argv = calloc((size_t)argc, sizeof(char *));
-    if (argv == NULL)
+    if (argv == NULL) {
+        free(packed);
         return NULL;
+    }
     snprintf(cutoff, sizeof(cutoff), "%lld",
              (long long)(ch->retention_ms > 0 ? now - ch->retention_ms : 0));
     argv[a++] = strdup("sc:log");
@@ -364,6 +424,7 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
         argv[a++] = strdup(names[i]);
         argv[a++] = strdup(vals[i]);
     }
+    free(packed);
     for (int i = 0; i < a; i++) {
         if (argv[i] == NULL) {
             store_audit_argv_free(argv, argc);
@@ -457,28 +518,18 @@ row_from_entry(const redisReply *e, struct store_audit_row *row)
     row->stream_id = e->element[0]->str;
     kv = e->element[1];
     for (size_t i = 0; i + 1 < kv->elements; i += 2)
-        for (int f = 0; f < STORE_AUDIT_NFIELDS; f++)
-            if (strcmp(kv->element[i]->str, store_audit_fields[f]) == 0)
-                row->v[f] = kv->element[i + 1]->str;
-    for (int f = 0; f < STORE_AUDIT_NFIELDS; f++)
-        if (row->v[f] == NULL)
-            row->v[f] = "";
-    return 0;
+        if (strcmp(kv->element[i]->str, "r") == 0)
+            return unpack(kv->element[i + 1]->str, kv->element[i + 1]->len, row);
+    return -1;
 }
 
+/* An intent: the packed record call.lua stored before forwarding. */
 static int
-row_from_hash(const redisReply *h, struct store_audit_row *row)
+row_from_intent(const redisReply *h, struct store_audit_row *row)
 {
     memset(row, 0, sizeof(*row));
-    if (h->type != REDIS_REPLY_ARRAY || h->elements == 0)
+    if (h->type != REDIS_REPLY_STRING || unpack(h->str, h->len, row) != 0)
         return -1;
-    for (size_t i = 0; i + 1 < h->elements; i += 2)
-        for (int f = 0; f < STORE_AUDIT_NFIELDS; f++)
-            if (strcmp(h->element[i]->str, store_audit_fields[f]) == 0)
-                row->v[f] = h->element[i + 1]->str;
-    for (int f = 0; f < STORE_AUDIT_NFIELDS; f++)
-        if (row->v[f] == NULL)
-            row->v[f] = "";
     row->stream_id = "";
     row->unknown_outcome = 1;
     return 0;
@@ -545,6 +596,8 @@ keep(struct rows *rs, redisReply *r)
 static void
 rows_free(struct rows *rs)
 {
+    for (size_t i = 0; i < rs->n; i++)
+        free(rs->r[i].buf);
     for (size_t i = 0; i < rs->nkeep; i++)
         freeReplyObject(rs->keep[i]);
     free(rs->keep);
@@ -598,13 +651,15 @@ walk_index(struct store_conn *c, const char *zkey, const struct store_audit_quer
                 return -1;
             }
             if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
-                row_from_entry(r->element[0], &row) == 0 && store_audit_row_matches(q, &row)) {
-                keep(rs, r);
-                rows_add(rs, &row);
-                found++;
-            } else {
-                freeReplyObject(r);
+                row_from_entry(r->element[0], &row) == 0) {
+                if (store_audit_row_matches(q, &row) && rows_add(rs, &row) == 0) {
+                    keep(rs, r); /* the row's stream id points into it */
+                    found++;
+                    continue;
+                }
+                free(row.buf);
             }
+            freeReplyObject(r);
         }
         offset += (long)ids->elements;
         freeReplyObject(ids);
@@ -640,10 +695,12 @@ walk_stream(struct store_conn *c, const struct store_audit_query *q, struct rows
         keep(rs, r);
         for (size_t i = 0; i < n; i++) {
             struct store_audit_row row;
-            if (row_from_entry(r->element[i], &row) == 0 && store_audit_row_matches(q, &row)) {
-                rows_add(rs, &row);
+            if (row_from_entry(r->element[i], &row) != 0)
+                continue;
+            if (store_audit_row_matches(q, &row) && rows_add(rs, &row) == 0)
                 found++;
-            }
+            else
+                free(row.buf);
         }
         if (q->limit > 0 && found >= q->limit)
             return 0;
@@ -683,16 +740,15 @@ store_audit_query(struct store_conn *c, const struct store_audit_query *q,
     if (ints == NULL)
         goto done;
     for (size_t i = 0; i < ints->elements; i++) {
-        redisReply *h = store_redis_cmd(c, err, errlen, "HGETALL sc:intent:%s", ints->element[i]->str);
+        redisReply *h = store_redis_cmd(c, err, errlen, "GET sc:intent:%s", ints->element[i]->str);
         struct store_audit_row row;
         if (h == NULL)
             goto done;
-        if (row_from_hash(h, &row) == 0 && store_audit_row_matches(q, &row)) {
-            keep(&rs, h);
-            rows_add(&rs, &row);
-        } else {
-            freeReplyObject(h);
-        }
+        if (row_from_intent(h, &row) == 0 && store_audit_row_matches(q, &row) &&
+            rows_add(&rs, &row) == 0)
+            row.buf = NULL; /* owned by rs now */
+        free(row.buf);
+        freeReplyObject(h);
     }
     qsort(rs.r, rs.n, sizeof(rs.r[0]), cmp_time);
     from = (q->limit > 0 && rs.n > (size_t)q->limit) ? rs.n - (size_t)q->limit : 0;
@@ -722,9 +778,11 @@ store_audit_tail(struct store_conn *c, const struct store_audit_query *q,
             const redisReply *entries = r->element[0]->element[1];
             for (size_t i = 0; i < entries->elements; i++) {
                 struct store_audit_row row;
-                if (row_from_entry(entries->element[i], &row) == 0 &&
-                    store_audit_row_matches(q, &row))
-                    fn(&row, arg);
+                if (row_from_entry(entries->element[i], &row) == 0) {
+                    if (store_audit_row_matches(q, &row))
+                        fn(&row, arg);
+                    free(row.buf);
+                }
                 sc_strlcpy(last, entries->element[i]->element[0]->str, sizeof(last));
             }
         }

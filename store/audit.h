@@ -5,13 +5,14 @@
  * vault key, a real key or an email body.
  *
  * Storage (Redis):
- *   sc:log                a stream; one entry per finished call, fields in
- *                         the order of STORE_AUDIT_FIELDS, then w, seq, prev,
- *                         mac; trimmed to the retention by MINID
+ *   sc:log                a stream; one entry per finished call with the
+ *                         fields r (the record, packed: "v1" then, for each
+ *                         of STORE_AUDIT_FIELDS in order, <len>:<value>),
+ *                         w, seq, prev, mac; trimmed to the retention by MINID
  *   sc:lk:<key id>        zset of stream ids by time: the index by key
  *   sc:lr:<agent_run_id>  zset of stream ids by time: the index by run id
  *                         (the key's and any claimed X-Agent-Run-Id)
- *   sc:intent:<request>   hash: an allowed send's record, written by
+ *   sc:intent:<request>   string: an allowed send's packed record, written by
  *                         call.lua in the same atomic step as its
  *                         reservation, before it is forwarded; removed when
  *                         its final record is written
@@ -72,6 +73,10 @@ void store_audit_set(struct store_audit_rec *r, enum store_audit_field f, const 
 void store_audit_setf(struct store_audit_rec *r, enum store_audit_field f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void store_audit_clear(struct store_audit_rec *r);
+
+/* The packed form of a record (see above): a new string (caller frees), or
+ * NULL.  Unset fields pack as "". */
+char *store_audit_pack(const struct store_audit_rec *r);
 
 /* The chain's key, derived from the master key. */
 void store_audit_key(const unsigned char mk[SC_MASTER_KEY_LEN], unsigned char out[32]);
@@ -165,6 +170,7 @@ struct store_audit_row {
     const char *v[STORE_AUDIT_NFIELDS];
     const char *stream_id; /* "" for an intent */
     int unknown_outcome;
+    char *buf;             /* owns the unpacked values (internal) */
 };
 
 /* Run a query; fn is called once per row, oldest first.  0 or -1 (err). */

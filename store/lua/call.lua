@@ -11,7 +11,7 @@
 --          sending scope may only touch emails its family sent
 -- ARGV[6]  request id of the audit intent to write with a reservation
 -- ARGV[7]  how long an intent may wait for its final record (seconds)
--- ARGV[8..] the intent's field, value pairs (see store/audit.h)
+-- ARGV[8]  the intent: the call's packed record (see store/audit.h)
 --
 -- By Redis's clock, in this order: the key exists, is not revoked, has not
 -- expired; the proxy's cached record and sealed real key are current;
@@ -55,7 +55,12 @@ end
 if rec[2] ~= ARGV[1] or upv ~= ARGV[2] then
   return {'stale', redis.call('HGETALL', KEYS[1]), redis.call('HMGET', up, 'ver', 'sealed')}
 end
-redis.call('HSET', KEYS[1], 'last_used_at', nows)
+-- last_used_at is kept to the minute: one write a minute per key, not one
+-- a call (it only feeds `key list`'s stale flag).
+local lu = redis.call('HGET', KEYS[1], 'last_used_at')
+if now - (tonumber(lu) or 0) >= 60000 then
+  redis.call('HSET', KEYS[1], 'last_used_at', nows)
+end
 if ARGV[3] == 'deny' then
   return {'ok', id, nows, '', '0'}
 end
@@ -77,9 +82,7 @@ if cap and (used > cap or n > cap - used) then
   return {'cap', id, string.format('%d', used), string.format('%d', cap), nows}
 end
 if ARGV[6] ~= '' then
-  local ik = 'sc:intent:' .. ARGV[6]
-  redis.call('HSET', ik, unpack(ARGV, 8))
-  redis.call('EXPIRE', ik, ARGV[7])
+  redis.call('SET', 'sc:intent:' .. ARGV[6], ARGV[8], 'EX', ARGV[7])
   redis.call('ZADD', 'sc:intents', now, ARGV[6])
 end
 local after = redis.call('INCRBY', ck, n)

@@ -57,7 +57,10 @@ test('a field edited in Redis: fails naming the record', () => {
   const saved = entries();
   const edited = structuredClone(saved);
   const target = edited[3];
-  target.fields = target.fields.map(([n, v]) => [n, n === 'recipient_addresses' ? 'innocent@example.com' : v]);
+  // The record is packed in field r ("v1" then <len>:<value> per field): an
+  // attacker edits an address and keeps the lengths right.
+  target.fields = target.fields.map(([n, v]) => [n, n === 'r' ? v.replace(/u\d@example\.com/, 'x0@example.com') : v]);
+  assert.notDeepEqual(target.fields, saved[3].fields, 'the edit changed something');
   rewrite(edited);
   const r = verify();
   assert.equal(r.code, 1);
@@ -89,7 +92,7 @@ test('a record deleted and the stream rebuilt without it: the chain gap names it
 test('a forged record inserted: fails naming it', () => {
   const saved = entries();
   const forged = structuredClone(saved[1]);
-  forged.fields = forged.fields.map(([n, v]) => [n, n === 'recipient_addresses' ? 'cover@example.com' : n === 'request_id' ? 'req_forged' : v]);
+  forged.fields = forged.fields.map(([n, v]) => [n, n === 'r' ? v.replace(/u\d@example\.com/, 'c0@example.com').replace(/req_\w{8}/, 'req_FORGED00') : v]);
   const id = w.redis.raw('XADD', 'sc:log', '*', ...forged.fields.flat()).trim();
   const r = verify();
   assert.equal(r.code, 1);
