@@ -87,6 +87,6 @@ m1=$(mem)
 stats=$(rc info commandstats)
 calls() { echo "$stats" | sed -n "s/^cmdstat_$1:calls=\([0-9]*\).*/\1/p"; }
 echo "1000 sends through sendcapd: $(calls evalsha) EVALSHA = $(( $(calls evalsha) / 1000 )) per send" \
-     "(call.lua before forwarding: the one round trip on the critical path; log_write and settle" \
-     "queued after the answer, never waited for); $(( (m1 - m0) / 1000 )) bytes of Redis memory per" \
+     "(call.lua before forwarding: the one round trip on the critical path; log_write, the" \
+     "record with its settlement, queued with the answer, never waited for); $(( (m1 - m0) / 1000 )) bytes of Redis memory per" \
      "send (call record, indexes, email owner, counter)"
