@@ -750,7 +750,8 @@ store_audit_query(struct store_conn *c, const struct store_audit_query *q,
         free(row.buf);
         freeReplyObject(h);
     }
-    qsort(rs.r, rs.n, sizeof(rs.r[0]), cmp_time);
+    if (rs.n > 1)
+        qsort(rs.r, rs.n, sizeof(rs.r[0]), cmp_time);
     from = (q->limit > 0 && rs.n > (size_t)q->limit) ? rs.n - (size_t)q->limit : 0;
     for (size_t i = from; i < rs.n; i++)
         fn(&rs.r[i], arg);
@@ -969,7 +970,8 @@ store_audit_verify_log(struct store_conn *c, const unsigned char mk[SC_MASTER_KE
             break;
     }
     out->writers = (long)nw;
-    qsort(v, nv, sizeof(v[0]), cmp_vrec);
+    if (nv > 1)
+        qsort(v, nv, sizeof(v[0]), cmp_vrec);
     for (size_t i = 0; i < nv && out->problem[0] == '\0'; i++) {
         const struct vrec *cur = &v[i];
         const struct vrec *p = (i > 0 && v[i - 1].writer == cur->writer) ? &v[i - 1] : NULL;
