@@ -22,10 +22,11 @@ const char sc_config_help[] =
     "  --path-prefix PATH         SENDCAP_PATH_PREFIX       (none)\n"
     "  --log-level LEVEL          SENDCAP_LOG_LEVEL         info (debug|info|warn|error)\n"
     "  --log-retention DUR        SENDCAP_LOG_RETENTION     30d (how long the call log is kept)\n"
-    "  --workers N                SENDCAP_WORKERS           1 (sendcapd processes sharing --listen)\n";
+    "  --workers N                SENDCAP_WORKERS           1 (sendcapd processes sharing --listen)\n"
+    "  --metrics-listen HOST:PORT SENDCAP_METRICS_LISTEN    127.0.0.1:9025 (/healthz /readyz /metrics; off)\n";
 
 enum opt { O_LISTEN, O_REDIS, O_UPSTREAM, O_MKF, O_MAXBODY, O_UTIMEOUT, O_PREFIX, O_LOGLEVEL,
-           O_RETENTION, O_WORKERS };
+           O_RETENTION, O_WORKERS, O_METRICS };
 
 static const struct {
     const char *flag;
@@ -42,6 +43,7 @@ static const struct {
     {"--log-level", "SENDCAP_LOG_LEVEL", O_LOGLEVEL},
     {"--log-retention", "SENDCAP_LOG_RETENTION", O_RETENTION},
     {"--workers", "SENDCAP_WORKERS", O_WORKERS},
+    {"--metrics-listen", "SENDCAP_METRICS_LISTEN", O_METRICS},
 };
 
 static int
@@ -75,6 +77,9 @@ apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *
             return -1;
         }
         cfg->max_body = n;
+        break;
+    case O_METRICS:
+        cfg->metrics_listen = v;
         break;
     case O_WORKERS:
         if (sc_parse_i64(v, 1, 64, &n) != 0) {
@@ -115,6 +120,7 @@ sc_config_init(struct sc_config *cfg, char *err, size_t errlen)
     cfg->upstream_timeout_ms = SC_UPSTREAM_DEFAULT_TIMEOUT_MS;
     cfg->log_retention_ms = SC_LOG_DEFAULT_RETENTION_MS;
     cfg->workers = 1;
+    cfg->metrics_listen = "127.0.0.1:9025";
     cfg->master_key_env = getenv("SENDCAP_MASTER_KEY");
     if (cfg->master_key_env != NULL && *cfg->master_key_env == '\0')
         cfg->master_key_env = NULL;

@@ -24,6 +24,7 @@ struct sc_config {
     int64_t upstream_timeout_ms;
     int64_t log_retention_ms;    /* SENDCAP_LOG_RETENTION, default 30d */
     int64_t workers;             /* sendcapd processes sharing the port */
+    const char *metrics_listen;  /* host:port of /healthz, /readyz, /metrics; "off" */
 };
 
 /* Fill defaults, then apply the environment.  Returns 0, or -1 with a
@@ -33,7 +34,7 @@ int sc_config_init(struct sc_config *cfg, char *err, size_t errlen);
 /*
  * If argv[*i] is one of the shared flags (--listen, --redis, --upstream-url,
  * --master-key-file, --max-body, --upstream-timeout, --path-prefix,
- * --log-level, --log-retention, --workers; "--flag value" or "--flag=value"), apply it, advance *i past
+ * --log-level, --log-retention, --workers, --metrics-listen; "--flag value" or "--flag=value"), apply it, advance *i past
  * it and return 1.  Return 0 if it is not a shared flag, -1 (with err) if it
  * is one with a bad or missing value.
  */

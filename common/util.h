@@ -26,6 +26,7 @@ void sc_format_time_ms(int64_t ms, char *buf, size_t len);
 /* Wall clock in ms since the epoch; monotonic clock in ms. */
 int64_t sc_now_ms(void);
 int64_t sc_mono_ms(void);
+int64_t sc_mono_us(void);
 
 /* Copy at most len-1 bytes and NUL-terminate; returns strlen(src) so
  * truncation shows as a result >= len (OpenBSD strlcpy). */

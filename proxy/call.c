@@ -49,6 +49,7 @@ struct call {
     char key_id[40];
     int stale_tries;
     int64_t t0;
+    int64_t t0_us, redis_t0_us;
 
     int is_send;
     struct policy_send send;     /* facts of a send body */
@@ -358,6 +359,7 @@ upstream_done(const struct upstream_result *res, void *arg)
 
     settle(c, res);
     c->ulat = res->latency_ms;
+    proxy_metrics_upstream(c->px->metrics, res->latency_ms * 1000, res->outcome);
     if (res->outcome == UPSTREAM_ANSWERED)
         c->ust = (int)res->status;
     switch (res->outcome) {
@@ -723,6 +725,7 @@ script_done(redisReply *r, const char *errstr, void *arg)
     char kind[16], t[32], b[32];
     int64_t at = 0;
 
+    proxy_metrics_redis(c->px->metrics, sc_mono_us() - c->redis_t0_us, r == NULL);
     if (r == NULL) {
         sc_warn("%s redis: %s", c->id, errstr);
         fail(c, 503, "service_unavailable",
@@ -844,8 +847,10 @@ run_script(struct call *c, const struct kc_entry *e)
         argv[argc++] = ttl;
         argv[argc++] = packed;
     }
+    c->redis_t0_us = sc_mono_us();
     if (store_redis_async_eval(c->px->redis, STORE_SCRIPT_CALL, 1, argc, argv, NULL, script_done,
                                c, &errstr) != 0) {
+        proxy_metrics_redis(c->px->metrics, 0, 1);
         store_audit_clear(&rec);
         free(packed);
         sc_warn("%s redis: %s", c->id, errstr);
@@ -1012,6 +1017,9 @@ write_record(struct call *c)
     if (c->recorded || c->px == NULL || c->px->audit == NULL)
         return;
     c->recorded = 1;
+    proxy_metrics_request(c->px->metrics, c->route ? c->route->name : "none",
+                          c->decision ? c->decision : "error", c->reason ? c->reason : "",
+                          c->status, sc_mono_us() - c->t0_us);
     fill_record(c, &rec);
     store_audit_set(&rec, SA_DECISION, c->decision ? c->decision : "error");
     store_audit_set(&rec, SA_REASON, c->reason ? c->reason : "");
@@ -1050,6 +1058,7 @@ call_new(struct proxy *px, struct http_request *req)
     c->px = px;
     c->req = req;
     c->t0 = sc_mono_ms();
+    c->t0_us = sc_mono_us();
     c->t_wall = sc_now_ms();
     proxy_request_id(c->id, sizeof(c->id));
     c->method = dup_or_empty(proxy_http_method(req));

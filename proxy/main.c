@@ -106,7 +106,8 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
  * same port through SO_REUSEPORT so the kernel spreads connections over
  * them.  The parent only supervises: it forwards SIGTERM/SIGINT, restarts a
  * worker that dies (at most once a second each), and exits when all have
- * stopped.  Returns in each child; never returns in the parent.
+ * stopped.  Returns the worker's index in each child; never returns in the
+ * parent.
  */
 static volatile sig_atomic_t parent_stop;
 
@@ -116,7 +117,7 @@ parent_signal(int sig)
     parent_stop = sig;
 }
 
-static void
+static int
 supervise(int n)
 {
     pid_t *kids = calloc((size_t)n, sizeof(pid_t));
@@ -146,7 +147,7 @@ supervise(int n)
                 signal(SIGINT, SIG_DFL);
                 free(kids);
                 free(born);
-                return;
+                return i;
             }
             born[i] = sc_mono_ms();
             alive++;
@@ -218,6 +219,7 @@ main(int argc, char **argv)
     char err[512];
     enum sc_log_level level;
     struct rlimit nocore = {0, 0};
+    int worker = 0;
 
     /* No core dump may carry a real key. */
     setrlimit(RLIMIT_CORE, &nocore);
@@ -270,10 +272,9 @@ main(int argc, char **argv)
     check_redis(&px, &addr);
 
     if (px.cfg.workers > 1) {
-        if (strstr(px.cfg.listen, ":0") != NULL &&
-            strcmp(strrchr(px.cfg.listen, ':'), ":0") == 0)
+        if (strcmp(strrchr(px.cfg.listen, ':'), ":0") == 0)
             sc_fatal("--workers needs a fixed port in --listen, not port 0");
-        supervise((int)px.cfg.workers);
+        worker = supervise((int)px.cfg.workers);
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         sc_fatal("cannot initialise libcurl");
@@ -285,9 +286,10 @@ main(int argc, char **argv)
     if (px.upstream == NULL)
         sc_fatal("%s", err);
     px.keys = proxy_keycache_new(SC_KEY_CACHE_MAX);
+    px.metrics = proxy_metrics_new();
     px.redis = store_redis_async_new(px.base, &addr);
     store_secret_wipe(addr.password, sizeof(addr.password));
-    if (px.keys == NULL || px.redis == NULL)
+    if (px.keys == NULL || px.redis == NULL || px.metrics == NULL)
         sc_fatal("out of memory");
     px.audit = store_audit_log_new(px.redis, px.master_key, px.cfg.log_retention_ms);
     flush_timer = evtimer_new(px.base, flush_cb, &px);
@@ -309,13 +311,31 @@ main(int argc, char **argv)
     if (proxy_http_listen(px.http, px.cfg.listen, px.cfg.workers > 1, err, sizeof(err)) != 0)
         sc_fatal("%s", err);
 
+    if (strcmp(px.cfg.metrics_listen, "off") != 0) {
+        char ml[160];
+        const char *colon = strrchr(px.cfg.metrics_listen, ':');
+        int64_t port;
+        if (colon == NULL || sc_parse_i64(colon + 1, 0, 65535, &port) != 0)
+            sc_fatal("--metrics-listen: expected HOST:PORT or off, got '%s'", px.cfg.metrics_listen);
+        /* each worker gets its own metrics port: base + its index */
+        snprintf(ml, sizeof(ml), "%.*s:%lld", (int)(colon - px.cfg.metrics_listen),
+                 px.cfg.metrics_listen, port == 0 ? 0 : (long long)port + worker);
+        px.metrics_http = proxy_http_new(px.base, &lim, proxy_metrics_handle, proxy_metrics_refused,
+                                         &px);
+        if (px.metrics_http == NULL)
+            sc_fatal("out of memory");
+        if (proxy_http_listen(px.metrics_http, ml, 0, err, sizeof(err)) != 0)
+            sc_fatal("--metrics-listen: %s", err);
+    }
+
     sigterm = evsignal_new(px.base, SIGTERM, signal_cb, &px);
     sigint = evsignal_new(px.base, SIGINT, signal_cb, &px);
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
 
-    sc_info("sendcapd listening on %s, upstream %s, call log writer %s", proxy_http_bound(px.http),
-            px.cfg.upstream_url, store_audit_log_writer(px.audit));
+    sc_info("sendcapd listening on %s, upstream %s, call log writer %s, metrics on %s",
+            proxy_http_bound(px.http), px.cfg.upstream_url, store_audit_log_writer(px.audit),
+            px.metrics_http ? proxy_http_bound(px.metrics_http) : "off");
     event_base_dispatch(px.base);
 
     event_free(sigterm);
@@ -328,6 +348,8 @@ main(int argc, char **argv)
     store_redis_async_free(px.redis);
     store_audit_log_free(px.audit);
     proxy_http_free(px.http);
+    proxy_http_free(px.metrics_http);
+    proxy_metrics_free(px.metrics);
     proxy_upstream_free(px.upstream);
     proxy_keycache_free(px.keys);
     event_base_free(px.base);

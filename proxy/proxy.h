@@ -27,6 +27,8 @@ struct proxy {
     struct upstream *upstream;
     struct keycache *keys;
     struct store_audit_log *audit;
+    struct metrics *metrics;
+    struct http_server *metrics_http;
     unsigned char master_key[SC_MASTER_KEY_LEN];
     size_t prefix_len;
 };
@@ -69,6 +71,20 @@ void proxy_reply_error(struct http_request *req, const char *request_id, int sta
 
 /* Make a new request id "req_" + 20 base62 (buf >= 32). */
 void proxy_request_id(char *buf, size_t len);
+
+/* ---- metrics (metrics.c) ---- */
+
+struct metrics;
+struct metrics *proxy_metrics_new(void);
+void proxy_metrics_free(struct metrics *m);
+/* One finished call (every call ends in exactly one). */
+void proxy_metrics_request(struct metrics *m, const char *route, const char *decision,
+                           const char *reason, int status, int64_t total_us);
+void proxy_metrics_upstream(struct metrics *m, int64_t us, enum upstream_outcome outcome);
+void proxy_metrics_redis(struct metrics *m, int64_t us, int error);
+/* The handlers of the --metrics-listen server: /healthz, /readyz, /metrics. */
+void proxy_metrics_handle(struct http_request *req, void *arg);
+void proxy_metrics_refused(struct http_request *req, int status, const char *message, void *arg);
 
 /* ---- calls (call.c) ---- */
 

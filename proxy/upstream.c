@@ -41,6 +41,8 @@ struct ucall {
     struct upstream *up;
     CURL *easy;
     struct curl_slist *headers;
+    const char *out;  /* request body, borrowed */
+    size_t out_len, out_off;
     upstream_done_cb *cb;
     void *arg;
     char *url;
@@ -136,6 +138,31 @@ sock_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
     }
     event_add(sk->ev, NULL);
     return 0;
+}
+
+static size_t
+read_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+    struct ucall *c = arg;
+    size_t n = size * nitems, left = c->out_len - c->out_off;
+
+    if (n > left)
+        n = left;
+    memcpy(buf, c->out + c->out_off, n);
+    c->out_off += n;
+    return n;
+}
+
+static int
+seek_cb(void *arg, curl_off_t offset, int origin)
+{
+    struct ucall *c = arg;
+
+    /* Only "rewind before anything was read" is allowed (libcurl asks for
+     * it before the first send); never once bytes have gone out. */
+    if (origin == SEEK_SET && offset == 0 && c->out_off == 0)
+        return CURL_SEEKFUNC_OK;
+    return CURL_SEEKFUNC_CANTSEEK;
 }
 
 static size_t
@@ -426,8 +453,23 @@ proxy_upstream_start(struct upstream *up, const char *method, const char *path_q
             curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
         if (body_len > 0 || strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0 ||
             strcmp(method, "PUT") == 0) {
-            curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body_len > 0 ? body : "");
+            /* The body goes through a read callback that cannot rewind, so
+             * libcurl cannot silently re-send it: on a reused connection that
+             * closes without an answer, libcurl would otherwise retry the
+             * request on a new one, and a send Resend did receive would go
+             * out twice under one reservation.  Such a call fails as
+             * "failed after sending" (502, reservation kept) instead. */
+            c->out = body;
+            c->out_len = body_len;
+            curl_easy_setopt(c->easy, CURLOPT_UPLOAD, 0L);
+            curl_easy_setopt(c->easy, CURLOPT_POST, 1L);
+            curl_easy_setopt(c->easy, CURLOPT_READFUNCTION, read_cb);
+            curl_easy_setopt(c->easy, CURLOPT_READDATA, c);
+            curl_easy_setopt(c->easy, CURLOPT_SEEKFUNCTION, seek_cb);
+            curl_easy_setopt(c->easy, CURLOPT_SEEKDATA, c);
             curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+            if (strcmp(method, "POST") != 0)
+                curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
         }
     }
     if (curl_multi_add_handle(up->multi, c->easy) != CURLM_OK) {

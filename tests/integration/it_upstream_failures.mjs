@@ -53,3 +53,15 @@ test('an https-less non-loopback upstream is refused at start', async () => {
   assert.match(r.stderr, /must be https/);
   assert.equal(r.stderr.trim().split('\n').length, 1, 'one clear line');
 });
+
+test('a reused upstream connection closed without an answer is not retried: no double send', async () => {
+  // libcurl retries a request on a fresh connection when a reused one closes
+  // before any answer; for a send Resend did receive, that would be a second
+  // email under one reservation.  sendcapd answers 502 instead.
+  assert.equal((await w.call(key, 'POST', '/emails', email)).status, 200); // the connection is now warm
+  const before = w.fake.received.length;
+  w.fake.next({ drop: true });
+  const res = await w.call(key, 'POST', '/emails', email);
+  errorShape(assert, res, 502, 'application_error');
+  assert.equal(w.fake.received.length, before + 1, 'Resend saw the send exactly once');
+});

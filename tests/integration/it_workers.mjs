@@ -12,7 +12,9 @@ after(async () => { await w.stop(); });
 
 test('two workers on one port: exact cap, two writers, clean stop', async () => {
   const port = await freePort();
-  const proc = spawn(SENDCAPD, ['--listen', `127.0.0.1:${port}`, '--upstream-url', w.fake.url, '--workers', '2'],
+  const mport = await freePort();
+  const proc = spawn(SENDCAPD, ['--listen', `127.0.0.1:${port}`, '--upstream-url', w.fake.url, '--workers', '2',
+    '--metrics-listen', `127.0.0.1:${mport}`],
     { env: w.env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => { log += d; });
@@ -35,6 +37,14 @@ test('two workers on one port: exact cap, two writers, clean stop', async () => 
   const v = w.cli(['log', 'verify']);
   assert.equal(v.code, 0, v.stdout);
   assert.match(v.stdout, /verified 200 records from 2 writers/, 'both workers served and logged');
+
+  // Each worker has its own metrics listener: base port + its index.
+  let served = 0;
+  for (const p of [mport, mport + 1]) {
+    const text = await (await fetch(`http://127.0.0.1:${p}/metrics`)).text();
+    for (const m of text.matchAll(/^sendcap_requests_total\{[^}]*\} (\d+)$/gm)) served += Number(m[1]);
+  }
+  assert.equal(served, 200, 'the two workers\' metrics add up to every call');
 
   proc.kill('SIGTERM');
   assert.equal(await exited, 0);

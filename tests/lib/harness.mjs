@@ -76,14 +76,18 @@ export class Proxy {
   }
 
   async start() {
-    this.proc = spawn(SENDCAPD, ['--listen', '127.0.0.1:0', '--upstream-url', this.world.fake.url,
-      ...this.extraArgs], { env: { ...this.world.env, ...this.extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(SENDCAPD, ['--listen', '127.0.0.1:0', '--metrics-listen', '127.0.0.1:0',
+      '--upstream-url', this.world.fake.url, ...this.extraArgs], { env: { ...this.world.env, ...this.extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => { this.log += d; });
     this.proc.stderr.on('data', (d) => { this.log += d; });
     this.exited = new Promise((r) => this.proc.once('exit', (code, sig) => r({ code, sig })));
     for (let i = 0; i < 400; i++) {
-      const m = this.log.match(/listening on (\S+),/);
-      if (m) { this.url = `http://${m[1]}`; return this; }
+      const m = this.log.match(/listening on (\S+),.* metrics on (\S+)/);
+      if (m) {
+        this.url = `http://${m[1]}`;
+        this.metricsUrl = m[2] === 'off' ? null : `http://${m[2]}`;
+        return this;
+      }
       if (this.proc.exitCode !== null) break;
       await sleep(10);
     }
