@@ -12,6 +12,8 @@
 
 const char sc_config_help[] =
     "Settings (flag, else environment, else default):\n"
+    "  (SENDCAP_CONFIG=FILE, or sendcapd --config FILE: a file of SENDCAP_*=value lines,\n"
+    "   read before the environment; sendcapd re-reads it on SIGHUP)\n"
     "  --listen HOST:PORT         SENDCAP_LISTEN            127.0.0.1:8025\n"
     "  --redis URL                SENDCAP_REDIS_URL         redis://127.0.0.1:6379/0\n"
     "                             (redis://[:password@]host:port/db or unix:///path/redis.sock)\n"
@@ -21,12 +23,13 @@ const char sc_config_help[] =
     "  --upstream-timeout DUR     SENDCAP_UPSTREAM_TIMEOUT  30s\n"
     "  --path-prefix PATH         SENDCAP_PATH_PREFIX       (none)\n"
     "  --log-level LEVEL          SENDCAP_LOG_LEVEL         info (debug|info|warn|error)\n"
+    "  --log-format FORMAT        SENDCAP_LOG_FORMAT        text (text|json: one JSON object per line)\n"
     "  --log-retention DUR        SENDCAP_LOG_RETENTION     30d (how long the call log is kept)\n"
     "  --workers N                SENDCAP_WORKERS           1 (sendcapd processes sharing --listen)\n"
     "  --metrics-listen HOST:PORT SENDCAP_METRICS_LISTEN    127.0.0.1:9025 (/healthz /readyz /metrics; off)\n";
 
 enum opt { O_LISTEN, O_REDIS, O_UPSTREAM, O_MKF, O_MAXBODY, O_UTIMEOUT, O_PREFIX, O_LOGLEVEL,
-           O_RETENTION, O_WORKERS, O_METRICS };
+           O_RETENTION, O_WORKERS, O_METRICS, O_LOGFORMAT };
 
 static const struct {
     const char *flag;
@@ -41,6 +44,7 @@ static const struct {
     {"--upstream-timeout", "SENDCAP_UPSTREAM_TIMEOUT", O_UTIMEOUT},
     {"--path-prefix", "SENDCAP_PATH_PREFIX", O_PREFIX},
     {"--log-level", "SENDCAP_LOG_LEVEL", O_LOGLEVEL},
+    {"--log-format", "SENDCAP_LOG_FORMAT", O_LOGFORMAT},
     {"--log-retention", "SENDCAP_LOG_RETENTION", O_RETENTION},
     {"--workers", "SENDCAP_WORKERS", O_WORKERS},
     {"--metrics-listen", "SENDCAP_METRICS_LISTEN", O_METRICS},
@@ -78,6 +82,13 @@ apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *
         }
         cfg->max_body = n;
         break;
+    case O_LOGFORMAT:
+        if (strcmp(v, "text") != 0 && strcmp(v, "json") != 0) {
+            snprintf(err, errlen, "%s must be text or json, got '%s'", name, v);
+            return -1;
+        }
+        cfg->log_format = v;
+        break;
     case O_METRICS:
         cfg->metrics_listen = v;
         break;
@@ -107,6 +118,82 @@ apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *
     return 0;
 }
 
+/* Apply a settings file: SENDCAP_NAME=value lines.  Strings point into
+ * cfg->file_buf. */
+static int
+apply_file(struct sc_config *cfg, const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    char *line, *next;
+    long n;
+    int lineno = 0;
+
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot read settings file %s", path);
+        return -1;
+    }
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > 65536 ||
+        fseek(f, 0, SEEK_SET) != 0 || (cfg->file_buf = malloc((size_t)n + 1)) == NULL ||
+        fread(cfg->file_buf, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        snprintf(err, errlen, "cannot read settings file %s (at most 64 KiB)", path);
+        return -1;
+    }
+    fclose(f);
+    cfg->file_buf[n] = '\0';
+    for (line = cfg->file_buf; line != NULL; line = next) {
+        char *eq, *v, *e;
+        size_t k;
+
+        lineno++;
+        next = strchr(line, '\n');
+        if (next != NULL)
+            *next++ = '\0';
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (*line == '\0' || *line == '#')
+            continue;
+        if (strncmp(line, "export ", 7) == 0)
+            line += 7;
+        eq = strchr(line, '=');
+        if (eq == NULL) {
+            snprintf(err, errlen, "%s:%d: expected NAME=value", path, lineno);
+            return -1;
+        }
+        *eq = '\0';
+        v = eq + 1;
+        e = v + strlen(v);
+        while (e > v && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+            *--e = '\0';
+        if (e - v >= 2 && (*v == '"' || *v == '\'') && e[-1] == *v) {
+            e[-1] = '\0';
+            v++;
+        }
+        for (k = 0; k < sizeof(opts) / sizeof(opts[0]); k++)
+            if (strcmp(line, opts[k].env) == 0)
+                break;
+        if (k == sizeof(opts) / sizeof(opts[0])) {
+            if (strcmp(line, "SENDCAP_MASTER_KEY") == 0) {
+                snprintf(err, errlen, "%s:%d: put the master key in a file (SENDCAP_MASTER_KEY_FILE)",
+                         path, lineno);
+                return -1;
+            }
+            snprintf(err, errlen, "%s:%d: unknown setting %s", path, lineno, line);
+            return -1;
+        }
+        if (*v != '\0' && apply(cfg, opts[k].opt, line, v, err, errlen) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+void
+sc_config_free(struct sc_config *cfg)
+{
+    free(cfg->file_buf);
+    cfg->file_buf = NULL;
+}
+
 int
 sc_config_init(struct sc_config *cfg, char *err, size_t errlen)
 {
@@ -116,6 +203,7 @@ sc_config_init(struct sc_config *cfg, char *err, size_t errlen)
     cfg->upstream_url = "https://api.resend.com";
     cfg->path_prefix = "";
     cfg->log_level = "info";
+    cfg->log_format = "text";
     cfg->max_body = SC_HTTP_DEFAULT_MAX_BODY;
     cfg->upstream_timeout_ms = SC_UPSTREAM_DEFAULT_TIMEOUT_MS;
     cfg->log_retention_ms = SC_LOG_DEFAULT_RETENTION_MS;
@@ -124,6 +212,10 @@ sc_config_init(struct sc_config *cfg, char *err, size_t errlen)
     cfg->master_key_env = getenv("SENDCAP_MASTER_KEY");
     if (cfg->master_key_env != NULL && *cfg->master_key_env == '\0')
         cfg->master_key_env = NULL;
+    cfg->config_path = getenv("SENDCAP_CONFIG");
+    if (cfg->config_path != NULL && *cfg->config_path != '\0' &&
+        apply_file(cfg, cfg->config_path, err, errlen) != 0)
+        return -1;
 
     for (size_t k = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
         const char *v = getenv(opts[k].env);

@@ -20,21 +20,28 @@ struct sc_config {
     const char *master_key_env;  /* SENDCAP_MASTER_KEY (base64), NULL if unset */
     const char *path_prefix;     /* "" or "/resend/v1" */
     const char *log_level;       /* debug|info|warn|error */
+    const char *log_format;      /* text|json */
     int64_t max_body;
     int64_t upstream_timeout_ms;
     int64_t log_retention_ms;    /* SENDCAP_LOG_RETENTION, default 30d */
     int64_t workers;             /* sendcapd processes sharing the port */
     const char *metrics_listen;  /* host:port of /healthz, /readyz, /metrics; "off" */
+    const char *config_path;     /* SENDCAP_CONFIG: a file of SENDCAP_*=value lines */
+    char *file_buf;              /* owns the strings read from config_path */
 };
 
-/* Fill defaults, then apply the environment.  Returns 0, or -1 with a
- * one-line reason in err. */
+/* Fill defaults, then the settings file named by SENDCAP_CONFIG (lines of
+ * SENDCAP_NAME=value, # comments; the names of the environment variables),
+ * then the environment.  Flags come after, through sc_config_flag; so the
+ * order is flag, environment, file, default.  Returns 0, or -1 with a
+ * one-line reason in err.  Release with sc_config_free. */
 int sc_config_init(struct sc_config *cfg, char *err, size_t errlen);
+void sc_config_free(struct sc_config *cfg);
 
 /*
  * If argv[*i] is one of the shared flags (--listen, --redis, --upstream-url,
  * --master-key-file, --max-body, --upstream-timeout, --path-prefix,
- * --log-level, --log-retention, --workers, --metrics-listen; "--flag value" or "--flag=value"), apply it, advance *i past
+ * --log-level, --log-format, --log-retention, --workers, --metrics-listen; "--flag value" or "--flag=value"), apply it, advance *i past
  * it and return 1.  Return 0 if it is not a shared flag, -1 (with err) if it
  * is one with a bad or missing value.
  */

@@ -12,6 +12,9 @@ enum sc_log_level { SC_LOG_DEBUG = 0, SC_LOG_INFO, SC_LOG_WARN, SC_LOG_ERROR };
 
 /* Messages below `level` are dropped. */
 void sc_log_set_level(enum sc_log_level level);
+/* Plain lines (default) or one JSON object per line:
+ * {"time":"…","level":"info","msg":"…"}. */
+void sc_log_set_json(int json);
 /* Parse "debug|info|warn|error"; returns 0 or -1. */
 int sc_log_parse_level(const char *s, enum sc_log_level *out);
 

@@ -773,6 +773,12 @@ proxy_http_drain(struct http_server *srv, void (*done)(void *), void *arg)
     maybe_drained(srv);
 }
 
+void
+proxy_http_set_limits(struct http_server *srv, const struct http_limits *limits)
+{
+    srv->lim = *limits;
+}
+
 long
 proxy_http_inflight(const struct http_server *srv)
 {

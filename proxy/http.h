@@ -63,6 +63,9 @@ const char *proxy_http_bound(const struct http_server *srv);
  * "Connection: close".  done runs once no connection is left. */
 void proxy_http_drain(struct http_server *srv, void (*done)(void *), void *arg);
 
+/* Change the limits for requests that start from now on (SIGHUP). */
+void proxy_http_set_limits(struct http_server *srv, const struct http_limits *limits);
+
 /* Requests handed to the handler and not yet answered. */
 long proxy_http_inflight(const struct http_server *srv);
 

@@ -29,9 +29,16 @@ static const char usage[] =
     "\n"
     "The sendcap proxy: agents call it with a vault key (vk_…) instead of the real\n"
     "Resend key; it enforces the key's policy and forwards to Resend.\n"
+    "\n"
+    "Signals: SIGTERM/SIGINT finish the calls in flight, then exit 0; SIGHUP reads the\n"
+    "settings again and applies --log-level, --log-format, --max-body and\n"
+    "--upstream-timeout.\n"
     "\n";
 
 static struct event *drain_deadline;
+static int g_argc;
+static char **g_argv;
+static struct http_limits g_lim;
 static struct event *flush_timer;
 static int draining;
 static int64_t log_drain_until;
@@ -109,7 +116,14 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
  * stopped.  Returns the worker's index in each child; never returns in the
  * parent.
  */
-static volatile sig_atomic_t parent_stop;
+static volatile sig_atomic_t parent_stop, parent_hup_pending;
+
+static void
+parent_hup(int sig)
+{
+    (void)sig;
+    parent_hup_pending = 1;
+}
 
 static void
 parent_signal(int sig)
@@ -131,7 +145,19 @@ supervise(int n)
     sa.sa_handler = parent_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    {
+        struct sigaction hup;
+        memset(&hup, 0, sizeof(hup));
+        hup.sa_handler = parent_hup;
+        sigaction(SIGHUP, &hup, NULL);
+    }
     for (;;) {
+        if (parent_hup_pending) {
+            parent_hup_pending = 0;
+            for (int i = 0; i < n; i++)
+                if (kids[i] > 0)
+                    kill(kids[i], SIGHUP);
+        }
         for (int i = 0; i < n && !parent_stop; i++) {
             if (kids[i] != 0)
                 continue;
@@ -145,6 +171,7 @@ supervise(int n)
             if (kids[i] == 0) {
                 signal(SIGTERM, SIG_DFL);
                 signal(SIGINT, SIG_DFL);
+                signal(SIGHUP, SIG_DFL);
                 free(kids);
                 free(born);
                 return i;
@@ -183,6 +210,96 @@ supervise(int n)
     exit(0);
 }
 
+/* Settings from scratch, as at start-up: defaults, file, environment, flags. */
+static int
+settings(struct sc_config *cfg, char *err, size_t errlen)
+{
+    if (sc_config_init(cfg, err, errlen) != 0)
+        return -1;
+    for (int i = 1; i < g_argc;) {
+        int r;
+        if (strcmp(g_argv[i], "--config") == 0) {
+            i += 2;
+            continue;
+        }
+        r = sc_config_flag(cfg, g_argc, g_argv, &i, err, errlen);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            snprintf(err, errlen, "unknown argument '%s' (try --help)", g_argv[i]);
+            return -1;
+        }
+    }
+    return sc_config_check(cfg, err, errlen);
+}
+
+/*
+ * SIGHUP: read the settings again and apply what can change while running
+ * (log level and format, --max-body, --upstream-timeout) to calls that start
+ * from now on; calls in flight are untouched.  Every change is logged; a
+ * setting that needs a restart is named; a bad file or value changes
+ * nothing.
+ */
+static void
+reload_cb(evutil_socket_t sig, short what, void *arg)
+{
+    struct proxy *px = arg;
+    struct sc_config n;
+    enum sc_log_level level;
+    char err[512];
+    int changed = 0;
+
+    (void)sig;
+    (void)what;
+    if (settings(&n, err, sizeof(err)) != 0 || sc_log_parse_level(n.log_level, &level) != 0) {
+        sc_error("SIGHUP: reload refused, the running settings stay: %s",
+                 err[0] ? err : "--log-level must be debug, info, warn or error");
+        sc_config_free(&n);
+        return;
+    }
+#define RESTART(field, name)                                                                      \
+    if (strcmp(n.field, px->cfg.field) != 0)                                                     \
+        sc_warn("SIGHUP: %s changed to '%s'; it takes effect on restart", name, n.field);
+    RESTART(listen, "listen")
+    RESTART(redis_url, "redis")
+    RESTART(upstream_url, "upstream-url")
+    RESTART(path_prefix, "path-prefix")
+    RESTART(metrics_listen, "metrics-listen")
+#undef RESTART
+    if (strcmp(n.log_level, px->cfg.log_level) != 0) {
+        sc_info("SIGHUP: log-level %s -> %s", px->cfg.log_level, n.log_level);
+        sc_log_set_level(level);
+        px->cfg.log_level = strcmp(n.log_level, "debug") == 0 ? "debug"
+                            : strcmp(n.log_level, "info") == 0 ? "info"
+                            : strcmp(n.log_level, "warn") == 0 ? "warn"
+                                                                : "error";
+        changed++;
+    }
+    if (strcmp(n.log_format, px->cfg.log_format) != 0) {
+        sc_info("SIGHUP: log-format %s -> %s", px->cfg.log_format, n.log_format);
+        px->cfg.log_format = strcmp(n.log_format, "json") == 0 ? "json" : "text";
+        sc_log_set_json(strcmp(n.log_format, "json") == 0);
+        changed++;
+    }
+    if (n.max_body != px->cfg.max_body) {
+        sc_info("SIGHUP: max-body %lld -> %lld", (long long)px->cfg.max_body, (long long)n.max_body);
+        px->cfg.max_body = n.max_body;
+        g_lim.max_body = n.max_body;
+        proxy_http_set_limits(px->http, &g_lim);
+        changed++;
+    }
+    if (n.upstream_timeout_ms != px->cfg.upstream_timeout_ms) {
+        sc_info("SIGHUP: upstream-timeout %lld ms -> %lld ms",
+                (long long)px->cfg.upstream_timeout_ms, (long long)n.upstream_timeout_ms);
+        px->cfg.upstream_timeout_ms = n.upstream_timeout_ms;
+        proxy_upstream_set_timeout(px->upstream, (long)n.upstream_timeout_ms);
+        changed++;
+    }
+    if (changed == 0)
+        sc_info("SIGHUP: settings read again; nothing to change");
+    sc_config_free(&n);
+}
+
 /* Connect once, synchronously, to prove Redis is there and this master key
  * is the one its secrets were sealed with. */
 static void
@@ -215,7 +332,7 @@ main(int argc, char **argv)
     struct proxy px;
     struct store_redis_addr addr;
     struct http_limits lim;
-    struct event *sigterm, *sigint;
+    struct event *sigterm, *sigint, *sighup;
     char err[512];
     enum sc_log_level level;
     struct rlimit nocore = {0, 0};
@@ -227,13 +344,9 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     memset(&px, 0, sizeof(px));
-    if (sc_config_init(&px.cfg, err, sizeof(err)) != 0) {
-        fprintf(stderr, "sendcapd: %s\n", err);
-        return 2;
-    }
-    for (int i = 1; i < argc;) {
-        int r;
-
+    g_argc = argc;
+    g_argv = argv;
+    for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
             fputs(sc_config_help, stdout);
@@ -243,17 +356,15 @@ main(int argc, char **argv)
             puts("sendcapd 0.1.0");
             return 0;
         }
-        r = sc_config_flag(&px.cfg, argc, argv, &i, err, sizeof(err));
-        if (r < 0) {
-            fprintf(stderr, "sendcapd: %s\n", err);
-            return 2;
-        }
-        if (r == 0) {
-            fprintf(stderr, "sendcapd: unknown argument '%s' (try --help)\n", argv[i]);
-            return 2;
+        if (strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "sendcapd: --config needs a file\n");
+                return 2;
+            }
+            setenv("SENDCAP_CONFIG", argv[i + 1], 1);
         }
     }
-    if (sc_config_check(&px.cfg, err, sizeof(err)) != 0) {
+    if (settings(&px.cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "sendcapd: %s\n", err);
         return 2;
     }
@@ -262,6 +373,7 @@ main(int argc, char **argv)
         return 2;
     }
     sc_log_set_level(level);
+    sc_log_set_json(strcmp(px.cfg.log_format, "json") == 0);
     px.prefix_len = strlen(px.cfg.path_prefix);
 
     if (store_secret_master_load(&px.cfg, px.master_key, err, sizeof(err)) != 0)
@@ -305,6 +417,7 @@ main(int argc, char **argv)
     lim.idle_timeout_ms = SC_HTTP_IDLE_TIMEOUT_MS;
     lim.write_timeout_ms = SC_HTTP_WRITE_TIMEOUT_MS;
     lim.max_conns = SC_HTTP_MAX_CONNS;
+    g_lim = lim;
     px.http = proxy_http_new(px.base, &lim, proxy_call_handle, proxy_call_refused, &px);
     if (px.http == NULL)
         sc_fatal("out of memory");
@@ -330,8 +443,10 @@ main(int argc, char **argv)
 
     sigterm = evsignal_new(px.base, SIGTERM, signal_cb, &px);
     sigint = evsignal_new(px.base, SIGINT, signal_cb, &px);
+    sighup = evsignal_new(px.base, SIGHUP, reload_cb, &px);
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
+    evsignal_add(sighup, NULL);
 
     sc_info("sendcapd listening on %s, upstream %s, call log writer %s, metrics on %s",
             proxy_http_bound(px.http), px.cfg.upstream_url, store_audit_log_writer(px.audit),
@@ -340,6 +455,7 @@ main(int argc, char **argv)
 
     event_free(sigterm);
     event_free(sigint);
+    event_free(sighup);
     if (drain_deadline != NULL)
         event_free(drain_deadline);
     event_free(flush_timer);

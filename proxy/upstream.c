@@ -397,6 +397,12 @@ proxy_upstream_free(struct upstream *up)
     free(up);
 }
 
+void
+proxy_upstream_set_timeout(struct upstream *up, long timeout_ms)
+{
+    up->timeout_ms = timeout_ms;
+}
+
 long
 proxy_upstream_inflight(const struct upstream *up)
 {

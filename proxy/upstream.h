@@ -59,6 +59,9 @@ int proxy_upstream_start(struct upstream *up, const char *method, const char *pa
                          struct curl_slist *headers, const void *body, size_t body_len,
                          upstream_done_cb *cb, void *arg);
 
+/* The whole-call limit of calls started from now on (SIGHUP). */
+void proxy_upstream_set_timeout(struct upstream *up, long timeout_ms);
+
 /* Calls started and not finished. */
 long proxy_upstream_inflight(const struct upstream *up);
 
