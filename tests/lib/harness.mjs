@@ -32,15 +32,19 @@ export async function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Redis {
-  constructor(dir) { this.dir = dir; }
+  // opts.conf: a redis.conf to start from (its own settings then overridden);
+  // opts.args: more arguments; opts.auth: {user, password} for the URL and redis-cli.
+  constructor(dir, opts = {}) { this.dir = dir; this.opts = opts; }
 
   async start(port) {
     this.port = port ?? this.port ?? await freePort();
-    this.url = `redis://127.0.0.1:${this.port}/0`;
+    const auth = this.opts.auth ? `${this.opts.auth.user}:${this.opts.auth.password}@` : '';
+    this.url = `redis://${auth}127.0.0.1:${this.port}/0`;
     this.proc = spawn('redis-server', [
+      ...(this.opts.conf ? [this.opts.conf] : []),
       '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
       '--save', '', '--appendonly', 'yes', '--appendfsync', 'always',
-      '--rdbcompression', 'no', '--maxmemory-policy', 'noeviction',
+      '--rdbcompression', 'no', '--maxmemory-policy', 'noeviction', ...(this.opts.args ?? []),
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.log = '';
     this.proc.stdout.on('data', (d) => { this.log += d; });
@@ -51,12 +55,17 @@ export class Redis {
     throw new Error(`redis-server did not start: ${this.log}`);
   }
 
+  authArgs() {
+    const a = this.opts.admin ?? this.opts.auth;
+    return a ? ['--user', a.user, '--pass', a.password, '--no-auth-warning'] : [];
+  }
+
   cli(...args) {
-    return spawnSync('redis-cli', ['-p', String(this.port), '--no-raw', ...args], { encoding: 'utf8' });
+    return spawnSync('redis-cli', ['-p', String(this.port), ...this.authArgs(), '--no-raw', ...args], { encoding: 'utf8' });
   }
 
   raw(...args) {
-    return spawnSync('redis-cli', ['-p', String(this.port), '--raw', ...args], { encoding: 'utf8' }).stdout;
+    return spawnSync('redis-cli', ['-p', String(this.port), ...this.authArgs(), '--raw', ...args], { encoding: 'utf8' }).stdout;
   }
 
   async stop() {
@@ -108,8 +117,8 @@ export class World {
     this.proxies = [];
   }
 
-  async start({ proxies = 1, proxyArgs = [] } = {}) {
-    this.redis = await new Redis(this.dir).start();
+  async start({ proxies = 1, proxyArgs = [], redis = {} } = {}) {
+    this.redis = await new Redis(this.dir, redis).start();
     this.fake = await new FakeResend().start();
     this.fake.validKeys.add(this.realKey);
     this.env = {
