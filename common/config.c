@@ -26,10 +26,12 @@ const char sc_config_help[] =
     "  --log-format FORMAT        SENDCAP_LOG_FORMAT        text (text|json: one JSON object per line)\n"
     "  --log-retention DUR        SENDCAP_LOG_RETENTION     30d (how long the call log is kept)\n"
     "  --workers N                SENDCAP_WORKERS           1 (sendcapd processes sharing --listen)\n"
-    "  --metrics-listen HOST:PORT SENDCAP_METRICS_LISTEN    127.0.0.1:9025 (/healthz /readyz /metrics; off)\n";
+    "  --metrics-listen HOST:PORT SENDCAP_METRICS_LISTEN    127.0.0.1:9025 (/healthz /readyz /metrics; off)\n"
+    "  --tls-cert FILE            SENDCAP_TLS_CERT          (none: plain HTTP) PEM certificate chain\n"
+    "  --tls-key FILE             SENDCAP_TLS_KEY           (none) PEM private key of --tls-cert\n";
 
 enum opt { O_LISTEN, O_REDIS, O_UPSTREAM, O_MKF, O_MAXBODY, O_UTIMEOUT, O_PREFIX, O_LOGLEVEL,
-           O_RETENTION, O_WORKERS, O_METRICS, O_LOGFORMAT };
+           O_RETENTION, O_WORKERS, O_METRICS, O_LOGFORMAT, O_TLSCERT, O_TLSKEY };
 
 static const struct {
     const char *flag;
@@ -48,6 +50,8 @@ static const struct {
     {"--log-retention", "SENDCAP_LOG_RETENTION", O_RETENTION},
     {"--workers", "SENDCAP_WORKERS", O_WORKERS},
     {"--metrics-listen", "SENDCAP_METRICS_LISTEN", O_METRICS},
+    {"--tls-cert", "SENDCAP_TLS_CERT", O_TLSCERT},
+    {"--tls-key", "SENDCAP_TLS_KEY", O_TLSKEY},
 };
 
 static int
@@ -88,6 +92,12 @@ apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *
             return -1;
         }
         cfg->log_format = v;
+        break;
+    case O_TLSCERT:
+        cfg->tls_cert = v;
+        break;
+    case O_TLSKEY:
+        cfg->tls_key = v;
         break;
     case O_METRICS:
         cfg->metrics_listen = v;
@@ -259,6 +269,10 @@ sc_config_flag(struct sc_config *cfg, int argc, char **argv, int *i, char *err, 
 int
 sc_config_check(const struct sc_config *cfg, char *err, size_t errlen)
 {
+    if ((cfg->tls_cert == NULL) != (cfg->tls_key == NULL)) {
+        snprintf(err, errlen, "--tls-cert and --tls-key go together");
+        return -1;
+    }
     const char *p = cfg->path_prefix;
     size_t n = strlen(p);
 

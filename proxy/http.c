@@ -25,6 +25,9 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <event2/util.h>
@@ -43,6 +46,7 @@ struct http_server {
     http_error_handler *on_error;
     void *arg;
     struct evconnlistener *listener;
+    SSL_CTX *tls;               /* NULL: plain HTTP */
     char bound[128];
     TAILQ_HEAD(, http_conn) conns;
     long nconns;
@@ -620,7 +624,18 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->srv = srv;
-    c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (srv->tls != NULL) {
+        SSL *ssl = SSL_new(srv->tls);
+        c->bev = ssl ? bufferevent_openssl_socket_new(srv->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                                      BEV_OPT_CLOSE_ON_FREE)
+                     : NULL;
+        if (c->bev == NULL && ssl != NULL)
+            SSL_free(ssl);
+        if (c->bev != NULL) /* clients that close without close_notify are fine */
+            bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+    } else {
+        c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
     c->timer = evtimer_new(srv->base, timer_cb, c);
     if (c->bev == NULL || c->timer == NULL) {
         if (c->bev)
@@ -706,6 +721,36 @@ parse_hostport(const char *s, struct sockaddr_storage *ss, int *sslen)
         *sslen = sizeof(*a);
         return 0;
     }
+}
+
+int
+proxy_http_tls(struct http_server *srv, const char *cert, const char *key, char *err,
+               size_t errlen)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    unsigned long e;
+
+    if (ctx == NULL) {
+        snprintf(err, errlen, "TLS: cannot create a context");
+        return -1;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                 SSL_OP_NO_COMPRESSION);
+    /* TLS 1.2: forward-secret AEAD only; TLS 1.3 suites are all fine. */
+    if (SSL_CTX_set_cipher_list(ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1 ||
+        SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(ctx) != 1) {
+        e = ERR_get_error();
+        snprintf(err, errlen, "TLS: cannot use %s and %s: %s", cert, key,
+                 e ? ERR_reason_error_string(e) : "unknown error");
+        ERR_clear_error();
+        SSL_CTX_free(ctx);
+        return -1;
+    }
+    srv->tls = ctx;
+    return 0;
 }
 
 int
@@ -797,6 +842,8 @@ proxy_http_free(struct http_server *srv)
         conn_free(c);
     if (srv->listener != NULL)
         evconnlistener_free(srv->listener);
+    if (srv->tls != NULL)
+        SSL_CTX_free(srv->tls);
     free(srv);
 }
 

@@ -50,6 +50,12 @@ struct http_server *proxy_http_new(struct event_base *base, const struct http_li
                                    http_handler *handler, http_error_handler *on_error,
                                    void *arg);
 
+/* Serve HTTPS: load a PEM certificate chain and key (TLS 1.2 and 1.3 only,
+ * forward-secret AEAD ciphers).  Call before listening.  0, or -1 with err.
+ * Start-up only. */
+int proxy_http_tls(struct http_server *srv, const char *cert, const char *key, char *err,
+                   size_t errlen);
+
 /* Listen on "host:port" ("[::1]:8025" for IPv6; port 0 picks a free one),
  * with SO_REUSEPORT when several workers share the port.  0, or -1 with
  * err.  Start-up only. */

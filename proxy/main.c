@@ -421,6 +421,9 @@ main(int argc, char **argv)
     px.http = proxy_http_new(px.base, &lim, proxy_call_handle, proxy_call_refused, &px);
     if (px.http == NULL)
         sc_fatal("out of memory");
+    if (px.cfg.tls_cert != NULL &&
+        proxy_http_tls(px.http, px.cfg.tls_cert, px.cfg.tls_key, err, sizeof(err)) != 0)
+        sc_fatal("%s", err);
     if (proxy_http_listen(px.http, px.cfg.listen, px.cfg.workers > 1, err, sizeof(err)) != 0)
         sc_fatal("%s", err);
 
@@ -448,8 +451,9 @@ main(int argc, char **argv)
     evsignal_add(sigint, NULL);
     evsignal_add(sighup, NULL);
 
-    sc_info("sendcapd listening on %s, upstream %s, call log writer %s, metrics on %s",
-            proxy_http_bound(px.http), px.cfg.upstream_url, store_audit_log_writer(px.audit),
+    sc_info("sendcapd listening on %s (%s), upstream %s, call log writer %s, metrics on %s",
+            proxy_http_bound(px.http), px.cfg.tls_cert ? "https" : "http", px.cfg.upstream_url,
+            store_audit_log_writer(px.audit),
             px.metrics_http ? proxy_http_bound(px.metrics_http) : "off");
     event_base_dispatch(px.base);
 

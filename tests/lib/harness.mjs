@@ -91,10 +91,10 @@ export class Proxy {
     this.proc.stderr.on('data', (d) => { this.log += d; });
     this.exited = new Promise((r) => this.proc.once('exit', (code, sig) => r({ code, sig })));
     for (let i = 0; i < 400; i++) {
-      const m = this.log.match(/listening on (\S+),.* metrics on (\S+)/);
+      const m = this.log.match(/listening on (\S+) \((https?)\),.* metrics on (\S+)/);
       if (m) {
-        this.url = `http://${m[1]}`;
-        this.metricsUrl = m[2] === 'off' ? null : `http://${m[2]}`;
+        this.url = `${m[2]}://${m[1]}`;
+        this.metricsUrl = m[3] === 'off' ? null : `http://${m[3]}`;
         return this;
       }
       if (this.proc.exitCode !== null) break;
