@@ -61,7 +61,9 @@ cli_conn(struct cli *cli)
 
     if (cli->conn != NULL)
         return cli->conn;
-    if (store_redis_addr_parse(cli->cfg.redis_url, &addr, err, sizeof(err)) != 0) {
+    if (store_redis_addr_parse(cli->cfg.redis_url, &addr, err, sizeof(err)) != 0 ||
+        store_redis_addr_sentinels(&addr, cli->cfg.redis_sentinels, cli->cfg.redis_master, err,
+                                   sizeof(err)) != 0) {
         cli_fail(CLI_ERR, "%s", err);
         return NULL;
     }

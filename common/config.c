@@ -17,6 +17,8 @@ const char sc_config_help[] =
     "  --listen HOST:PORT         SENDCAP_LISTEN            127.0.0.1:8025\n"
     "  --redis URL                SENDCAP_REDIS_URL         redis://127.0.0.1:6379/0\n"
     "                             (redis://[:password@]host:port/db or unix:///path/redis.sock)\n"
+    "  --redis-sentinels LIST     SENDCAP_REDIS_SENTINELS   (none) host:port,… of Redis Sentinels\n"
+    "  --redis-master NAME        SENDCAP_REDIS_MASTER      (none) the master's name in Sentinel\n"
     "  --upstream-url URL         SENDCAP_UPSTREAM_URL      https://api.resend.com\n"
     "  --master-key-file PATH     SENDCAP_MASTER_KEY_FILE   (or SENDCAP_MASTER_KEY, base64)\n"
     "  --max-body BYTES           SENDCAP_MAX_BODY          41943040\n"
@@ -31,7 +33,8 @@ const char sc_config_help[] =
     "  --tls-key FILE             SENDCAP_TLS_KEY           (none) PEM private key of --tls-cert\n";
 
 enum opt { O_LISTEN, O_REDIS, O_UPSTREAM, O_MKF, O_MAXBODY, O_UTIMEOUT, O_PREFIX, O_LOGLEVEL,
-           O_RETENTION, O_WORKERS, O_METRICS, O_LOGFORMAT, O_TLSCERT, O_TLSKEY };
+           O_RETENTION, O_WORKERS, O_METRICS, O_LOGFORMAT, O_TLSCERT, O_TLSKEY, O_SENTINELS,
+           O_MASTER };
 
 static const struct {
     const char *flag;
@@ -50,6 +53,8 @@ static const struct {
     {"--log-retention", "SENDCAP_LOG_RETENTION", O_RETENTION},
     {"--workers", "SENDCAP_WORKERS", O_WORKERS},
     {"--metrics-listen", "SENDCAP_METRICS_LISTEN", O_METRICS},
+    {"--redis-sentinels", "SENDCAP_REDIS_SENTINELS", O_SENTINELS},
+    {"--redis-master", "SENDCAP_REDIS_MASTER", O_MASTER},
     {"--tls-cert", "SENDCAP_TLS_CERT", O_TLSCERT},
     {"--tls-key", "SENDCAP_TLS_KEY", O_TLSKEY},
 };
@@ -92,6 +97,12 @@ apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *
             return -1;
         }
         cfg->log_format = v;
+        break;
+    case O_SENTINELS:
+        cfg->redis_sentinels = v;
+        break;
+    case O_MASTER:
+        cfg->redis_master = v;
         break;
     case O_TLSCERT:
         cfg->tls_cert = v;

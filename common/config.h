@@ -26,6 +26,8 @@ struct sc_config {
     int64_t log_retention_ms;    /* SENDCAP_LOG_RETENTION, default 30d */
     int64_t workers;             /* sendcapd processes sharing the port */
     const char *metrics_listen;  /* host:port of /healthz, /readyz, /metrics; "off" */
+    const char *redis_sentinels; /* host:port,… : find the master through Sentinel */
+    const char *redis_master;    /* the master's name in Sentinel */
     const char *tls_cert;        /* PEM chain for HTTPS to agents, NULL: plain HTTP */
     const char *tls_key;         /* its private key */
     const char *config_path;     /* SENDCAP_CONFIG: a file of SENDCAP_*=value lines */
@@ -44,7 +46,7 @@ void sc_config_free(struct sc_config *cfg);
  * If argv[*i] is one of the shared flags (--listen, --redis, --upstream-url,
  * --master-key-file, --max-body, --upstream-timeout, --path-prefix,
  * --log-level, --log-format, --log-retention, --workers, --metrics-listen,
- * --tls-cert, --tls-key; "--flag value" or "--flag=value"), apply it, advance *i past
+ * --tls-cert, --tls-key, --redis-sentinels, --redis-master; "--flag value" or "--flag=value"), apply it, advance *i past
  * it and return 1.  Return 0 if it is not a shared flag, -1 (with err) if it
  * is one with a bad or missing value.
  */

@@ -379,6 +379,8 @@ main(int argc, char **argv)
     if (store_secret_master_load(&px.cfg, px.master_key, err, sizeof(err)) != 0)
         sc_fatal("%s", err);
     if (store_redis_addr_parse(px.cfg.redis_url, &addr, err, sizeof(err)) != 0 ||
+        store_redis_addr_sentinels(&addr, px.cfg.redis_sentinels, px.cfg.redis_master, err,
+                                   sizeof(err)) != 0 ||
         store_redis_addr_resolve(&addr, err, sizeof(err)) != 0)
         sc_fatal("%s", err);
     check_redis(&px, &addr);

@@ -24,6 +24,8 @@
 
 /* ---- address ---- */
 
+static int store_redis_addr_resolve_one(struct store_redis_addr *a, char *err, size_t errlen);
+
 int
 store_redis_addr_parse(const char *url, struct store_redis_addr *out, char *err, size_t errlen)
 {
@@ -125,7 +127,82 @@ store_redis_addr_parse(const char *url, struct store_redis_addr *out, char *err,
 }
 
 int
+store_redis_addr_sentinels(struct store_redis_addr *a, const char *list, const char *master,
+                           char *err, size_t errlen)
+{
+    const char *p = list;
+
+    a->nsentinels = 0;
+    if (list == NULL || *list == '\0')
+        return 0;
+    if (master == NULL || *master == '\0' || strlen(master) >= sizeof(a->master_name)) {
+        snprintf(err, errlen, "SENDCAP_REDIS_SENTINELS needs SENDCAP_REDIS_MASTER (the master's name)");
+        return -1;
+    }
+    sc_strlcpy(a->master_name, master, sizeof(a->master_name));
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char one[96], *colon;
+        int64_t port;
+
+        if (a->nsentinels == 8 || n == 0 || n >= sizeof(one)) {
+            snprintf(err, errlen, "SENDCAP_REDIS_SENTINELS: at most 8 host:port entries");
+            return -1;
+        }
+        memcpy(one, p, n);
+        one[n] = '\0';
+        colon = strrchr(one, ':');
+        if (colon == NULL || sc_parse_i64(colon + 1, 1, 65535, &port) != 0 ||
+            (size_t)(colon - one) >= sizeof(a->sentinel[0].host) || colon == one) {
+            snprintf(err, errlen, "SENDCAP_REDIS_SENTINELS: expected host:port, got '%s'", one);
+            return -1;
+        }
+        *colon = '\0';
+        sc_strlcpy(a->sentinel[a->nsentinels].host, one, sizeof(a->sentinel[0].host));
+        a->sentinel[a->nsentinels].port = (int)port;
+        a->nsentinels++;
+        p += n + (e ? 1 : 0);
+    }
+    return 0;
+}
+
+static int
+resolve_host(char *host, size_t len, char *err, size_t errlen)
+{
+    struct addrinfo hints, *res = NULL;
+    char buf[INET6_ADDRSTRLEN];
+    int r;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    r = getaddrinfo(host, NULL, &hints, &res);
+    if (r != 0 || res == NULL) {
+        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(r));
+        return -1;
+    }
+    if (res->ai_family == AF_INET)
+        inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, buf, sizeof(buf));
+    else
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, buf, sizeof(buf));
+    freeaddrinfo(res);
+    sc_strlcpy(host, buf, len);
+    return 0;
+}
+
+int
 store_redis_addr_resolve(struct store_redis_addr *a, char *err, size_t errlen)
+{
+    for (int i = 0; i < a->nsentinels; i++)
+        if (resolve_host(a->sentinel[i].host, sizeof(a->sentinel[i].host), err, errlen) != 0)
+            return -1;
+    if (a->nsentinels > 0)
+        return 0;
+    return store_redis_addr_resolve_one(a, err, errlen);
+}
+
+static int
+store_redis_addr_resolve_one(struct store_redis_addr *a, char *err, size_t errlen)
 {
     struct addrinfo hints, *res = NULL;
     char buf[INET6_ADDRSTRLEN];
@@ -150,6 +227,7 @@ store_redis_addr_resolve(struct store_redis_addr *a, char *err, size_t errlen)
 }
 
 /* ---- scripts ---- */
+
 
 static struct store_script scripts[STORE_SCRIPT_COUNT] = {
     [STORE_SCRIPT_CALL] = {"call", store_lua_call, ""},
@@ -202,6 +280,66 @@ check(struct store_conn *c, redisReply *r, char *err, size_t errlen)
     return r;
 }
 
+/* Ask the sentinels, in order, where the master is; connect there and
+ * check that it says it is the master. */
+static struct store_conn *
+connect_via_sentinels(const struct store_redis_addr *a, char *err, size_t errlen)
+{
+    struct timeval ct = {SC_REDIS_CONNECT_TIMEOUT_MS / 1000,
+                         (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
+    struct store_redis_addr m;
+
+    snprintf(err, errlen, "no sentinel answered for master '%s'", a->master_name);
+    for (int i = 0; i < a->nsentinels; i++) {
+        redisContext *sc = redisConnectWithTimeout(a->sentinel[i].host, a->sentinel[i].port, ct);
+        redisReply *r;
+        struct store_conn *c;
+
+        if (sc == NULL || sc->err) {
+            if (sc)
+                redisFree(sc);
+            continue;
+        }
+        redisSetTimeout(sc, ct);
+        r = redisCommand(sc, "SENTINEL get-master-addr-by-name %s", a->master_name);
+        redisFree(sc);
+        if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            if (r)
+                freeReplyObject(r);
+            continue;
+        }
+        {
+            int64_t port;
+            m = *a;
+            m.nsentinels = 0;
+            m.is_unix = 0;
+            sc_strlcpy(m.host, r->element[0]->str, sizeof(m.host));
+            if (sc_parse_i64(r->element[1]->str, 1, 65535, &port) != 0) {
+                freeReplyObject(r);
+                continue;
+            }
+            m.port = (int)port;
+        }
+        freeReplyObject(r);
+        c = store_redis_connect(&m, err, errlen);
+        store_secret_wipe(m.password, sizeof(m.password));
+        if (c == NULL)
+            continue;
+        r = store_redis_cmd(c, err, errlen, "ROLE");
+        if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+            strcmp(r->element[0]->str, "master") == 0) {
+            freeReplyObject(r);
+            return c;
+        }
+        if (r)
+            freeReplyObject(r);
+        snprintf(err, errlen, "the server sentinels named for '%s' is not a master",
+                 a->master_name);
+        store_redis_close(c);
+    }
+    return NULL;
+}
+
 struct store_conn *
 store_redis_connect(const struct store_redis_addr *a, char *err, size_t errlen)
 {
@@ -209,10 +347,12 @@ store_redis_connect(const struct store_redis_addr *a, char *err, size_t errlen)
                          (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
     struct timeval cmd = {SC_REDIS_COMMAND_TIMEOUT_MS / 1000,
                           (SC_REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
-    struct store_conn *c = calloc(1, sizeof(*c));
+    struct store_conn *c;
     redisReply *r;
 
-    if (c == NULL) {
+    if (a->nsentinels > 0)
+        return connect_via_sentinels(a, err, errlen);
+    if ((c = calloc(1, sizeof(*c))) == NULL) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -466,6 +606,10 @@ struct store_async {
     struct event_base *base;
     struct store_redis_addr addr;
     redisAsyncContext *ac;
+    redisAsyncContext *sac;  /* a sentinel, while asking it for the master */
+    int sidx;                /* the sentinel to ask next */
+    int stried;              /* sentinels asked in this round */
+    int discovered;          /* addr.host/port hold the master sentinels named */
     enum astate state;
     struct event *retry;     /* reconnect timer */
     struct event *conn_dl;   /* connect deadline */
@@ -520,6 +664,7 @@ on_disconnect(const redisAsyncContext *ac, int status)
     if (as->state == A_READY)
         sc_warn("redis: connection lost: %s", ac->errstr[0] ? ac->errstr : "closed");
     as->state = A_DOWN;
+    as->discovered = 0; /* a lost master may have failed over: ask again */
     evtimer_del(as->conn_dl);
     schedule_retry(as);
 }
@@ -536,8 +681,32 @@ on_connect(const redisAsyncContext *ac, int status)
         sc_debug("redis: connect failed: %s", ac->errstr);
         as->ac = NULL;
         as->state = A_DOWN;
+        as->discovered = 0;
         evtimer_del(as->conn_dl);
         schedule_retry(as);
+    }
+}
+
+/* One set-up command (AUTH, SELECT, ROLE, SCRIPT LOAD) has answered; when
+ * the last has, the connection is ready, or dropped if any failed. */
+static void
+setup_step(struct store_async *as, const char *failure)
+{
+    if (failure != NULL) {
+        if (!as->setup_failed)
+            sc_error("redis: connection set-up failed: %s", failure);
+        as->setup_failed = 1;
+    }
+    if (--as->setup_pending == 0 && as->state == A_CONNECTING) {
+        if (as->setup_failed) {
+            drop(as, NULL);
+            return;
+        }
+        evtimer_del(as->conn_dl);
+        as->state = A_READY;
+        as->backoff_ms = SC_REDIS_RECONNECT_MIN_MS;
+        sc_info("redis: connected to %s:%d and scripts loaded",
+                as->addr.is_unix ? as->addr.path : as->addr.host, as->addr.port);
     }
 }
 
@@ -550,22 +719,30 @@ setup_reply(redisAsyncContext *ac, void *r, void *priv)
     (void)priv;
     if (as == NULL || as->ac != ac)
         return;
-    if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-        if (!as->setup_failed)
-            sc_error("redis: connection set-up failed: %s",
-                     reply ? reply->str : (ac->errstr[0] ? ac->errstr : "no reply"));
-        as->setup_failed = 1;
-    }
-    if (--as->setup_pending == 0 && as->state == A_CONNECTING) {
-        if (as->setup_failed) {
-            drop(as, NULL);
-            return;
-        }
-        evtimer_del(as->conn_dl);
-        as->state = A_READY;
-        as->backoff_ms = SC_REDIS_RECONNECT_MIN_MS;
-        sc_info("redis: connected and scripts loaded");
-    }
+    if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
+        setup_step(as, reply ? reply->str : (ac->errstr[0] ? ac->errstr : "no reply"));
+    else
+        setup_step(as, NULL);
+}
+
+/* ROLE, in the set-up of a connection found through sentinels: a server
+ * that is not (or no longer) the master is dropped and the sentinels asked
+ * again. */
+static void
+role_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct store_async *as = ac->data;
+    redisReply *reply = r;
+
+    (void)priv;
+    if (as == NULL || as->ac != ac)
+        return;
+    if (reply != NULL && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 &&
+        reply->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(reply->element[0]->str, "master") == 0)
+        setup_step(as, NULL);
+    else
+        setup_step(as, "the server the sentinels named is not a master");
 }
 
 static void
@@ -576,7 +753,8 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (as->state == A_CONNECTING)
-        drop(as, "connect timed out");
+        drop(as, as->ac == NULL && as->sac != NULL ? "sentinel did not answer in time"
+                                                    : "connect timed out");
 }
 
 /* Tear the connection down now: every queued callback runs with an error
@@ -589,7 +767,14 @@ drop(struct store_async *as, const char *why)
     if (why != NULL)
         sc_warn("redis: dropping connection: %s", why);
     as->state = A_DOWN;
+    as->discovered = 0;
     evtimer_del(as->conn_dl);
+    if (as->sac != NULL) {
+        redisAsyncContext *sac = as->sac;
+        as->sac = NULL;
+        sac->data = NULL;
+        redisAsyncFree(sac);
+    }
     if (ac != NULL) {
         as->ac = NULL;
         ac->data = NULL;
@@ -598,15 +783,112 @@ drop(struct store_async *as, const char *why)
     schedule_retry(as);
 }
 
+static void start_master(struct store_async *as);
+static void ask_sentinel(struct store_async *as);
+
+/* A sentinel could not say where the master is: the next one, or, after a
+ * whole round, the usual backoff. */
+static void
+sentinel_failed(struct store_async *as, const char *why)
+{
+    sc_debug("redis: sentinel %s:%d: %s", as->addr.sentinel[as->sidx].host,
+             as->addr.sentinel[as->sidx].port, why);
+    as->sidx = (as->sidx + 1) % as->addr.nsentinels;
+    if (++as->stried >= as->addr.nsentinels) {
+        sc_warn("redis: no sentinel named a master for '%s'", as->addr.master_name);
+        as->state = A_DOWN;
+        evtimer_del(as->conn_dl);
+        schedule_retry(as);
+        return;
+    }
+    ask_sentinel(as);
+}
+
+static void
+sentinel_reply(redisAsyncContext *sac, void *r, void *priv)
+{
+    struct store_async *as = sac->data;
+    redisReply *reply = r;
+    int64_t port;
+
+    (void)priv;
+    if (as == NULL || as->sac != sac)
+        return;
+    as->sac = NULL;
+    sac->data = NULL;
+    redisAsyncDisconnect(sac); /* freed by hiredis once this callback returns */
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+        reply->element[0]->type != REDIS_REPLY_STRING ||
+        reply->element[0]->len >= sizeof(as->addr.host) ||
+        sc_parse_i64(reply->element[1]->str, 1, 65535, &port) != 0) {
+        sentinel_failed(as, reply && reply->type == REDIS_REPLY_ERROR ? reply->str : "no master");
+        return;
+    }
+    sc_strlcpy(as->addr.host, reply->element[0]->str, sizeof(as->addr.host));
+    as->addr.port = (int)port;
+    as->addr.is_unix = 0;
+    as->discovered = 1;
+    as->state = A_DOWN;
+    start_master(as);
+}
+
+static void
+sentinel_connected(const redisAsyncContext *sac, int status)
+{
+    struct store_async *as = sac->data;
+
+    if (as == NULL || as->sac != sac || status == REDIS_OK)
+        return;
+    as->sac = NULL; /* hiredis frees it after this callback */
+    sentinel_failed(as, "cannot connect");
+}
+
+static void
+ask_sentinel(struct store_async *as)
+{
+    redisAsyncContext *sac = redisAsyncConnect(as->addr.sentinel[as->sidx].host,
+                                               as->addr.sentinel[as->sidx].port);
+
+    if (sac == NULL || sac->err || ad_attach(sac, as->base) != 0) {
+        if (sac != NULL)
+            redisAsyncFree(sac);
+        sentinel_failed(as, "cannot connect");
+        return;
+    }
+    sac->data = as;
+    as->sac = sac;
+    redisAsyncSetConnectCallback(sac, sentinel_connected);
+    redisAsyncCommand(sac, sentinel_reply, NULL, "SENTINEL get-master-addr-by-name %s",
+                      as->addr.master_name);
+}
+
 static void
 start_connect(struct store_async *as)
 {
     struct timeval dl = {SC_REDIS_CONNECT_TIMEOUT_MS / 1000,
                          (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
-    redisAsyncContext *ac;
 
     if (as->freeing || as->state != A_DOWN)
         return;
+    if (as->addr.nsentinels > 0 && !as->discovered) {
+        /* Where is the master now?  The whole discovery runs under the
+         * connect deadline. */
+        as->state = A_CONNECTING;
+        as->stried = 0;
+        evtimer_add(as->conn_dl, &dl);
+        ask_sentinel(as);
+        return;
+    }
+    start_master(as);
+}
+
+static void
+start_master(struct store_async *as)
+{
+    struct timeval dl = {SC_REDIS_CONNECT_TIMEOUT_MS / 1000,
+                         (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
+    redisAsyncContext *ac;
+
     if (as->addr.is_unix)
         ac = redisAsyncConnectUnix(as->addr.path);
     else
@@ -615,6 +897,8 @@ start_connect(struct store_async *as)
         sc_debug("redis: connect failed: %s", ac ? ac->errstr : "out of memory");
         if (ac != NULL)
             redisAsyncFree(ac);
+        as->state = A_DOWN;
+        as->discovered = 0;
         schedule_retry(as);
         return;
     }
@@ -634,6 +918,10 @@ start_connect(struct store_async *as)
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     evtimer_add(as->conn_dl, &dl);
+    if (as->addr.nsentinels > 0) {
+        redisAsyncCommand(ac, role_reply, NULL, "ROLE");
+        as->setup_pending++;
+    }
 
     /* Commands are answered in order: everything queued after these runs
      * authenticated, on the right database, with the scripts loaded. */
@@ -682,6 +970,12 @@ store_redis_async_free(struct store_async *as)
     if (as == NULL)
         return;
     as->freeing = 1;
+    if (as->sac != NULL) {
+        redisAsyncContext *sac = as->sac;
+        as->sac = NULL;
+        sac->data = NULL;
+        redisAsyncFree(sac);
+    }
     if (as->ac != NULL) {
         redisAsyncContext *ac = as->ac;
         as->ac = NULL;
@@ -738,6 +1032,8 @@ pending_reply(redisAsyncContext *ac, void *r, void *priv)
                      reply->str);
             if (strncmp(reply->str, "NOSCRIPT", 8) == 0 && as != NULL && as->ac == ac)
                 drop(as, "scripts were flushed; reloading");
+            else if (strncmp(reply->str, "READONLY", 8) == 0 && as != NULL && as->ac == ac)
+                drop(as, "the server became a replica (failover); asking the sentinels again");
             p->cb(NULL, msg, p->arg);
         } else {
             p->cb(reply, NULL, p->arg);

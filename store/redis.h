@@ -31,12 +31,26 @@ struct store_redis_addr {
     char user[128];
     char password[256];
     int db;
+    /* Redis Sentinel: when nsentinels > 0, host and port above are found by
+     * asking the sentinels for master_name (and again after every lost
+     * connection), and the server found must say ROLE master. */
+    int nsentinels;
+    struct {
+        char host[64];
+        int port;
+    } sentinel[8];
+    char master_name[128];
 };
 
 /* Parse redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N].
  * 0, or -1 with err.  The password never appears in err. */
 int store_redis_addr_parse(const char *url, struct store_redis_addr *out, char *err,
                            size_t errlen);
+
+/* Add SENDCAP_REDIS_SENTINELS ("host:port,host:port", at most 8) and
+ * SENDCAP_REDIS_MASTER to a.  0, or -1 with err. */
+int store_redis_addr_sentinels(struct store_redis_addr *a, const char *list, const char *master,
+                               char *err, size_t errlen);
 
 /* Replace a host name by its first IPv4/IPv6 address, so the daemon's
  * reconnects never block on DNS.  Blocking: start-up only.  0 or -1. */
