@@ -14,6 +14,7 @@ test('in-flight request finishes, then exit 0', async () => {
   w.fake.next({ hang: true });
   const pending = w.call(k.key, 'POST', '/emails', { from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' });
   while (w.fake.hanging.length === 0) await new Promise((r) => setTimeout(r, 10));
+  const tTerm = Date.now();
   w.proxy.proc.kill('SIGTERM');
   await new Promise((r) => setTimeout(r, 200));
   // No longer accepting.
@@ -25,6 +26,7 @@ test('in-flight request finishes, then exit 0', async () => {
   });
   assert.ok(refused, 'new connections are refused while draining');
   assert.equal(w.proxy.proc.exitCode, null, 'still running while a request is in flight');
+  const tRelease = Date.now();
   const held = w.fake.hanging.shift();
   held.writeHead(200, { 'content-type': 'application/json' });
   held.end('{"id":"late"}');
@@ -32,6 +34,10 @@ test('in-flight request finishes, then exit 0', async () => {
   assert.equal(res.status, 200);
   assert.equal(res.json.id, 'late');
   const { code } = await w.proxy.exited;
+  console.log(`# drain: SIGTERM -> exit ${Date.now() - tTerm} ms, of which ${Date.now() - tRelease} ms after the held call was answered`);
   assert.equal(code, 0);
+  // The held call's record reached Redis before the exit.
+  const rows = w.cli(['log', 'query', '--format', 'json']).stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.ok(rows.some((r) => r.email_ids.includes('late') && r.outcome === 'known'), 'record written before exit');
   assert.match(w.proxy.log, /drained/);
 });
