@@ -25,12 +25,15 @@ static const char usage[] =
     "       sendcap key list [--json] [--all]\n"
     "       sendcap key show KEY_ID [--json]\n"
     "       sendcap key revoke KEY_ID\n"
+    "       sendcap key rotate KEY_ID [--grace DURATION] [--json]\n"
     "\n"
     "DURATION is 30s, 15m, 4h or 7d.  A domain rule is example.com (exactly) or\n"
     "*.example.com (its subdomains only); no list means any domain.  No --daily-cap\n"
     "means no cap.  --scope sending (default) allows POST /emails, POST /emails/batch,\n"
     "GET/PATCH /emails/{id} and POST /emails/{id}/cancel; full allows every endpoint\n"
-    "but /api-keys.  key list hides revoked and expired keys unless --all.\n";
+    "but /api-keys.  key list hides revoked and expired keys unless --all.\n"
+    "key rotate prints a new vault key with the same policy, daily counter and emails;\n"
+    "the old key keeps working for --grace (default 0: it stops now).\n";
 
 static int
 text_ok(const char *s)
@@ -433,6 +436,56 @@ revoke(struct cli *cli, int argc, char **argv)
     return CLI_OK;
 }
 
+static int
+rotate(struct cli *cli, int argc, char **argv)
+{
+    const char *id = NULL;
+    int64_t grace = 0, old_exp = 0, now;
+    struct store_key k;
+    char vk[64], err[512], t[32];
+    int json = 0, r;
+
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            json = 1;
+        } else if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc) {
+            if (sc_parse_duration_ms(argv[++i], &grace) != 0)
+                return cli_fail(CLI_USAGE, "--grace: expected a duration like 1h, got '%s'",
+                                argv[i]);
+        } else if (argv[i][0] != '-' && id == NULL) {
+            id = argv[i];
+        } else {
+            return cli_fail(CLI_USAGE, "unexpected argument '%s'\n%s", argv[i], usage);
+        }
+    }
+    if (id == NULL)
+        return cli_fail(CLI_USAGE, "missing KEY_ID\n%s", usage);
+    if (cli_conn(cli) == NULL)
+        return CLI_ERR;
+    r = store_keys_rotate(cli->conn, id, grace, vk, sizeof(vk), &k, &old_exp, err, sizeof(err));
+    if (r > 0)
+        return cli_fail(CLI_NOTFOUND, "no key with id '%s'", id);
+    if (r < 0)
+        return cli_fail(CLI_ERR, "%s", err);
+    if (store_keys_redis_time(cli->conn, &now, err, sizeof(err)) != 0)
+        now = k.created_at;
+    if (json) {
+        json_t *o = key_json(&k, now);
+        json_object_set_new(o, "key", json_string(vk));
+        json_object_set_new(o, "rotated_from", json_string(id));
+        json_object_set_new(o, "old_key_expires_at", json_string(cli_time(old_exp, t, sizeof(t))));
+        cli_print_json(o);
+    } else {
+        printf("id:       %s (rotated from %s; same policy, daily counter and emails)\n", k.id, id);
+        printf("key:      %s\n", vk);
+        printf("old key:  %s stops at %s\n", id, cli_time(old_exp, t, sizeof(t)));
+        fprintf(stderr, "The vault key is shown only now: hand it to the agent and keep no "
+                        "other copy.\n");
+    }
+    store_secret_wipe(vk, sizeof(vk));
+    return CLI_OK;
+}
+
 int
 cli_cmd_key(struct cli *cli, int argc, char **argv)
 {
@@ -451,5 +504,7 @@ cli_cmd_key(struct cli *cli, int argc, char **argv)
         return show(cli, argc - 1, argv + 1);
     if (strcmp(argv[0], "revoke") == 0)
         return revoke(cli, argc - 1, argv + 1);
+    if (strcmp(argv[0], "rotate") == 0)
+        return rotate(cli, argc - 1, argv + 1);
     return cli_fail(CLI_USAGE, "unknown subcommand 'key %s'\n%s", argv[0], usage);
 }

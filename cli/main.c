@@ -33,6 +33,7 @@ static const char usage[] =
     "  key list [--json] [--all]              list vault keys (--all: revoked and expired too)\n"
     "  key show KEY_ID [--json]               show one key\n"
     "  key revoke KEY_ID                      revoke; effective on the very next call\n"
+    "  key rotate KEY_ID [--grace DURATION]   new vault key, same policy and counters\n"
     "  log query [filters] [--format F]       the call log (table, json or csv), newest last\n"
     "  log tail [filters]                     follow new calls\n"
     "  log verify [--since T]                 check the call log's MAC chains\n"

@@ -294,3 +294,58 @@ store_keys_status(const struct store_key *k, int64_t now_ms)
         return "expired";
     return "active";
 }
+
+int
+store_keys_rotate(struct store_conn *c, const char *id, int64_t grace_ms, char *vault_key,
+                  size_t vklen, struct store_key *out, int64_t *old_expires, char *err,
+                  size_t errlen)
+{
+    struct store_key old;
+    char nid[STORE_KEY_ID_MAX], hash[SC_KEY_HASH_HEX], k_old[128], k_new[128], k_id[128], g[24];
+    const char *args[6];
+    redisReply *r;
+    int ret = store_keys_get(c, id, &old, err, errlen);
+
+    if (ret != 0)
+        return ret;
+    memcpy(nid, "key_", 4);
+    if (store_secret_random_base62(nid + 4, SC_KEY_ID_CHARS) != 0 ||
+        store_secret_vault_key_new(vault_key, vklen) != 0) {
+        snprintf(err, errlen, "the system random generator failed");
+        return -1;
+    }
+    store_secret_key_hash(vault_key, strlen(vault_key), hash);
+    snprintf(k_old, sizeof(k_old), "sc:vk:%s", old.hash);
+    snprintf(k_new, sizeof(k_new), "sc:vk:%s", hash);
+    snprintf(k_id, sizeof(k_id), "sc:id:%s", nid);
+    snprintf(g, sizeof(g), "%lld", (long long)grace_ms);
+    args[0] = k_old;
+    args[1] = k_new;
+    args[2] = k_id;
+    args[3] = nid;
+    args[4] = hash;
+    args[5] = g;
+    r = store_redis_eval(c, STORE_SCRIPT_KEY_ROTATE, 3, 6, args, err, errlen);
+    if (r == NULL) {
+        store_secret_wipe(vault_key, vklen);
+        if (strstr(err, "ERR_REVOKED"))
+            snprintf(err, errlen, "key %s is revoked; issue a new key instead", id);
+        else if (strstr(err, "ERR_EXPIRED"))
+            snprintf(err, errlen, "key %s has expired; issue a new key instead", id);
+        return strstr(err, "ERR_NO_KEY") ? 1 : -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        sc_parse_i64(r->element[1]->str, 0, INT64_MAX, old_expires) != 0) {
+        freeReplyObject(r);
+        store_secret_wipe(vault_key, vklen);
+        snprintf(err, errlen, "redis: unexpected reply from key_rotate");
+        return -1;
+    }
+    freeReplyObject(r);
+    if (store_keys_get(c, nid, out, err, errlen) != 0) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "the new key %s could not be read back", nid);
+        return -1;
+    }
+    return 0;
+}

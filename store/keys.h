@@ -78,6 +78,15 @@ int store_keys_each(struct store_conn *c, int (*fn)(const struct store_key *, vo
 int store_keys_revoke(struct store_conn *c, const char *id, int64_t *revoked_at, int *already,
                       char *err, size_t errlen);
 
+/* Rotate by id: a new vault key (written to vault_key, >= 48 bytes, its
+ * record to out) with the old one's policy and family, so it shares the
+ * daily counter and the emails; the old key stays valid for grace_ms more
+ * (never longer than it already was).  *old_expires receives when it stops.
+ * 0, 1 if no such key, -1 with err (revoked or expired keys are refused). */
+int store_keys_rotate(struct store_conn *c, const char *id, int64_t grace_ms, char *vault_key,
+                      size_t vklen, struct store_key *out, int64_t *old_expires, char *err,
+                      size_t errlen);
+
 /* Redis's clock, ms since the epoch.  0 or -1. */
 int store_keys_redis_time(struct store_conn *c, int64_t *now_ms, char *err, size_t errlen);
 

@@ -233,6 +233,7 @@ static struct store_script scripts[STORE_SCRIPT_COUNT] = {
     [STORE_SCRIPT_CALL] = {"call", store_lua_call, ""},
     [STORE_SCRIPT_KEY_ISSUE] = {"key_issue", store_lua_key_issue, ""},
     [STORE_SCRIPT_KEY_REVOKE] = {"key_revoke", store_lua_key_revoke, ""},
+    [STORE_SCRIPT_KEY_ROTATE] = {"key_rotate", store_lua_key_rotate, ""},
     [STORE_SCRIPT_UPSTREAM_ADD] = {"upstream_add", store_lua_upstream_add, ""},
     [STORE_SCRIPT_UPSTREAM_ROTATE] = {"upstream_rotate", store_lua_upstream_rotate, ""},
     [STORE_SCRIPT_UPSTREAM_REMOVE] = {"upstream_remove", store_lua_upstream_remove, ""},

@@ -66,6 +66,7 @@ enum store_script_id {
     STORE_SCRIPT_CALL = 0, /* proxy: check key, revocation, expiry; reserve sends */
     STORE_SCRIPT_KEY_ISSUE,
     STORE_SCRIPT_KEY_REVOKE,
+    STORE_SCRIPT_KEY_ROTATE,
     STORE_SCRIPT_UPSTREAM_ADD,
     STORE_SCRIPT_UPSTREAM_ROTATE,
     STORE_SCRIPT_UPSTREAM_REMOVE,

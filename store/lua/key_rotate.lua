@@ -1,0 +1,48 @@
+-- key_rotate.lua: a new vault key for an old one's policy, counters and emails.
+--
+-- KEYS[1] sc:vk:<old hash>   KEYS[2] sc:vk:<new hash>   KEYS[3] sc:id:<new id>
+-- ARGV[1] new id   ARGV[2] new hash   ARGV[3] grace (ms): how long the old key
+-- stays valid (by Redis's clock; never longer than it already was)
+-- The new record copies the old one (policy, upstream, family: the daily
+-- counter and the own-email rule follow the family) with a new id, hash and
+-- times.  Replies {created_at_ms, old_expires_at_ms} or an error.
+local old = redis.call('HGETALL', KEYS[1])
+if #old == 0 then
+  return redis.error_reply('ERR_NO_KEY no such key')
+end
+local rec = {}
+for i = 1, #old, 2 do rec[old[i]] = old[i + 1] end
+if (tonumber(rec['revoked_at']) or 0) > 0 then
+  return redis.error_reply('ERR_REVOKED the key is revoked')
+end
+if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then
+  return redis.error_reply('ERR_COLLISION key id or hash already exists')
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local oexp = tonumber(rec['expires_at']) or 0
+if oexp > 0 and now >= oexp then
+  return redis.error_reply('ERR_EXPIRED the key has expired')
+end
+rec['rotated_from'] = rec['id']
+rec['id'] = ARGV[1]
+rec['hash'] = ARGV[2]
+rec['created_at'] = string.format('%d', now)
+rec['last_used_at'] = '0'
+rec['revoked_at'] = '0'
+rec['gen'] = '1'
+if not rec['family'] or rec['family'] == '' then rec['family'] = old[2] end
+local fields = {}
+for k, v in pairs(rec) do
+  fields[#fields + 1] = k
+  fields[#fields + 1] = v
+end
+redis.call('HSET', KEYS[2], unpack(fields))
+redis.call('SET', KEYS[3], ARGV[2])
+redis.call('ZADD', 'sc:keys', now, ARGV[1])
+redis.call('SADD', 'sc:upkeys:' .. rec['upstream'], ARGV[1])
+local nexp = now + tonumber(ARGV[3])
+if oexp > 0 and oexp < nexp then nexp = oexp end
+redis.call('HSET', KEYS[1], 'expires_at', string.format('%d', nexp), 'rotated_to', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'gen', 1)
+return {string.format('%d', now), string.format('%d', nexp)}
