@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { World, freePort, SENDCAPD } from '../lib/harness.mjs';
+import { World, freePort, freePortPair, SENDCAPD } from '../lib/harness.mjs';
 
 const w = new World();
 before(async () => { await w.start({ proxies: 0 }); });
@@ -12,7 +12,7 @@ after(async () => { await w.stop(); });
 
 test('two workers on one port: exact cap, two writers, clean stop', async () => {
   const port = await freePort();
-  const mport = await freePort();
+  const mport = await freePortPair();
   const proc = spawn(SENDCAPD, ['--listen', `127.0.0.1:${port}`, '--upstream-url', w.fake.url, '--workers', '2',
     '--metrics-listen', `127.0.0.1:${mport}`],
     { env: w.env, stdio: ['ignore', 'pipe', 'pipe'] });

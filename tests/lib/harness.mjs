@@ -29,6 +29,20 @@ export async function freePort() {
   });
 }
 
+// A free port p such that p + 1 is free too (for --workers 2 metrics).
+export async function freePortPair() {
+  const canBind = (port) => new Promise((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+  for (let i = 0; i < 100; i++) {
+    const p = await freePort();
+    if (p < 65535 && await canBind(p + 1)) return p;
+  }
+  throw new Error('no two consecutive free ports');
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class Redis {
