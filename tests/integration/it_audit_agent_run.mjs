@@ -33,7 +33,7 @@ before(async () => {
   await send('vk_' + 'Z'.repeat(43), email(), 403, { 'x-agent-run-id': run });
   w.fake.next({ status: 500, body: { statusCode: 500, name: 'application_error', message: 'boom' } });
   await send(k.key, email(), 500);
-  await new Promise((r) => setTimeout(r, 300)); // final records are written off the critical path
+  await w.waitForLog(6, ['--agent-run-id', run]); // final records are written off the critical path
 });
 after(async () => { await w.stop(); });
 

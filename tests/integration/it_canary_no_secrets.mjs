@@ -55,7 +55,7 @@ test('exercise every path', async () => {
   cli(['upstream', 'rotate', 'second'], { input: `${w.realKey}\n` });
   cli(['upstream', 'remove', 'prod']);
   cli(['--redis', 'redis://127.0.0.1:1/0', 'key', 'list']);
-  await new Promise((r) => setTimeout(r, 300)); // call records are written off the critical path
+  await w.waitForLog(20); // every call above has its record (written off the critical path)
   for (const f of ['table', 'json', 'csv']) cli(['log', 'query', '--format', f]);
   cli(['log', 'verify']);
   assert.ok(outputs.join('').includes('unknown_key'), 'the call log was read');

@@ -91,7 +91,7 @@ test('metrics count the calls made', async () => {
 
 test('readyz and redis_up follow Redis', async () => {
   await w.redis.stop();
-  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 0; i < 100 && (await get('/readyz')).status !== 503; i++) await new Promise((res) => setTimeout(res, 50));
   const r = await get('/readyz');
   assert.equal(r.status, 503);
   assert.equal(JSON.parse(r.text).redis, 'down');

@@ -45,7 +45,7 @@ test('cap 40 through HAProxy and three sendcapd: exactly 40 forwarded', async ()
   assert.equal(statuses.filter((s) => s === 200).length, 40);
   assert.equal(statuses.filter((s) => s === 429).length, 260);
   assert.equal(fake.received.length, 40);
-  await new Promise((r) => setTimeout(r, 300));
+  await w.waitForLog(300);
   const v = w.cli(['log', 'verify']);
   assert.equal(v.code, 0, v.stdout);
   assert.match(v.stdout, /from 3 writers/, 'all three instances served');

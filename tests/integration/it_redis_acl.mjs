@@ -42,8 +42,7 @@ test('the whole path works as the restricted user', async () => {
     const r = w.cli(args);
     assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
   }
-  await new Promise((r) => setTimeout(r, 200));
-  const rows = w.cli(['log', 'query', '--agent-run-id', 'acl-run', '--format', 'json']).stdout.trim().split('\n');
+  const rows = await w.waitForLog(4, ['--agent-run-id', 'acl-run']);
   assert.equal(rows.length, 4, 'send, read, cap, revoked');
   assert.ok(!w.proxy.log.includes('s3cret-test-pw'), 'the Redis password is not logged');
 });

@@ -33,7 +33,7 @@ test('two workers on one port: exact cap, two writers, clean stop', async () => 
   assert.equal(results.filter((s) => s === 429).length, 150);
   assert.equal(w.fake.received.length, 50);
 
-  await new Promise((r) => setTimeout(r, 300));
+  await w.waitForLog(200);
   const v = w.cli(['log', 'verify']);
   assert.equal(v.code, 0, v.stdout);
   assert.match(v.stdout, /verified 200 records from 2 writers/, 'both workers served and logged');

@@ -168,6 +168,19 @@ export class World {
     return JSON.parse(r.stdout);
   }
 
+  // Call records are written off the critical path: wait (up to 15 s) until
+  // `log query ...args --format json` returns at least n rows; returns them.
+  async waitForLog(n, args = []) {
+    let rows = [];
+    for (let i = 0; i < 300; i++) {
+      const r = this.cli(['log', 'query', ...args, '--format', 'json']);
+      rows = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+      if (rows.length >= n) return rows;
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    throw new Error(`only ${rows.length} of ${n} call records arrived`);
+  }
+
   // fetch through a proxy with a vault key.
   async call(key, method, pathAndQuery, body, { proxy, headers } = {}) {
     const p = proxy ?? this.proxy;
