@@ -55,6 +55,15 @@ const char *cli_time(int64_t ms, char *buf, size_t len);
  * releases it with store_secret_free), or NULL after printing why. */
 char *cli_read_real_key(const char *from_env);
 
+/* A command group's subcommands: "--help" anywhere prints usage; otherwise
+ * argv[0] picks the subcommand, which gets the rest. */
+struct cli_sub {
+    const char *name;
+    int (*fn)(struct cli *cli, int argc, char **argv);
+};
+int cli_dispatch(struct cli *cli, const char *group, const char *help, const struct cli_sub *subs,
+                 int argc, char **argv);
+
 int cli_cmd_init(struct cli *cli, int argc, char **argv);
 int cli_cmd_upstream(struct cli *cli, int argc, char **argv);
 int cli_cmd_key(struct cli *cli, int argc, char **argv);

@@ -489,22 +489,14 @@ rotate(struct cli *cli, int argc, char **argv)
 int
 cli_cmd_key(struct cli *cli, int argc, char **argv)
 {
-    if (argc == 0)
-        return cli_fail(CLI_USAGE, "missing subcommand\n%s", usage);
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        }
-    if (strcmp(argv[0], "issue") == 0)
-        return issue(cli, argc - 1, argv + 1);
-    if (strcmp(argv[0], "list") == 0)
-        return list(cli, argc - 1, argv + 1);
-    if (strcmp(argv[0], "show") == 0)
-        return show(cli, argc - 1, argv + 1);
-    if (strcmp(argv[0], "revoke") == 0)
-        return revoke(cli, argc - 1, argv + 1);
-    if (strcmp(argv[0], "rotate") == 0)
-        return rotate(cli, argc - 1, argv + 1);
-    return cli_fail(CLI_USAGE, "unknown subcommand 'key %s'\n%s", argv[0], usage);
+    static const struct cli_sub subs[] = {
+        {"issue", issue},
+        {"list", list},
+        {"show", show},
+        {"revoke", revoke},
+        {"rotate", rotate},
+        {NULL, NULL},
+    };
+
+    return cli_dispatch(cli, "key", usage, subs, argc, argv);
 }

@@ -301,21 +301,27 @@ verify(struct cli *cli, int argc, char **argv)
     return CLI_OK;
 }
 
+static int
+query(struct cli *cli, int argc, char **argv)
+{
+    return query_or_tail(cli, argc, argv, 0);
+}
+
+static int
+tail(struct cli *cli, int argc, char **argv)
+{
+    return query_or_tail(cli, argc, argv, 1);
+}
+
 int
 cli_cmd_log(struct cli *cli, int argc, char **argv)
 {
-    if (argc == 0)
-        return cli_fail(CLI_USAGE, "missing subcommand\n%s", usage);
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        }
-    if (strcmp(argv[0], "query") == 0)
-        return query_or_tail(cli, argc - 1, argv + 1, 0);
-    if (strcmp(argv[0], "tail") == 0)
-        return query_or_tail(cli, argc - 1, argv + 1, 1);
-    if (strcmp(argv[0], "verify") == 0)
-        return verify(cli, argc - 1, argv + 1);
-    return cli_fail(CLI_USAGE, "unknown subcommand 'log %s'\n%s", argv[0], usage);
+    static const struct cli_sub subs[] = {
+        {"query", query},
+        {"tail", tail},
+        {"verify", verify},
+        {NULL, NULL},
+    };
+
+    return cli_dispatch(cli, "log", usage, subs, argc, argv);
 }

@@ -54,6 +54,23 @@ cli_fail(int code, const char *fmt, ...)
     return code;
 }
 
+int
+cli_dispatch(struct cli *cli, const char *group, const char *help, const struct cli_sub *subs,
+             int argc, char **argv)
+{
+    if (argc == 0)
+        return cli_fail(CLI_USAGE, "missing subcommand\n%s", help);
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(help, stdout);
+            return CLI_OK;
+        }
+    for (const struct cli_sub *s = subs; s->name != NULL; s++)
+        if (strcmp(argv[0], s->name) == 0)
+            return s->fn(cli, argc - 1, argv + 1);
+    return cli_fail(CLI_USAGE, "unknown subcommand '%s %s'\n%s", group, argv[0], help);
+}
+
 struct store_conn *
 cli_conn(struct cli *cli)
 {

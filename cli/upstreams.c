@@ -156,23 +156,28 @@ remove_cmd(struct cli *cli, int argc, char **argv)
     return CLI_OK;
 }
 
+static int
+add(struct cli *cli, int argc, char **argv)
+{
+    return put(cli, argc, argv, 0);
+}
+
+static int
+rotate_cmd(struct cli *cli, int argc, char **argv)
+{
+    return put(cli, argc, argv, 1);
+}
+
 int
 cli_cmd_upstream(struct cli *cli, int argc, char **argv)
 {
-    if (argc == 0)
-        return cli_fail(CLI_USAGE, "missing subcommand\n%s", usage);
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return CLI_OK;
-        }
-    if (strcmp(argv[0], "add") == 0)
-        return put(cli, argc - 1, argv + 1, 0);
-    if (strcmp(argv[0], "rotate") == 0)
-        return put(cli, argc - 1, argv + 1, 1);
-    if (strcmp(argv[0], "list") == 0)
-        return list(cli, argc - 1, argv + 1);
-    if (strcmp(argv[0], "remove") == 0)
-        return remove_cmd(cli, argc - 1, argv + 1);
-    return cli_fail(CLI_USAGE, "unknown subcommand 'upstream %s'\n%s", argv[0], usage);
+    static const struct cli_sub subs[] = {
+        {"add", add},
+        {"rotate", rotate_cmd},
+        {"list", list},
+        {"remove", remove_cmd},
+        {NULL, NULL},
+    };
+
+    return cli_dispatch(cli, "upstream", usage, subs, argc, argv);
 }
