@@ -178,6 +178,21 @@ sc_mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+char *
+sc_put_u64(char *o, uint64_t v)
+{
+    char num[24];
+    int k = 0;
+
+    do {
+        num[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (k > 0)
+        *o++ = num[--k];
+    return o;
+}
+
 size_t
 sc_strlcpy(char *dst, const char *src, size_t len)
 {

@@ -28,6 +28,10 @@ int64_t sc_now_ms(void);
 int64_t sc_mono_ms(void);
 int64_t sc_mono_us(void);
 
+/* Write v in decimal at o (no NUL; at most 20 bytes) and return the end:
+ * for hot paths that build protocol text without snprintf. */
+char *sc_put_u64(char *o, uint64_t v);
+
 /* Copy at most len-1 bytes and NUL-terminate; returns strlen(src) so
  * truncation shows as a result >= len (OpenBSD strlcpy). */
 size_t sc_strlcpy(char *dst, const char *src, size_t len);

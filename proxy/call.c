@@ -69,6 +69,8 @@ struct call {
     char **ids;                  /* email ids Resend returned */
     size_t nids;
     int recorded;                /* the call record is queued */
+    struct store_audit_rec rec;  /* the request's facts, filled once (intent, then final) */
+    int rec_filled;
 
     /* For the call record (store/audit.h), captured while req is alive. */
     int64_t t_wall;
@@ -94,6 +96,7 @@ static void call_free(struct call *c)
     free(c->agent_run);
     free(c->client);
     free(c->email_ids);
+    store_audit_clear(&c->rec);
     for (size_t i = 0; i < c->nids; i++)
         free(c->ids[i]);
     free(c->ids);
@@ -808,7 +811,6 @@ run_script(struct call *c, const struct kc_entry *e)
 {
     char key[80], sends[24], ttl[24], *packed = NULL;
     const char *argv[9];
-    struct store_audit_rec rec = {{0}};
     const char *errstr = NULL;
     const char *mode = "forward";
     int argc = 6;
@@ -833,12 +835,14 @@ run_script(struct call *c, const struct kc_entry *e)
     argv[5] = c->email_id;
     if (strcmp(mode, "send") == 0 && c->px->audit != NULL) {
         /* The audit intent, written with the reservation (SPEC §4). */
-        fill_record(c, &rec);
-        store_audit_set(&rec, SA_DECISION, "allowed");
-        store_audit_set(&rec, SA_REASON, "outcome_unknown");
-        packed = store_audit_pack(&rec);
+        if (!c->rec_filled) {
+            fill_record(c, &c->rec);
+            c->rec_filled = 1;
+        }
+        store_audit_set(&c->rec, SA_DECISION, "allowed");
+        store_audit_set(&c->rec, SA_REASON, "outcome_unknown");
+        packed = store_audit_pack(&c->rec);
         if (packed == NULL) {
-            store_audit_clear(&rec);
             fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
             return;
         }
@@ -851,7 +855,6 @@ run_script(struct call *c, const struct kc_entry *e)
     if (store_redis_async_eval(c->px->redis, STORE_SCRIPT_CALL, 1, argc, argv, NULL, script_done,
                                c, &errstr) != 0) {
         proxy_metrics_redis(c->px->metrics, 0, 1);
-        store_audit_clear(&rec);
         free(packed);
         sc_warn("%s redis: %s", c->id, errstr);
         fail(c, 503, "service_unavailable",
@@ -860,7 +863,6 @@ run_script(struct call *c, const struct kc_entry *e)
         return;
     }
     c->intent_written = argc > 6; /* if the script runs, the intent is there */
-    store_audit_clear(&rec);
     free(packed);
 }
 
@@ -1011,7 +1013,7 @@ fill_record(const struct call *c, struct store_audit_rec *rec)
 static void
 write_record(struct call *c)
 {
-    struct store_audit_rec rec = {{0}};
+    struct store_audit_rec *rec = &c->rec;
     struct store_audit_settle st;
 
     if (c->recorded || c->px == NULL || c->px->audit == NULL)
@@ -1020,24 +1022,26 @@ write_record(struct call *c)
     proxy_metrics_request(c->px->metrics, c->route ? c->route->name : "none",
                           c->decision ? c->decision : "error", c->reason ? c->reason : "",
                           c->status, sc_mono_us() - c->t0_us);
-    fill_record(c, &rec);
-    store_audit_set(&rec, SA_DECISION, c->decision ? c->decision : "error");
-    store_audit_set(&rec, SA_REASON, c->reason ? c->reason : "");
-    store_audit_setf(&rec, SA_STATUS, "%d", c->status);
+    if (!c->rec_filled) /* a send's intent already filled it */
+        fill_record(c, rec);
+    c->rec_filled = 1;
+    store_audit_set(rec, SA_DECISION, c->decision ? c->decision : "error");
+    store_audit_set(rec, SA_REASON, c->reason ? c->reason : "");
+    store_audit_setf(rec, SA_STATUS, "%d", c->status);
     if (c->ust)
-        store_audit_setf(&rec, SA_UPSTREAM_STATUS, "%d", c->ust);
-    store_audit_set(&rec, SA_EMAIL_IDS, c->email_ids);
-    store_audit_setf(&rec, SA_LATENCY_MS, "%lld", (long long)(sc_mono_ms() - c->t0));
+        store_audit_setf(rec, SA_UPSTREAM_STATUS, "%d", c->ust);
+    store_audit_set(rec, SA_EMAIL_IDS, c->email_ids);
+    store_audit_setf(rec, SA_LATENCY_MS, "%lld", (long long)(sc_mono_ms() - c->t0));
     if (c->ulat)
-        store_audit_setf(&rec, SA_UPSTREAM_LATENCY_MS, "%lld", (long long)c->ulat);
-    store_audit_set(&rec, SA_CLIENT_GONE, c->gone ? "1" : "");
+        store_audit_setf(rec, SA_UPSTREAM_LATENCY_MS, "%lld", (long long)c->ulat);
+    store_audit_set(rec, SA_CLIENT_GONE, c->gone ? "1" : "");
     st.counter_key = c->counter_key;
     st.refund = c->refund;
     st.family = c->family;
     st.owner_ttl_s = SC_EMAIL_OWNER_TTL_S;
     st.ids = (const char *const *)c->ids;
     st.nids = c->nids;
-    store_audit_log_write(c->px->audit, &rec, c->intent_written ? c->id : NULL,
+    store_audit_log_write(c->px->audit, rec, c->intent_written ? c->id : NULL,
                           c->is_send ? &st : NULL);
 }
 

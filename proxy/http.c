@@ -347,6 +347,21 @@ getline_bounded(struct evbuffer *in, size_t cap, size_t *used, int *too_long)
     return line;
 }
 
+/* Move up to body_left buffered bytes into the request body.  -1 when
+ * nothing is buffered yet (wait for more), else 0. */
+static int
+take_body(struct http_conn *c, struct evbuffer *in)
+{
+    size_t avail = evbuffer_get_length(in);
+    size_t take = avail < (size_t)c->req->body_left ? avail : (size_t)c->req->body_left;
+
+    if (take == 0)
+        return -1;
+    evbuffer_remove_buffer(in, c->req->body, take);
+    c->req->body_left -= (int64_t)take;
+    return 0;
+}
+
 static void
 process(struct http_conn *c)
 {
@@ -418,20 +433,14 @@ process(struct http_conn *c)
                 return;
             }
             break;
-        case C_BODY: {
-            size_t avail = evbuffer_get_length(in);
-            size_t take = avail < (size_t)c->req->body_left ? avail : (size_t)c->req->body_left;
-
-            if (take == 0)
+        case C_BODY:
+            if (take_body(c, in) < 0)
                 return;
-            evbuffer_remove_buffer(in, c->req->body, take);
-            c->req->body_left -= (int64_t)take;
             if (c->req->body_left == 0) {
                 dispatch(c);
                 return;
             }
             break;
-        }
         case C_CHUNK_SIZE: {
             size_t used = 0;
             char *end;
@@ -463,18 +472,12 @@ process(struct http_conn *c)
             c->state = C_CHUNK_DATA;
             break;
         }
-        case C_CHUNK_DATA: {
-            size_t avail = evbuffer_get_length(in);
-            size_t take = avail < (size_t)c->req->body_left ? avail : (size_t)c->req->body_left;
-
-            if (take == 0)
+        case C_CHUNK_DATA:
+            if (take_body(c, in) < 0)
                 return;
-            evbuffer_remove_buffer(in, c->req->body, take);
-            c->req->body_left -= (int64_t)take;
             if (c->req->body_left == 0)
                 c->state = C_CHUNK_CRLF;
             break;
-        }
         case C_CHUNK_CRLF: {
             size_t used = 0;
 

@@ -70,7 +70,8 @@ store_audit_pack(const struct store_audit_rec *r)
     for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
         const char *v = r->v[i] ? r->v[i] : "";
         size_t n = strlen(v);
-        o += snprintf(o, 24, "%zu:", n);
+        o = sc_put_u64(o, n);
+        *o++ = ':';
         memcpy(o, v, n);
         o += n;
     }
@@ -129,21 +130,6 @@ store_audit_key(const unsigned char mk[SC_MASTER_KEY_LEN], unsigned char out[32]
 static HMAC_CTX *keyed;
 static unsigned char keyed_for[32];
 
-static char *
-put_num(char *o, size_t v)
-{
-    char num[24];
-    int k = 0;
-
-    do {
-        num[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    while (k > 0)
-        *o++ = num[--k];
-    return o;
-}
-
 void
 store_audit_mac(const unsigned char key[32], const char *prev, int n, const char *const *names,
                 const char *const *values, const size_t *lens, char out[65])
@@ -178,12 +164,12 @@ store_audit_mac(const unsigned char key[32], const char *prev, int n, const char
             *o++ = '\n';
             for (int i = 0; i < n; i++) {
                 size_t vl = lens ? lens[i] : strlen(values[i]), nl = strlen(names[i]);
-                o = put_num(o, nl);
+                o = sc_put_u64(o, nl);
                 *o++ = ':';
                 memcpy(o, names[i], nl);
                 o += nl;
                 *o++ = '=';
-                o = put_num(o, vl);
+                o = sc_put_u64(o, vl);
                 *o++ = ':';
                 memcpy(o, values[i], vl);
                 o += vl;
@@ -199,13 +185,13 @@ store_audit_mac(const unsigned char key[32], const char *prev, int n, const char
             HMAC_Update(h, (const unsigned char *)"\n", 1);
             for (int i = 0; i < n; i++) {
                 size_t vl = lens ? lens[i] : strlen(values[i]), nl = strlen(names[i]);
-                o = put_num(hdr, nl);
+                o = sc_put_u64(hdr, nl);
                 *o++ = ':';
                 HMAC_Update(h, (const unsigned char *)hdr, (size_t)(o - hdr));
                 HMAC_Update(h, (const unsigned char *)names[i], nl);
                 o = hdr;
                 *o++ = '=';
-                o = put_num(o, vl);
+                o = sc_put_u64(o, vl);
                 *o++ = ':';
                 HMAC_Update(h, (const unsigned char *)hdr, (size_t)(o - hdr));
                 HMAC_Update(h, (const unsigned char *)values[i], vl);

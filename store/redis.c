@@ -1047,17 +1047,8 @@ pending_reply(redisAsyncContext *ac, void *r, void *priv)
 static char *
 put_bulk(char *o, const char *data, size_t len)
 {
-    char num[24];
-    size_t v = len;
-    int k = 0;
-
     *o++ = '$';
-    do {
-        num[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    while (k > 0)
-        *o++ = num[--k];
+    o = sc_put_u64(o, len);
     *o++ = '\r';
     *o++ = '\n';
     memcpy(o, data, len);
