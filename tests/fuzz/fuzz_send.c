@@ -15,26 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oracle.h"
 #include "policy/policy.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int
-oracle(const char *d)
-{
-    size_t n = strlen(d), sl = strlen(".corp.example");
-
-    if (strcmp(d, "example.com") == 0)
-        return 1;
-    return n > sl && strcmp(d + n - sl, ".corp.example") == 0 && d[n - sl - 1] != '.';
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct policy_send s;
     struct policy_decision d;
-    struct policy_key k = {POLICY_SCOPE_SENDING, 1000, "example.com", "example.com,*.corp.example"};
+    struct policy_key k = {POLICY_SCOPE_SENDING, 1000, "example.com", ORACLE_LIST};
     const struct policy_route *route;
     int batch;
 
