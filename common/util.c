@@ -206,14 +206,3 @@ sc_strlcpy(char *dst, const char *src, size_t len)
     return n;
 }
 
-int
-sc_strcaseeq(const char *a, const char *b)
-{
-    while (*a && *b) {
-        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
-            return 0;
-        a++;
-        b++;
-    }
-    return *a == *b;
-}

@@ -36,7 +36,5 @@ char *sc_put_u64(char *o, uint64_t v);
  * truncation shows as a result >= len (OpenBSD strlcpy). */
 size_t sc_strlcpy(char *dst, const char *src, size_t len);
 
-/* Case-insensitive ASCII comparison of NUL-terminated strings. */
-int sc_strcaseeq(const char *a, const char *b);
 
 #endif

@@ -165,6 +165,9 @@ render(struct proxy *px, size_t *len)
     fprintf(f, "# HELP sendcap_inflight_requests Calls received and not yet answered.\n"
                "# TYPE sendcap_inflight_requests gauge\nsendcap_inflight_requests %ld\n",
             proxy_http_inflight(px->http));
+    fprintf(f, "# HELP sendcap_upstream_inflight Calls to Resend started and not finished.\n"
+               "# TYPE sendcap_upstream_inflight gauge\nsendcap_upstream_inflight %ld\n",
+            proxy_upstream_inflight(px->upstream));
     fprintf(f, "# HELP sendcap_redis_up Whether the Redis connection is up with scripts loaded.\n"
                "# TYPE sendcap_redis_up gauge\nsendcap_redis_up %d\n",
             store_redis_async_ready(px->redis));

@@ -421,13 +421,6 @@ store_redis_cmd(struct store_conn *c, char *err, size_t errlen, const char *fmt,
 }
 
 redisReply *
-store_redis_cmdargv(struct store_conn *c, int argc, const char **argv, const size_t *argvlen,
-                    char *err, size_t errlen)
-{
-    return check(c, redisCommandArgv(c->ctx, argc, argv, argvlen), err, errlen);
-}
-
-redisReply *
 store_redis_eval(struct store_conn *c, enum store_script_id id, int nkeys, int nargs,
                  const char **args, char *err, size_t errlen)
 {

@@ -92,8 +92,6 @@ void store_redis_close(struct store_conn *c);
  * Redis's message).
  */
 redisReply *store_redis_cmd(struct store_conn *c, char *err, size_t errlen, const char *fmt, ...);
-redisReply *store_redis_cmdargv(struct store_conn *c, int argc, const char **argv,
-                                const size_t *argvlen, char *err, size_t errlen);
 
 /* The hiredis context, for pipelining (redisAppendCommand/redisGetReply).
  * Borrowed, valid until store_redis_close. */

@@ -86,6 +86,7 @@ test('metrics count the calls made', async () => {
   assert.equal(s.find((x) => x.name === 'sendcap_upstream_errors_total' && x.labels.kind === 'failed_after_send').value, 1);
   assert.equal(s.find((x) => x.name === 'sendcap_redis_up').value, 1);
   assert.equal(s.find((x) => x.name === 'sendcap_inflight_requests').value, 0);
+  assert.equal(s.find((x) => x.name === 'sendcap_upstream_inflight').value, 0);
   assert.ok(!m.text.includes(k.key) && !m.text.includes(w.realKey), 'no secret in metrics');
 });
 

@@ -69,8 +69,6 @@ test_numbers(void **state)
     assert_int_equal(sc_parse_i64("99999999999999999999", 0, INT64_MAX, &v), -1);
     assert_int_equal(sc_strlcpy(b, "abcdef", sizeof(b)), 6);
     assert_string_equal(b, "abc");
-    assert_true(sc_strcaseeq("Bearer", "bEARER"));
-    assert_false(sc_strcaseeq("Bearer", "Beare"));
 }
 
 int
