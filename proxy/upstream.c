@@ -41,8 +41,7 @@ struct ucall {
     struct upstream *up;
     CURL *easy;
     struct curl_slist *headers;
-    const char *out;  /* request body, borrowed */
-    size_t out_len, out_off;
+    int attempts;     /* requests libcurl was about to make for this call */
     upstream_done_cb *cb;
     void *arg;
     char *url;
@@ -140,29 +139,25 @@ sock_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
     return 0;
 }
 
-static size_t
-read_cb(char *buf, size_t size, size_t nitems, void *arg)
-{
-    struct ucall *c = arg;
-    size_t n = size * nitems, left = c->out_len - c->out_off;
-
-    if (n > left)
-        n = left;
-    memcpy(buf, c->out + c->out_off, n);
-    c->out_off += n;
-    return n;
-}
-
+/*
+ * Called by libcurl right before it sends the request on a connection, new
+ * or reused.  A second call for one transfer is libcurl's silent retry: when
+ * a reused keep-alive connection closes without an answer, it re-sends the
+ * request on a fresh connection.  For a send Resend did receive that would
+ * be a second email under one reservation, so the retry is refused and the
+ * call fails as "failed after sending" (502, reservation kept).
+ */
 static int
-seek_cb(void *arg, curl_off_t offset, int origin)
+prereq_cb(void *arg, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+          int conn_local_port)
 {
     struct ucall *c = arg;
 
-    /* Only "rewind before anything was read" is allowed (libcurl asks for
-     * it before the first send); never once bytes have gone out. */
-    if (origin == SEEK_SET && offset == 0 && c->out_off == 0)
-        return CURL_SEEKFUNC_OK;
-    return CURL_SEEKFUNC_CANTSEEK;
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    return c->attempts++ == 0 ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
 }
 
 static size_t
@@ -247,7 +242,13 @@ ucall_free(struct ucall *c)
     if (c->easy != NULL) {
         curl_multi_remove_handle(up->multi, c->easy);
         if (up->npool < SC_UPSTREAM_MAX_IDLE_CONNS) {
-            curl_easy_reset(c->easy);
+            /* Kept configured (easy_new); the per-call options are all set
+             * again by the next proxy_upstream_start.  Nothing of this call
+             * stays reachable: the header list is freed below and replaced
+             * before the next transfer. */
+            curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);
+            curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, NULL);
+            curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, NULL);
             up->pool[up->npool++] = c->easy;
         } else {
             curl_easy_cleanup(c->easy);
@@ -268,7 +269,7 @@ finish(struct ucall *c, CURLcode rc)
 
     memset(&res, 0, sizeof(res));
     curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &sent);
-    res.sent = sent > 0;
+    res.sent = sent > 0 || c->attempts > 1; /* a refused retry means one went out */
     if (rc == CURLE_OK) {
         res.outcome = UPSTREAM_ANSWERED;
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.status);
@@ -409,6 +410,28 @@ proxy_upstream_inflight(const struct upstream *up)
     return up->inflight;
 }
 
+/* A new easy handle with the options every call shares. */
+static CURL *
+easy_new(struct upstream *up)
+{
+    CURL *e = curl_easy_init();
+
+    if (e == NULL)
+        return NULL;
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, up->allow_http ? "http,https" : "https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* ignore *_proxy in the environment */
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L); /* forward exactly what was checked */
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)SC_UPSTREAM_CONNECT_TIMEOUT_MS);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SC_UPSTREAM_MAX_RESPONSE);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, prereq_cb);
+    return e;
+}
+
 int
 proxy_upstream_start(struct upstream *up, const char *method, const char *path_query,
                      struct curl_slist *headers, const void *body, size_t body_len,
@@ -416,6 +439,7 @@ proxy_upstream_start(struct upstream *up, const char *method, const char *path_q
 {
     struct ucall *c = calloc(1, sizeof(*c));
     size_t ul;
+    int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0;
 
     if (c == NULL) {
         wipe_slist(headers);
@@ -428,7 +452,7 @@ proxy_upstream_start(struct upstream *up, const char *method, const char *path_q
     c->t0 = sc_mono_ms();
     ul = strlen(up->base_url) + strlen(path_query) + 1;
     c->url = malloc(ul);
-    c->easy = up->npool > 0 ? up->pool[--up->npool] : curl_easy_init();
+    c->easy = up->npool > 0 ? up->pool[--up->npool] : easy_new(up);
     if (c->url == NULL || c->easy == NULL) {
         ucall_free(c);
         return -1;
@@ -438,45 +462,19 @@ proxy_upstream_start(struct upstream *up, const char *method, const char *path_q
     curl_easy_setopt(c->easy, CURLOPT_URL, c->url);
     curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
     curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
-    curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, up->allow_http ? "http,https" : "https");
-    curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c->easy, CURLOPT_PROXY, ""); /* ignore *_proxy in the environment */
-    curl_easy_setopt(c->easy, CURLOPT_PATH_AS_IS, 1L); /* forward exactly what was checked */
-    curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)SC_UPSTREAM_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, up->timeout_ms);
-    curl_easy_setopt(c->easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SC_UPSTREAM_MAX_RESPONSE);
-    curl_easy_setopt(c->easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->headers);
-    curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, header_cb);
     curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
-    if (strcmp(method, "GET") == 0) {
-        curl_easy_setopt(c->easy, CURLOPT_HTTPGET, 1L);
-    } else {
-        if (strcmp(method, "POST") != 0)
-            curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
-        if (body_len > 0 || strcmp(method, "POST") == 0 || strcmp(method, "PATCH") == 0 ||
-            strcmp(method, "PUT") == 0) {
-            /* The body goes through a read callback that cannot rewind, so
-             * libcurl cannot silently re-send it: on a reused connection that
-             * closes without an answer, libcurl would otherwise retry the
-             * request on a new one, and a send Resend did receive would go
-             * out twice under one reservation.  Such a call fails as
-             * "failed after sending" (502, reservation kept) instead. */
-            c->out = body;
-            c->out_len = body_len;
-            curl_easy_setopt(c->easy, CURLOPT_UPLOAD, 0L);
-            curl_easy_setopt(c->easy, CURLOPT_POST, 1L);
-            curl_easy_setopt(c->easy, CURLOPT_READFUNCTION, read_cb);
-            curl_easy_setopt(c->easy, CURLOPT_READDATA, c);
-            curl_easy_setopt(c->easy, CURLOPT_SEEKFUNCTION, seek_cb);
-            curl_easy_setopt(c->easy, CURLOPT_SEEKDATA, c);
-            curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
-            if (strcmp(method, "POST") != 0)
-                curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, method);
-        }
+    curl_easy_setopt(c->easy, CURLOPT_PREREQDATA, c);
+    curl_easy_setopt(c->easy, CURLOPT_HTTPGET, 1L); /* resets what the last call chose */
+    curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, get || post ? NULL : method);
+    if (!get && (body_len > 0 || post || strcmp(method, "PATCH") == 0 ||
+                 strcmp(method, "PUT") == 0)) {
+        /* Borrowed: the body lives as long as the call.  Below 64 KiB
+         * libcurl sends it in the same write as the request head. */
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, body_len > 0 ? body : "");
     }
     if (curl_multi_add_handle(up->multi, c->easy) != CURLM_OK) {
         ucall_free(c);
