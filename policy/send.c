@@ -10,6 +10,9 @@
  *
  * Field names in refusals follow the body: "to", "cc[2]",
  * "batch[57].bcc[0]", "headers.Bcc".
+ *
+ * The body is read by json.c (jansson's acceptance, a flat node array);
+ * values are node indexes into it.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,8 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <jansson.h>
-
+#include "json.h"
 #include "policy.h"
 
 static const char *const known_fields[] = {
@@ -67,13 +69,14 @@ add_rcpt(struct policy_send *s, enum policy_addr_kind kind, const char *field,
 }
 
 static int
-one_addr(struct policy_send *s, json_t *v, const char *field, struct policy_addr *a)
+one_addr(struct policy_send *s, const struct policy_json_node *v, const char *field,
+         struct policy_addr *a)
 {
     const char *why = NULL;
 
-    if (!json_is_string(v))
+    if (v->type != POLICY_JSON_STRING)
         return refuse(s, field, "%s must be a string", field);
-    if (policy_addr_parse(json_string_value(v), json_string_length(v), a, &why) != 0) {
+    if (policy_addr_parse(v->s, v->len, a, &why) != 0) {
         char msg[200];
         snprintf(msg, sizeof(msg), "%s is not an address sendcap accepts: %s", field, why);
         return refuse(s, field, "%s", msg);
@@ -83,35 +86,36 @@ one_addr(struct policy_send *s, json_t *v, const char *field, struct policy_addr
 
 /* A string or an array of strings: every address is checked and kept. */
 static int
-read_list(struct policy_send *s, json_t *v, const char *prefix, const char *name,
-          enum policy_addr_kind kind, size_t max, long *count)
+read_list(struct policy_send *s, const struct policy_json *doc, size_t v, const char *prefix,
+          const char *name, enum policy_addr_kind kind, size_t max, long *count)
 {
+    const struct policy_json_node *n = &doc->node[v];
     char field[POLICY_FIELD_MAX];
     struct policy_addr a;
+    size_t e = v + 1;
 
     fieldf(field, "%s%s", prefix, name);
-    if (json_is_string(v)) {
-        if (one_addr(s, v, field, &a) != 0 || add_rcpt(s, kind, field, &a) != 0)
+    if (n->type == POLICY_JSON_STRING) {
+        if (one_addr(s, n, field, &a) != 0 || add_rcpt(s, kind, field, &a) != 0)
             return -1;
         *count = 1;
         return 0;
     }
-    if (!json_is_array(v))
+    if (n->type != POLICY_JSON_ARRAY)
         return refuse(s, field, "%s must be a string or an array of strings", field);
-    if (json_array_size(v) > max) {
+    if (n->len > max) {
         char msg[120];
-        snprintf(msg, sizeof(msg), "%s lists %zu addresses; at most %zu are allowed", field,
-                 json_array_size(v), max);
+        snprintf(msg, sizeof(msg), "%s lists %u addresses; at most %zu are allowed", field,
+                 (unsigned)n->len, max);
         return refuse(s, field, "%s", msg);
     }
-    for (size_t i = 0; i < json_array_size(v); i++) {
+    for (size_t i = 0; i < n->len; i++, e = doc->node[e].end) {
         char ef[POLICY_FIELD_MAX];
         fieldf(ef, "%s[%zu]", field, i);
-        if (one_addr(s, json_array_get(v, i), ef, &a) != 0 ||
-            add_rcpt(s, kind, ef, &a) != 0)
+        if (one_addr(s, &doc->node[e], ef, &a) != 0 || add_rcpt(s, kind, ef, &a) != 0)
             return -1;
     }
-    *count = (long)json_array_size(v);
+    *count = (long)n->len;
     return 0;
 }
 
@@ -134,16 +138,17 @@ address_header(const char *name)
 }
 
 static int
-read_headers(struct policy_send *s, json_t *v, const char *prefix)
+read_headers(struct policy_send *s, const struct policy_json *doc, size_t v, const char *prefix)
 {
-    const char *name;
-    json_t *val;
     char field[POLICY_FIELD_MAX];
+    size_t k = v + 1;
 
     fieldf(field, "%sheaders", prefix);
-    if (!json_is_object(v))
+    if (doc->node[v].type != POLICY_JSON_OBJECT)
         return refuse(s, field, "%s must be an object", field);
-    json_object_foreach(v, name, val) {
+    for (uint32_t i = 0; i < doc->node[v].len; i++, k = doc->node[k + 1].end) {
+        const char *name = doc->node[k].s;
+        const struct policy_json_node *val = &doc->node[k + 1];
         char hf[POLICY_FIELD_MAX];
         fieldf(hf, "%s.%s", field, name);
         if (*name == '\0')
@@ -156,75 +161,77 @@ read_headers(struct policy_send *s, json_t *v, const char *prefix)
                           "%s names an address header; recipients and sender go in from, to, "
                           "cc, bcc and reply_to only",
                           hf);
-        if (!json_is_string(val))
+        if (val->type != POLICY_JSON_STRING)
             return refuse(s, hf, "%s must be a string", hf);
-        if (strpbrk(json_string_value(val), "\r\n") != NULL ||
-            strlen(json_string_value(val)) != json_string_length(val))
+        if (strpbrk(val->s, "\r\n") != NULL || strlen(val->s) != val->len)
             return refuse(s, hf, "%s holds a line break or NUL", hf);
     }
     return 0;
 }
 
 static int
-read_msg(struct policy_send *s, json_t *obj, const char *prefix, struct policy_send_msg *m)
+read_msg(struct policy_send *s, const struct policy_json *doc, size_t obj, const char *prefix,
+         struct policy_send_msg *m)
 {
-    const char *key;
-    json_t *v;
     long n;
     int has_to = 0;
+    size_t k = obj + 1;
 
-    if (!json_is_object(obj)) {
+    if (doc->node[obj].type != POLICY_JSON_OBJECT) {
         char f[POLICY_FIELD_MAX];
         snprintf(f, sizeof(f), "%s", *prefix ? prefix : "body");
         if (f[strlen(f) - 1] == '.')
             f[strlen(f) - 1] = '\0';
         return refuse(s, f, "%s must be a JSON object", f);
     }
-    json_object_foreach(obj, key, v) {
+    for (uint32_t i = 0; i < doc->node[obj].len; i++, k = doc->node[k + 1].end) {
+        const char *key = doc->node[k].s;
+        size_t v = k + 1;
+        const struct policy_json_node *vn = &doc->node[v];
         char field[POLICY_FIELD_MAX];
         int known = 0;
 
         /* An empty key still needs a name people can find in a refusal. */
         fieldf(field, "%s%s", prefix, *key ? key : "\"\"");
-        for (size_t i = 0; i < sizeof(known_fields) / sizeof(known_fields[0]); i++)
-            if (strcmp(key, known_fields[i]) == 0)
+        for (size_t f = 0; f < sizeof(known_fields) / sizeof(known_fields[0]); f++)
+            if (strcmp(key, known_fields[f]) == 0)
                 known = 1;
         if (!known)
             return refuse(s, field, "%s is not a field of a Resend send", field);
-        if (json_is_null(v) && strcmp(key, "to") != 0)
+        if (vn->type == POLICY_JSON_NULL && strcmp(key, "to") != 0)
             continue; /* an absent optional field */
         if (strcmp(key, "from") == 0) {
             struct policy_addr a;
-            if (one_addr(s, v, field, &a) != 0)
+            if (one_addr(s, vn, field, &a) != 0)
                 return -1;
             m->has_from = 1;
             snprintf(m->from_field, sizeof(m->from_field), "%s", field);
             snprintf(m->from_domain, sizeof(m->from_domain), "%s", a.domain);
         } else if (strcmp(key, "to") == 0) {
-            if (read_list(s, v, prefix, key, POLICY_TO, POLICY_TO_MAX, &n) != 0)
+            if (read_list(s, doc, v, prefix, key, POLICY_TO, POLICY_TO_MAX, &n) != 0)
                 return -1;
             if (n == 0)
                 return refuse(s, field, "%s must list at least one address", field);
             m->recipients += n;
             has_to = 1;
         } else if (strcmp(key, "cc") == 0 || strcmp(key, "bcc") == 0) {
-            if (read_list(s, v, prefix, key, key[0] == 'c' ? POLICY_CC : POLICY_BCC,
+            if (read_list(s, doc, v, prefix, key, key[0] == 'c' ? POLICY_CC : POLICY_BCC,
                           POLICY_LIST_MAX, &n) != 0)
                 return -1;
             m->recipients += n;
         } else if (strcmp(key, "reply_to") == 0) {
-            if (read_list(s, v, prefix, key, POLICY_REPLY_TO, POLICY_LIST_MAX, &n) != 0)
+            if (read_list(s, doc, v, prefix, key, POLICY_REPLY_TO, POLICY_LIST_MAX, &n) != 0)
                 return -1;
         } else if (strcmp(key, "headers") == 0) {
-            if (read_headers(s, v, prefix) != 0)
+            if (read_headers(s, doc, v, prefix) != 0)
                 return -1;
         } else if (strcmp(key, "tags") == 0 || strcmp(key, "attachments") == 0) {
-            if (!json_is_array(v))
+            if (vn->type != POLICY_JSON_ARRAY)
                 return refuse(s, field, "%s must be an array", field);
         } else if (strcmp(key, "template") == 0) {
-            if (!json_is_object(v))
+            if (vn->type != POLICY_JSON_OBJECT)
                 return refuse(s, field, "%s must be an object", field);
-        } else if (!json_is_string(v)) { /* subject, html, text, scheduled_at, topic_id */
+        } else if (vn->type != POLICY_JSON_STRING) { /* subject, html, text, scheduled_at, topic_id */
             return refuse(s, field, "%s must be a string", field);
         }
     }
@@ -239,25 +246,24 @@ read_msg(struct policy_send *s, json_t *obj, const char *prefix, struct policy_s
 int
 policy_send_parse(const char *body, size_t len, int batch, struct policy_send *out)
 {
-    json_error_t jerr;
-    json_t *root;
-    int ret = -1;
+    struct policy_json doc;
+    char jerr[160];
+    int line, rc, ret = -1;
 
     memset(out, 0, sizeof(*out));
     out->batch = batch;
-    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        if (strstr(jerr.text, "duplicate") != NULL) {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "the body repeats an object key (%.120s)", jerr.text);
-            return refuse(out, "body", "%s", msg);
-        }
-        {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "the body is not valid JSON: %.120s (line %d)", jerr.text,
-                     jerr.line);
-            return refuse(out, "body", "%s", msg);
-        }
+    rc = policy_json_parse(&doc, body, len, jerr, sizeof(jerr), &line);
+    if (rc != POLICY_JSON_OK) {
+        char msg[256];
+        if (rc == POLICY_JSON_DUPLICATE)
+            snprintf(msg, sizeof(msg), "the body repeats an object key (%.120s)", jerr);
+        else if (rc == POLICY_JSON_NOMEM)
+            snprintf(msg, sizeof(msg), "out of memory");
+        else
+            snprintf(msg, sizeof(msg), "the body is not valid JSON: %.120s (line %d)", jerr,
+                     line);
+        refuse(out, "body", "%s", msg);
+        goto done;
     }
     if (!batch) {
         out->msg = calloc(1, sizeof(*out->msg));
@@ -266,15 +272,14 @@ policy_send_parse(const char *body, size_t len, int batch, struct policy_send *o
             goto done;
         }
         out->nmsg = 1;
-        if (read_msg(out, root, "", &out->msg[0]) != 0)
+        if (read_msg(out, &doc, 0, "", &out->msg[0]) != 0)
             goto done;
     } else {
-        size_t n;
-        if (!json_is_array(root)) {
+        size_t n = doc.node[0].len, e = 1;
+        if (doc.node[0].type != POLICY_JSON_ARRAY) {
             refuse(out, "body", "a batch must be a JSON array of emails%s", NULL);
             goto done;
         }
-        n = json_array_size(root);
         if (n == 0 || n > POLICY_BATCH_MAX) {
             char msg[96];
             snprintf(msg, sizeof(msg), "a batch holds 1 to %d emails; this one holds %zu",
@@ -288,10 +293,10 @@ policy_send_parse(const char *body, size_t len, int batch, struct policy_send *o
             goto done;
         }
         out->nmsg = n;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++, e = doc.node[e].end) {
             char prefix[24];
             snprintf(prefix, sizeof(prefix), "batch[%zu].", i);
-            if (read_msg(out, json_array_get(root, i), prefix, &out->msg[i]) != 0)
+            if (read_msg(out, &doc, e, prefix, &out->msg[i]) != 0)
                 goto done;
         }
     }
@@ -299,7 +304,7 @@ policy_send_parse(const char *body, size_t len, int batch, struct policy_send *o
         out->recipients += out->msg[i].recipients;
     ret = 0;
 done:
-    json_decref(root);
+    policy_json_free(&doc);
     return ret;
 }
 
