@@ -35,7 +35,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nows = string.format('%d', now)
 
 local rec = redis.call('HMGET', KEYS[1], 'id', 'gen', 'revoked_at', 'expires_at', 'upstream',
-                       'family', 'daily_cap', 'scope')
+                       'family', 'daily_cap', 'scope', 'last_used_at')
 local id = rec[1]
 if not id then
   return {'unknown'}
@@ -57,8 +57,7 @@ if rec[2] ~= ARGV[1] or upv ~= ARGV[2] then
 end
 -- last_used_at is kept to the minute: one write a minute per key, not one
 -- a call (it only feeds `key list`'s stale flag).
-local lu = redis.call('HGET', KEYS[1], 'last_used_at')
-if now - (tonumber(lu) or 0) >= 60000 then
+if now - (tonumber(rec[9]) or 0) >= 60000 then
   redis.call('HSET', KEYS[1], 'last_used_at', nows)
 end
 if ARGV[3] == 'deny' then
@@ -86,6 +85,9 @@ if ARGV[6] ~= '' then
   redis.call('ZADD', 'sc:intents', now, ARGV[6])
 end
 local after = redis.call('INCRBY', ck, n)
--- Kept one day past its own, so a late refund still finds it.
-redis.call('EXPIREAT', ck, (day + 2) * 86400)
+-- Kept one day past its own, so a late refund still finds it (set when the
+-- day's counter starts, not on every send).
+if used == 0 then
+  redis.call('EXPIREAT', ck, (day + 2) * 86400)
+end
 return {'ok', id, nows, ck, string.format('%d', after)}
