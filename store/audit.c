@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -122,13 +124,27 @@ store_audit_key(const unsigned char mk[SC_MASTER_KEY_LEN], unsigned char out[32]
          out, &n);
 }
 
-/* The HMAC state after the key, made once per key and copied per record:
- * OpenSSL 3 looks SHA-256 up in its provider on every HMAC_Init_ex, which
- * cost more than the MAC itself. */
+/*
+ * HMAC-SHA256 (RFC 2104) over SHA256_CTX: the inner and outer states after
+ * the padded key are made once per key and copied per record as plain
+ * structs.  OpenSSL 3's HMAC_CTX and EVP paths fetch SHA-256 from their
+ * provider and allocate on every init or copy, which cost several times the
+ * hashing of a record.  test_audit_mac holds this to OpenSSL's HMAC().
+ */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-static HMAC_CTX *keyed;
-static unsigned char keyed_for[32];
+static SHA256_CTX mac_inner, mac_outer;
+static unsigned char mac_keyed_for[32];
+static int mac_keyed;
+
+static void
+mac_update_u64(SHA256_CTX *c, uint64_t v, char sep)
+{
+    char b[24], *o = sc_put_u64(b, v);
+
+    *o++ = sep;
+    SHA256_Update(c, b, (size_t)(o - b));
+}
 
 void
 store_audit_mac(const unsigned char key[32], const char *prev, int n, const char *const *names,
@@ -136,71 +152,43 @@ store_audit_mac(const unsigned char key[32], const char *prev, int n, const char
 {
     static const char hx[] = "0123456789abcdef";
     unsigned char md[32];
-    unsigned int mdlen = 32;
-    char hdr[64], *o;
-    HMAC_CTX *h;
+    SHA256_CTX c;
 
-    if (keyed == NULL || memcmp(keyed_for, key, 32) != 0) {
-        if (keyed == NULL)
-            keyed = HMAC_CTX_new();
-        HMAC_Init_ex(keyed, key, 32, EVP_sha256(), NULL);
-        memcpy(keyed_for, key, 32);
+    if (!mac_keyed || memcmp(mac_keyed_for, key, 32) != 0) {
+        unsigned char pad[64];
+        memset(pad, 0x36, sizeof(pad));
+        for (int i = 0; i < 32; i++)
+            pad[i] ^= key[i];
+        SHA256_Init(&mac_inner);
+        SHA256_Update(&mac_inner, pad, sizeof(pad));
+        memset(pad, 0x5c, sizeof(pad));
+        for (int i = 0; i < 32; i++)
+            pad[i] ^= key[i];
+        SHA256_Init(&mac_outer);
+        SHA256_Update(&mac_outer, pad, sizeof(pad));
+        OPENSSL_cleanse(pad, sizeof(pad));
+        memcpy(mac_keyed_for, key, 32);
+        mac_keyed = 1;
     }
-    /* One buffer, one update: "prev\n" then "<len(name)>:<name>=<len(value)>:<value>\n"
+    /* The MAC'd bytes: "prev\n" then "<len(name)>:<name>=<len(value)>:<value>\n"
      * for each field. */
-    {
-        size_t need = strlen(prev) + 1, used = 0;
-        char stackbuf[8192], *buf = stackbuf;
-        for (int i = 0; i < n; i++)
-            need += strlen(names[i]) + (lens ? lens[i] : strlen(values[i])) + 48;
-        if (need > sizeof(stackbuf) && (buf = malloc(need)) == NULL)
-            buf = NULL;
-        h = HMAC_CTX_new();
-        HMAC_CTX_copy(h, keyed);
-        if (buf != NULL) {
-            o = buf;
-            memcpy(o, prev, strlen(prev));
-            o += strlen(prev);
-            *o++ = '\n';
-            for (int i = 0; i < n; i++) {
-                size_t vl = lens ? lens[i] : strlen(values[i]), nl = strlen(names[i]);
-                o = sc_put_u64(o, nl);
-                *o++ = ':';
-                memcpy(o, names[i], nl);
-                o += nl;
-                *o++ = '=';
-                o = sc_put_u64(o, vl);
-                *o++ = ':';
-                memcpy(o, values[i], vl);
-                o += vl;
-                *o++ = '\n';
-            }
-            used = (size_t)(o - buf);
-            HMAC_Update(h, (const unsigned char *)buf, used);
-            if (buf != stackbuf)
-                free(buf);
-        } else {
-            /* out of memory: the same bytes, piece by piece */
-            HMAC_Update(h, (const unsigned char *)prev, strlen(prev));
-            HMAC_Update(h, (const unsigned char *)"\n", 1);
-            for (int i = 0; i < n; i++) {
-                size_t vl = lens ? lens[i] : strlen(values[i]), nl = strlen(names[i]);
-                o = sc_put_u64(hdr, nl);
-                *o++ = ':';
-                HMAC_Update(h, (const unsigned char *)hdr, (size_t)(o - hdr));
-                HMAC_Update(h, (const unsigned char *)names[i], nl);
-                o = hdr;
-                *o++ = '=';
-                o = sc_put_u64(o, vl);
-                *o++ = ':';
-                HMAC_Update(h, (const unsigned char *)hdr, (size_t)(o - hdr));
-                HMAC_Update(h, (const unsigned char *)values[i], vl);
-                HMAC_Update(h, (const unsigned char *)"\n", 1);
-            }
-        }
+    c = mac_inner;
+    SHA256_Update(&c, prev, strlen(prev));
+    SHA256_Update(&c, "\n", 1);
+    for (int i = 0; i < n; i++) {
+        size_t vl = lens ? lens[i] : strlen(values[i]), nl = strlen(names[i]);
+        mac_update_u64(&c, nl, ':');
+        SHA256_Update(&c, names[i], nl);
+        SHA256_Update(&c, "=", 1);
+        mac_update_u64(&c, vl, ':');
+        SHA256_Update(&c, values[i], vl);
+        SHA256_Update(&c, "\n", 1);
     }
-    HMAC_Final(h, md, &mdlen);
-    HMAC_CTX_free(h);
+    SHA256_Final(md, &c);
+    c = mac_outer;
+    SHA256_Update(&c, md, sizeof(md));
+    SHA256_Final(md, &c);
+    OPENSSL_cleanse(&c, sizeof(c));
     for (int i = 0; i < 32; i++) {
         out[2 * i] = hx[md[i] >> 4];
         out[2 * i + 1] = hx[md[i] & 15];
