@@ -242,11 +242,19 @@ policy_route_match(const char *method, const char *path, const struct policy_rou
 {
     const struct policy_route *best = NULL;
     int best_score = -1, path_known = 0;
+    /* The path's first segment, "/emails" of "/emails/batch": a pattern
+     * whose first segment is another literal cannot match, and one memcmp
+     * says so (every pattern but a "/{}..." one, which match() still sees). */
+    size_t first = strcspn(path + (*path == '/'), "/") + (*path == '/');
 
     for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-        int s = match(table[i].pattern, path);
+        const char *pat = table[i].pattern;
+        int s;
 
-        if (s < 0)
+        if (memcmp(pat, "/{}", 3) != 0 &&
+            (strncmp(pat, path, first) != 0 || (pat[first] != '/' && pat[first] != '\0')))
+            continue;
+        if ((s = match(pat, path)) < 0)
             continue;
         path_known = 1;
         if (strcmp(table[i].method, method) == 0 && s > best_score) {

@@ -14,7 +14,6 @@
  * The body is read by json.c (jansson's acceptance, a flat node array);
  * values are node indexes into it.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,17 +27,41 @@ static const char *const known_fields[] = {
     "tags", "attachments", "scheduled_at", "headers", "template", "topic_id",
 };
 
-/* Field paths are cut at POLICY_FIELD_MAX - 1 characters: a path that long
- * only comes from a long header name, and the message still points at it. */
-static void __attribute__((format(printf, 2, 3)))
-fieldf(char field[POLICY_FIELD_MAX], const char *fmt, ...)
+/* out = a b c (c may be NULL), cut at size - 1 characters as snprintf
+ * would: a field path that long only comes from a long header name, and the
+ * message still points at it.  The send path builds a path per body key and
+ * per address, so this is not a printf. */
+static void
+join(char *out, size_t size, const char *a, const char *b, const char *c)
 {
-    va_list ap;
+    const char *parts[3] = {a, b, c};
+    size_t n = 0;
 
-    va_start(ap, fmt);
-    vsnprintf(field, POLICY_FIELD_MAX, fmt, ap);
-    va_end(ap);
+    for (int i = 0; i < 3 && parts[i] != NULL; i++)
+        for (const char *p = parts[i]; *p != '\0' && n < size - 1; p++)
+            out[n++] = *p;
+    out[n] = '\0';
 }
+
+/* "[i]" */
+static const char *
+index_suffix(char out[24], size_t i)
+{
+    char d[21];
+    size_t n = 0, o = 0;
+
+    do
+        d[n++] = (char)('0' + i % 10);
+    while ((i /= 10) != 0);
+    out[o++] = '[';
+    while (n > 0)
+        out[o++] = d[--n];
+    out[o++] = ']';
+    out[o] = '\0';
+    return out;
+}
+
+#define FIELD(out, a, b, c) join((out), POLICY_FIELD_MAX, (a), (b), (c))
 
 static int
 refuse(struct policy_send *s, const char *field, const char *fmt, const char *arg)
@@ -62,9 +85,9 @@ add_rcpt(struct policy_send *s, enum policy_addr_kind kind, const char *field,
     }
     r = &s->addr[s->naddr++];
     r->kind = kind;
-    snprintf(r->field, sizeof(r->field), "%s", field);
-    snprintf(r->domain, sizeof(r->domain), "%s", a->domain);
-    snprintf(r->address, sizeof(r->address), "%s@%s", a->local, a->domain);
+    join(r->field, sizeof(r->field), field, NULL, NULL);
+    join(r->domain, sizeof(r->domain), a->domain, NULL, NULL);
+    join(r->address, sizeof(r->address), a->local, "@", a->domain);
     return 0;
 }
 
@@ -94,7 +117,7 @@ read_list(struct policy_send *s, const struct policy_json *doc, size_t v, const 
     struct policy_addr a;
     size_t e = v + 1;
 
-    fieldf(field, "%s%s", prefix, name);
+    FIELD(field, prefix, name, NULL);
     if (n->type == POLICY_JSON_STRING) {
         if (one_addr(s, n, field, &a) != 0 || add_rcpt(s, kind, field, &a) != 0)
             return -1;
@@ -110,8 +133,8 @@ read_list(struct policy_send *s, const struct policy_json *doc, size_t v, const 
         return refuse(s, field, "%s", msg);
     }
     for (size_t i = 0; i < n->len; i++, e = doc->node[e].end) {
-        char ef[POLICY_FIELD_MAX];
-        fieldf(ef, "%s[%zu]", field, i);
+        char ef[POLICY_FIELD_MAX], ix[24];
+        FIELD(ef, field, index_suffix(ix, i), NULL);
         if (one_addr(s, &doc->node[e], ef, &a) != 0 || add_rcpt(s, kind, ef, &a) != 0)
             return -1;
     }
@@ -143,14 +166,14 @@ read_headers(struct policy_send *s, const struct policy_json *doc, size_t v, con
     char field[POLICY_FIELD_MAX];
     size_t k = v + 1;
 
-    fieldf(field, "%sheaders", prefix);
+    FIELD(field, prefix, "headers", NULL);
     if (doc->node[v].type != POLICY_JSON_OBJECT)
         return refuse(s, field, "%s must be an object", field);
     for (uint32_t i = 0; i < doc->node[v].len; i++, k = doc->node[k + 1].end) {
         const char *name = doc->node[k].s;
         const struct policy_json_node *val = &doc->node[k + 1];
         char hf[POLICY_FIELD_MAX];
-        fieldf(hf, "%s.%s", field, name);
+        FIELD(hf, field, ".", name);
         if (*name == '\0')
             return refuse(s, hf, "%s has an empty header name", field);
         for (const char *p = name; *p; p++)
@@ -192,7 +215,7 @@ read_msg(struct policy_send *s, const struct policy_json *doc, size_t obj, const
         int known = 0;
 
         /* An empty key still needs a name people can find in a refusal. */
-        fieldf(field, "%s%s", prefix, *key ? key : "\"\"");
+        FIELD(field, prefix, *key ? key : "\"\"", NULL);
         for (size_t f = 0; f < sizeof(known_fields) / sizeof(known_fields[0]); f++)
             if (strcmp(key, known_fields[f]) == 0)
                 known = 1;
@@ -205,8 +228,8 @@ read_msg(struct policy_send *s, const struct policy_json *doc, size_t obj, const
             if (one_addr(s, vn, field, &a) != 0)
                 return -1;
             m->has_from = 1;
-            snprintf(m->from_field, sizeof(m->from_field), "%s", field);
-            snprintf(m->from_domain, sizeof(m->from_domain), "%s", a.domain);
+            join(m->from_field, sizeof(m->from_field), field, NULL, NULL);
+            join(m->from_domain, sizeof(m->from_domain), a.domain, NULL, NULL);
         } else if (strcmp(key, "to") == 0) {
             if (read_list(s, doc, v, prefix, key, POLICY_TO, POLICY_TO_MAX, &n) != 0)
                 return -1;
@@ -237,7 +260,7 @@ read_msg(struct policy_send *s, const struct policy_json *doc, size_t obj, const
     }
     if (!has_to) {
         char f[POLICY_FIELD_MAX];
-        fieldf(f, "%sto", prefix);
+        FIELD(f, prefix, "to", NULL);
         return refuse(s, f, "%s is required", f);
     }
     return 0;
