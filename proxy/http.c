@@ -47,6 +47,7 @@ struct http_server {
     void *arg;
     struct evconnlistener *listener;
     SSL_CTX *tls;               /* NULL: plain HTTP */
+    struct evbuffer *scratch;   /* a response tried on the socket first */
     char bound[128];
     TAILQ_HEAD(, http_conn) conns;
     long nconns;
@@ -686,6 +687,10 @@ proxy_http_new(struct event_base *base, const struct http_limits *limits, http_h
     srv->on_error = on_error;
     srv->arg = arg;
     TAILQ_INIT(&srv->conns);
+    if ((srv->scratch = evbuffer_new()) == NULL) {
+        free(srv);
+        return NULL;
+    }
     return srv;
 }
 
@@ -847,6 +852,7 @@ proxy_http_free(struct http_server *srv)
         evconnlistener_free(srv->listener);
     if (srv->tls != NULL)
         SSL_CTX_free(srv->tls);
+    evbuffer_free(srv->scratch);
     free(srv);
 }
 
@@ -966,7 +972,14 @@ proxy_http_respond(struct http_request *req, int status, const char *body, size_
     if (req->handed)
         srv->inflight--;
     if (c != NULL) {
-        struct evbuffer *out = bufferevent_get_output(c->bev);
+        /* A plain connection with nothing queued gets the answer written on
+         * its socket now, not after a round of the loop: the client is
+         * answered before the call's record goes to Redis, and an answer
+         * that fits the socket buffer needs no write event at all.  What
+         * does not fit is queued as usual. */
+        struct evbuffer *wire = bufferevent_get_output(c->bev);
+        int direct = srv->tls == NULL && evbuffer_get_length(wire) == 0;
+        struct evbuffer *out = direct ? srv->scratch : wire;
         int close_after = c->closing || !c->keepalive || srv->draining;
         int head = req->method != NULL && strcmp(req->method, "HEAD") == 0;
 
@@ -984,6 +997,13 @@ proxy_http_respond(struct http_request *req, int status, const char *body, size_
         c->closing = close_after;
         c->req = NULL;
         c->state = C_WRITING;
+        if (direct) {
+            evbuffer_write(out, bufferevent_getfd(c->bev));
+            if (evbuffer_get_length(out) > 0)
+                evbuffer_add_buffer(wire, out); /* the rest, or all on an error */
+            else /* all written: what write_cb does, from the loop, not here */
+                bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+        }
     }
     req_free(req);
     maybe_drained(srv);
