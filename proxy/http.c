@@ -47,7 +47,6 @@ struct http_server {
     void *arg;
     struct evconnlistener *listener;
     SSL_CTX *tls;               /* NULL: plain HTTP */
-    struct evbuffer *scratch;   /* a response tried on the socket first */
     char bound[128];
     TAILQ_HEAD(, http_conn) conns;
     long nconns;
@@ -62,6 +61,7 @@ struct http_conn {
     struct http_server *srv;
     struct bufferevent *bev;
     struct event *timer;
+    struct event *push; /* plain connections: write the output, see push_cb */
     enum cstate state;
     struct http_request *req;
     size_t head_bytes;
@@ -94,6 +94,7 @@ struct http_request {
 
 static void conn_free(struct http_conn *c);
 static void process(struct http_conn *c);
+static void send_output(struct http_conn *c);
 
 /* ---- small helpers ---- */
 
@@ -288,7 +289,10 @@ framing(struct http_conn *c)
         const char *expect = proxy_http_header(r, "Expect");
         if (expect != NULL && strcasecmp(expect, "100-continue") == 0 && r->minor == 1 &&
             (r->chunked || len > 0))
+        {
             evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+            send_output(c);
+        }
     }
     c->state = r->chunked ? C_CHUNK_SIZE : (len > 0 ? C_BODY : C_HANDLING);
     return 0;
@@ -522,6 +526,49 @@ process(struct http_conn *c)
 
 /* ---- connection events ---- */
 
+static void write_cb(struct bufferevent *bev, void *arg);
+
+/*
+ * Plain connections keep no write event armed: what is added to the output
+ * is written by push_cb, run from the loop's active queue after the events
+ * activated before it.  Two things follow.  An answer that fits the socket
+ * buffer costs one writev and no epoll change or extra loop turn (a
+ * bufferevent would arm EPOLLOUT, wait a turn, write, disarm).  And the
+ * call's record, queued to Redis before the answer (hiredis's flush is
+ * activated first), reaches Redis's socket before the client has its
+ * answer, so a client's next call, through any sendcapd, sees the record's
+ * settlement and email owners.  What does not fit is left to the
+ * bufferevent (write event armed, write timeout running) as before.
+ */
+static void
+push_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_conn *c = arg;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+
+    (void)fd;
+    (void)what;
+    if (evbuffer_get_length(out) == 0)
+        return;
+    /* A bufferevent freezes the start of its output (only it drains it);
+     * its own write callback thaws it around the write, as here. */
+    evbuffer_unfreeze(out, 1);
+    evbuffer_write(out, bufferevent_getfd(c->bev));
+    evbuffer_freeze(out, 1);
+    if (evbuffer_get_length(out) > 0)
+        bufferevent_enable(c->bev, EV_WRITE); /* the rest (or the error) */
+    else
+        write_cb(c->bev, c);
+}
+
+/* Have the connection's output written (TLS: the bufferevent does it). */
+static void
+send_output(struct http_conn *c)
+{
+    if (c->push != NULL)
+        event_active(c->push, EV_WRITE, 1);
+}
+
 static void
 read_cb(struct bufferevent *bev, void *arg)
 {
@@ -535,6 +582,8 @@ write_cb(struct bufferevent *bev, void *arg)
     struct http_conn *c = arg;
 
     (void)bev;
+    if (c->push != NULL && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        bufferevent_disable(c->bev, EV_WRITE); /* until push_cb needs it again */
     if (c->state != C_WRITING)
         return;
     if (c->closing || !c->keepalive || c->srv->draining) {
@@ -599,6 +648,8 @@ conn_free(struct http_conn *c)
     TAILQ_REMOVE(&srv->conns, c, next);
     srv->nconns--;
     event_free(c->timer);
+    if (c->push != NULL)
+        event_free(c->push);
     bufferevent_free(c->bev);
     free(c);
     maybe_drained(srv);
@@ -641,13 +692,17 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
         c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
     }
     c->timer = evtimer_new(srv->base, timer_cb, c);
-    if (c->bev == NULL || c->timer == NULL) {
+    if (srv->tls == NULL)
+        c->push = event_new(srv->base, -1, 0, push_cb, c);
+    if (c->bev == NULL || c->timer == NULL || (srv->tls == NULL && c->push == NULL)) {
         if (c->bev)
             bufferevent_free(c->bev);
         else
             evutil_closesocket(fd);
         if (c->timer)
             event_free(c->timer);
+        if (c->push)
+            event_free(c->push);
         free(c);
         return;
     }
@@ -667,7 +722,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
     bufferevent_setwatermark(c->bev, EV_READ, 0, SC_HTTP_MAX_HEADER_BYTES * 2);
     bufferevent_set_timeouts(c->bev, NULL, &wt);
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (c->push != NULL) /* a new bufferevent starts with EV_WRITE enabled */
+        bufferevent_disable(c->bev, EV_WRITE);
+    bufferevent_enable(c->bev, c->push != NULL ? EV_READ : EV_READ | EV_WRITE);
     arm(c, srv->lim.read_deadline_ms);
 }
 
@@ -687,10 +744,6 @@ proxy_http_new(struct event_base *base, const struct http_limits *limits, http_h
     srv->on_error = on_error;
     srv->arg = arg;
     TAILQ_INIT(&srv->conns);
-    if ((srv->scratch = evbuffer_new()) == NULL) {
-        free(srv);
-        return NULL;
-    }
     return srv;
 }
 
@@ -852,7 +905,6 @@ proxy_http_free(struct http_server *srv)
         evconnlistener_free(srv->listener);
     if (srv->tls != NULL)
         SSL_CTX_free(srv->tls);
-    evbuffer_free(srv->scratch);
     free(srv);
 }
 
@@ -972,14 +1024,7 @@ proxy_http_respond(struct http_request *req, int status, const char *body, size_
     if (req->handed)
         srv->inflight--;
     if (c != NULL) {
-        /* A plain connection with nothing queued gets the answer written on
-         * its socket now, not after a round of the loop: the client is
-         * answered before the call's record goes to Redis, and an answer
-         * that fits the socket buffer needs no write event at all.  What
-         * does not fit is queued as usual. */
-        struct evbuffer *wire = bufferevent_get_output(c->bev);
-        int direct = srv->tls == NULL && evbuffer_get_length(wire) == 0;
-        struct evbuffer *out = direct ? srv->scratch : wire;
+        struct evbuffer *out = bufferevent_get_output(c->bev);
         int close_after = c->closing || !c->keepalive || srv->draining;
         int head = req->method != NULL && strcmp(req->method, "HEAD") == 0;
 
@@ -997,13 +1042,7 @@ proxy_http_respond(struct http_request *req, int status, const char *body, size_
         c->closing = close_after;
         c->req = NULL;
         c->state = C_WRITING;
-        if (direct) {
-            evbuffer_write(out, bufferevent_getfd(c->bev));
-            if (evbuffer_get_length(out) > 0)
-                evbuffer_add_buffer(wire, out); /* the rest, or all on an error */
-            else /* all written: what write_cb does, from the loop, not here */
-                bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
-        }
+        send_output(c);
     }
     req_free(req);
     maybe_drained(srv);
