@@ -3,7 +3,7 @@
 #
 #   bench/run.sh            full run (10 s per load, 120 s soak)
 #   bench/run.sh --quick    smoke mode (2 s per load, 5 s soak, fewer idle conns)
-#   DUR=10 SOAK=120 CONNS=50 bench/run.sh
+#   DUR=10 SOAK=120 CONNS=50 REPS=3 bench/run.sh
 #
 # What it starts (all on 127.0.0.1, all stopped by PID at the end):
 #   fake Resend   nginx answering POST /emails with a fixed {"id":…} (keep-alive)
@@ -11,6 +11,10 @@
 #   sendcapd      to the fake, a vault key with a high cap, one from-domain and
 #                 one to-domain rule, call log on; its own redis-server
 #   wrk           a ~1 KB Resend send body (bench/send.lua)
+#
+# Redis: AOF on (appendfsync everysec) with automatic rewrites off for the
+# run, so a compaction fork (it inherits core 1) does not land on one
+# side of the comparison.
 #
 # CPU pinning (2 cores): for throughput, wrk and the fake Resend share core 0,
 # the proxy under test (nginx's one worker, or sendcapd) and Redis share core 1,
@@ -27,7 +31,8 @@ DUR=${DUR:-10}
 SOAK=${SOAK:-120}
 CONNS=${CONNS:-50}
 IDLE=${IDLE:-1000}
-if [ "${1:-}" = "--quick" ]; then DUR=2; SOAK=5; IDLE=200; fi
+REPS=${REPS:-3}
+if [ "${1:-}" = "--quick" ]; then DUR=2; SOAK=5; IDLE=200; REPS=1; fi
 
 need=()
 for c in nginx wrk redis-server taskset node cmake; do command -v $c >/dev/null || need+=($c); done
@@ -90,7 +95,8 @@ EOF
 taskset -c 0 nginx -c "$tmp/fake/nginx.conf" -p "$tmp/fake" & pids+=($!)
 taskset -c 1 nginx -c "$tmp/proxy/nginx.conf" -p "$tmp/proxy" & pids+=($!)
 taskset -c 1 redis-server --port 0 --unixsocket "$tmp/redis.sock" --dir "$tmp" --save '' \
-  --appendonly yes --appendfsync everysec --maxmemory-policy noeviction --logfile "$tmp/redis.log" &
+  --appendonly yes --appendfsync everysec --auto-aof-rewrite-percentage 0 \
+  --maxmemory-policy noeviction --logfile "$tmp/redis.log" &
 pids+=($!)
 for _ in $(seq 100); do [ -S "$tmp/redis.sock" ] && break; sleep 0.05; done
 
@@ -133,39 +139,74 @@ pin_all() { # move every process of a pid tree to cpu $2
   for p in $1 $(pgrep -P "$1" || true); do taskset -apc "$2" "$p" >/dev/null; done
 }
 fake_count() { sleep 1.2; wc -l <"$tmp/fake/access.log" 2>/dev/null || echo 0; }
+# CPU time (utime + stime, clock ticks) of a process and its children
+ticks() { local t=0; for p in $1 $(pgrep -P "$1" || true); do
+  t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+# microseconds of CPU per request: TICKS REQUESTS
+per_req() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.0f", t * 1e6 / hz / n}'; }
 
 echo "sendcap bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), ${DUR}s per load"
 echo
-echo "== throughput: wrk -t1 -c$CONNS + fake on core 0; proxy (1 worker) + Redis on core 1"
+# The loads alternate (nginx, sendcapd, nginx, sendcapd, ...) REPS times and
+# each figure is the median over its runs, so a slow spell of this (shared,
+# virtual) machine does not land on one side only.
+med() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR]=$1} END{print v[int((NR+1)/2)]}'; }
+echo "== throughput: wrk -t1 -c$CONNS + fake on core 0; proxy (1 worker) + Redis on core 1 (median of $REPS)"
 run direct $P_FAKE 0 1 "$CONNS"; D_rps=$R_rps; D_bad=$R_bad
-run nginx $P_NGINX 0 1 "$CONNS"; N_rps=$R_rps; N_p50=$R_p50; N_p99=$R_p99; N_bad=$R_bad
 rc config resetstat >/dev/null
 before_fake=$(fake_count)
-run sendcapd $P_SC 0 1 "$CONNS"; S_rps=$R_rps; S_p50=$R_p50; S_p99=$R_p99; S_bad=$R_bad; S_total=$R_total
+N_all=(); S_all=(); N_bad=0; S_bad=0; S_total=0; N_total=0; N_t=0; S_t=0; R_t=0
+for _ in $(seq "$REPS"); do
+  t0=$(ticks "${pids[1]}")
+  run nginx $P_NGINX 0 1 "$CONNS"
+  N_t=$((N_t + $(ticks "${pids[1]}") - t0)); N_total=$((N_total + R_total)); N_bad=$((N_bad + R_bad))
+  N_all+=("$R_rps $R_p50 $R_p99")
+  t0=$(ticks "$SC_PID"); r0=$(ticks "${pids[2]}")
+  run sendcapd $P_SC 0 1 "$CONNS"
+  S_t=$((S_t + $(ticks "$SC_PID") - t0)); R_t=$((R_t + $(ticks "${pids[2]}") - r0))
+  S_total=$((S_total + R_total)); S_bad=$((S_bad + R_bad))
+  S_all+=("$R_rps $R_p50 $R_p99")
+done
+col() { local i=$1; shift; for r in "$@"; do echo "$r" | awk -v i="$i" '{printf "%s ", $i}'; done | med; }
+N_rps=$(col 1 "${N_all[@]}"); N_p50=$(col 2 "${N_all[@]}"); N_p99=$(col 3 "${N_all[@]}")
+S_rps=$(col 1 "${S_all[@]}"); S_p50=$(col 2 "${S_all[@]}"); S_p99=$(col 3 "${S_all[@]}")
+N_cpu=$(per_req "$N_t" "$N_total"); S_cpu=$(per_req "$S_t" "$S_total"); R_cpu=$(per_req "$R_t" "$S_total")
 after_fake=$(fake_count)
 stats=$(rc info commandstats)
 evalsha=$(echo "$stats" | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\).*/\1/p')
+evalsha_us=$(echo "$stats" | sed -n 's/^cmdstat_evalsha:calls=[0-9]*,usec=\([0-9]*\).*/\1/p')
 printf '%-10s %12s %10s %10s %8s\n' "" "requests/s" "p50 (us)" "p99 (us)" "errors"
 printf '%-10s %12s %10s %10s %8s\n' direct "$D_rps" "-" "-" "$D_bad"
 printf '%-10s %12s %10s %10s %8s\n' nginx "$N_rps" "$N_p50" "$N_p99" "$N_bad"
 printf '%-10s %12s %10s %10s %8s\n' sendcapd "$S_rps" "$S_p50" "$S_p99" "$S_bad"
+echo "runs, requests/s: nginx $(for r in "${N_all[@]}"; do printf '%s ' "${r%% *}"; done)| sendcapd $(for r in "${S_all[@]}"; do printf '%s ' "${r%% *}"; done)"
 echo "sendcapd/nginx throughput: $(awk -v a="$S_rps" -v b="$N_rps" 'BEGIN{printf "%.2f", a/b}') (target >= 0.60)"
 echo "Redis EVALSHA per request: $(awk -v a="$evalsha" -v b="$S_total" 'BEGIN{printf "%.2f", a/b}')" \
      "= 1 before forwarding (call.lua: checks, reservation, audit intent) + 1 queued with the answer" \
      "(log_write: the call record and the send's settlement), never waited for"
 echo "sends forwarded (fake access log): $((after_fake - before_fake)); wrk completed: $S_total"
+echo "CPU per request on the proxy core: nginx $N_cpu us; sendcapd $S_cpu us + its Redis $R_cpu us" \
+     "($(awk -v u="$evalsha_us" -v n="$S_total" 'BEGIN{printf "%.0f", u / n}') us of it inside the two scripts);" \
+     "that core at 100% serves at most $(awk -v a="$S_cpu" -v b="$R_cpu" 'BEGIN{printf "%d", 1e6 / (a + b)}') sends/s," \
+     "nginx $(awk -v a="$N_cpu" 'BEGIN{printf "%d", 1e6 / a}')/s"
 
 echo
-echo "== latency at low load: wrk -c1, everything on core 0"
+echo "== latency at low load: wrk -c1, everything on core 0 (median of $REPS)"
 pin_all "${pids[0]}" 0; pin_all "${pids[1]}" 0; pin_all "${pids[2]}" 0; pin_all "$SC_PID" 0
-run direct $P_FAKE 0 1 1; LD_p50=$R_p50; LD_p99=$R_p99
-run nginx $P_NGINX 0 1 1; LN_p50=$R_p50; LN_p99=$R_p99; LN_bad=$R_bad
-run sendcapd $P_SC 0 1 1; LS_p50=$R_p50; LS_p99=$R_p99; LS_bad=$R_bad
+L_d=(); L_n=(); L_s=(); LN_bad=0; LS_bad=0
+for _ in $(seq "$REPS"); do
+  run direct $P_FAKE 0 1 1; L_d+=("$R_p50 $R_p99")
+  run nginx $P_NGINX 0 1 1; L_n+=("$R_p50 $R_p99"); LN_bad=$((LN_bad + R_bad))
+  run sendcapd $P_SC 0 1 1; L_s+=("$R_p50 $R_p99"); LS_bad=$((LS_bad + R_bad))
+done
+LD_p50=$(col 1 "${L_d[@]}"); LD_p99=$(col 2 "${L_d[@]}")
+LN_p50=$(col 1 "${L_n[@]}"); LN_p99=$(col 2 "${L_n[@]}")
+LS_p50=$(col 1 "${L_s[@]}"); LS_p99=$(col 2 "${L_s[@]}")
 printf '%-10s %10s %10s %12s %12s\n' "" "p50 (us)" "p99 (us)" "added p50" "added p99"
 printf '%-10s %10s %10s %12s %12s\n' direct "$LD_p50" "$LD_p99" - -
 printf '%-10s %10s %10s %12s %12s\n' nginx "$LN_p50" "$LN_p99" $((LN_p50 - LD_p50)) $((LN_p99 - LD_p99))
 printf '%-10s %10s %10s %12s %12s\n' sendcapd "$LS_p50" "$LS_p99" $((LS_p50 - LD_p50)) $((LS_p99 - LD_p99))
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b <= 0) b = 1; printf "%.2f", a/b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b <= 0) print "n/a (nginx added nothing measurable)"; else printf "%.2f", a/b }'; }
 echo "added latency sendcapd/nginx: p50 $(ratio $((LS_p50 - LD_p50)) $((LN_p50 - LD_p50))) (target <= 2)," \
      "p99 $(ratio $((LS_p99 - LD_p99)) $((LN_p99 - LD_p99))) (target <= 3)"
 
