@@ -109,12 +109,25 @@ export class Proxy {
       if (m) {
         this.url = `${m[2]}://${m[1]}`;
         this.metricsUrl = m[3] === 'off' ? null : `http://${m[3]}`;
+        // Listening comes before the Redis connection; a call made before
+        // it is refused (503, closed by design).  Tests start calling at
+        // once, so wait for /readyz like a load balancer would.
+        if (this.metricsUrl) await this.ready();
         return this;
       }
       if (this.proc.exitCode !== null) break;
       await sleep(10);
     }
     throw new Error(`sendcapd did not start: ${this.log}`);
+  }
+
+  async ready(ms = 5000) {
+    for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(10)) {
+      try {
+        if ((await fetch(`${this.metricsUrl}/readyz`)).status === 200) return this;
+      } catch { /* not answering yet */ }
+    }
+    throw new Error(`sendcapd not ready after ${ms} ms: ${this.log}`);
   }
 
   async stop(signal = 'SIGTERM') {
