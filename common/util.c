@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,43 @@ sc_put_u64(char *o, uint64_t v)
     while (k > 0)
         *o++ = num[--k];
     return o;
+}
+
+const char *
+sc_fmt_i64(char out[24], int64_t v)
+{
+    char *o = out;
+
+    if (v < 0) {
+        *o++ = '-';
+        o = sc_put_u64(o, (uint64_t)0 - (uint64_t)v);
+    } else {
+        o = sc_put_u64(o, (uint64_t)v);
+    }
+    *o = '\0';
+    return out;
+}
+
+size_t
+sc_cat(char *dst, size_t cap, ...)
+{
+    va_list ap;
+    const char *s;
+    size_t n = 0;
+
+    va_start(ap, cap);
+    while ((s = va_arg(ap, const char *)) != NULL) {
+        size_t l = strlen(s);
+        if (n < cap) {
+            size_t c = n + l < cap ? l : cap - 1 - n;
+            memcpy(dst + n, s, c);
+        }
+        n += l;
+    }
+    va_end(ap);
+    if (cap > 0)
+        dst[n < cap ? n : cap - 1] = '\0';
+    return n;
 }
 
 size_t

@@ -32,6 +32,14 @@ int64_t sc_mono_us(void);
  * for hot paths that build protocol text without snprintf. */
 char *sc_put_u64(char *o, uint64_t v);
 
+/* v in decimal, NUL-terminated, in out; returns out. */
+const char *sc_fmt_i64(char out[24], int64_t v);
+
+/* The NULL-terminated list of strings, concatenated into dst (cut to
+ * cap - 1 bytes, always NUL-terminated when cap > 0); returns the length
+ * of the whole concatenation, so a result >= cap means it was cut. */
+size_t sc_cat(char *dst, size_t cap, ...) __attribute__((sentinel));
+
 /* Copy at most len-1 bytes and NUL-terminate; returns strlen(src) so
  * truncation shows as a result >= len (OpenBSD strlcpy). */
 size_t sc_strlcpy(char *dst, const char *src, size_t len);

@@ -418,11 +418,11 @@ idempotency_line(const struct call *c, const char *value, char *line, size_t len
     size_t fl = strlen(c->family), vl = strlen(value);
 
     if (fl + 1 + vl <= SC_IDEMPOTENCY_KEY_MAX)
-        return snprintf(line, len, "Idempotency-Key: %s:%s", c->family, value) < (int)len ? 0 : -1;
+        return sc_cat(line, len, "Idempotency-Key: ", c->family, ":", value, NULL) < len ? 0 : -1;
     {
         char hex[SC_KEY_HASH_HEX];
         store_secret_key_hash(value, vl, hex);
-        return snprintf(line, len, "Idempotency-Key: %s:sha256:%s", c->family, hex) < (int)len
+        return sc_cat(line, len, "Idempotency-Key: ", c->family, ":sha256:", hex, NULL) < len
                    ? 0
                    : -1;
     }
@@ -467,9 +467,9 @@ forward(struct call *c)
             goto nomem;
         /* "Name;" is curl's way to send a header with an empty value. */
         if (*value == '\0')
-            snprintf(l, need, "%s;", name);
+            sc_cat(l, need, name, ";", NULL);
         else
-            snprintf(l, need, "%s: %s", name, value);
+            sc_cat(l, need, name, ": ", value, NULL);
         t = curl_slist_append(h, l);
         if (l != line)
             free(l);
@@ -486,7 +486,7 @@ forward(struct call *c)
         char *auth = malloc(al);
         if (auth == NULL)
             goto nomem;
-        snprintf(auth, al, "Authorization: Bearer %s", c->real_key);
+        sc_cat(auth, al, "Authorization: Bearer ", c->real_key, NULL);
         t = curl_slist_append(h, auth);
         store_secret_wipe(auth, al);
         free(auth);
@@ -498,7 +498,7 @@ forward(struct call *c)
     pq = malloc(pql);
     if (pq == NULL)
         goto nomem;
-    snprintf(pq, pql, "%s%s", c->path, c->query);
+    sc_cat(pq, pql, c->path, c->query, NULL);
     if (proxy_upstream_start(c->px->upstream, proxy_http_method(req), pq, h, bptr, blen,
                              upstream_done, c) != 0) {
         struct upstream_result res;
@@ -825,8 +825,8 @@ run_script(struct call *c, const struct kc_entry *e)
         else if (c->is_send)
             mode = "send";
     }
-    snprintf(key, sizeof(key), "sc:vk:%s", c->hash);
-    snprintf(sends, sizeof(sends), "%lld", (long long)c->dec.sends);
+    sc_cat(key, sizeof(key), "sc:vk:", c->hash, NULL);
+    sc_fmt_i64(sends, c->dec.sends);
     argv[0] = key;
     argv[1] = e ? e->gen : "";
     argv[2] = e ? e->upver : "";
@@ -846,7 +846,7 @@ run_script(struct call *c, const struct kc_entry *e)
             fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
             return;
         }
-        snprintf(ttl, sizeof(ttl), "%lld", (long long)(c->px->cfg.log_retention_ms / 1000));
+        sc_fmt_i64(ttl, c->px->cfg.log_retention_ms / 1000);
         argv[argc++] = c->id;
         argv[argc++] = ttl;
         argv[argc++] = packed;
@@ -967,8 +967,8 @@ recipients_text(const struct call *c, char **domains, char **addrs)
             seen = c->send.addr[j].kind != POLICY_REPLY_TO &&
                    strcmp(c->send.addr[j].domain, r->domain) == 0;
         if (!seen)
-            od += (size_t)snprintf(*domains + od, dl - od, "%s%s", od ? "," : "", r->domain);
-        oa += (size_t)snprintf(*addrs + oa, al - oa, "%s%s", oa ? "," : "", r->address);
+            od += sc_cat(*domains + od, dl - od, od ? "," : "", r->domain, NULL);
+        oa += sc_cat(*addrs + oa, al - oa, oa ? "," : "", r->address, NULL);
     }
 }
 
@@ -983,7 +983,7 @@ fill_record(const struct call *c, struct store_audit_rec *rec)
         sc_strlcpy(key, c->key_id, sizeof(key));
     else if (c->hash[0])
         snprintf(key, sizeof(key), "fp:%.12s", c->hash);
-    store_audit_setf(rec, SA_TIME, "%lld", (long long)c->t_wall);
+    store_audit_set_i64(rec, SA_TIME, c->t_wall);
     store_audit_set(rec, SA_REQUEST_ID, c->id);
     store_audit_set(rec, SA_KEY_ID, key);
     store_audit_set(rec, SA_AGENT_RUN_ID, c->agent_run);
@@ -996,9 +996,9 @@ fill_record(const struct call *c, struct store_audit_rec *rec)
         for (size_t i = 0; i < c->send.nmsg; i++)
             if (c->send.msg[i].has_from && strstr(fd, c->send.msg[i].from_domain) == NULL &&
                 strlen(fd) + strlen(c->send.msg[i].from_domain) + 2 < sizeof(fd))
-                snprintf(fd + strlen(fd), sizeof(fd) - strlen(fd), "%s%s", fd[0] ? "," : "",
-                         c->send.msg[i].from_domain);
-        store_audit_setf(rec, SA_RECIPIENTS, "%ld", c->send.recipients);
+                sc_cat(fd + strlen(fd), sizeof(fd) - strlen(fd), fd[0] ? "," : "",
+                       c->send.msg[i].from_domain, NULL);
+        store_audit_set_i64(rec, SA_RECIPIENTS, c->send.recipients);
         store_audit_set(rec, SA_FROM_DOMAIN, fd);
     }
     recipients_text(c, &domains, &addrs);
@@ -1027,13 +1027,13 @@ write_record(struct call *c)
     c->rec_filled = 1;
     store_audit_set(rec, SA_DECISION, c->decision ? c->decision : "error");
     store_audit_set(rec, SA_REASON, c->reason ? c->reason : "");
-    store_audit_setf(rec, SA_STATUS, "%d", c->status);
+    store_audit_set_i64(rec, SA_STATUS, c->status);
     if (c->ust)
-        store_audit_setf(rec, SA_UPSTREAM_STATUS, "%d", c->ust);
+        store_audit_set_i64(rec, SA_UPSTREAM_STATUS, c->ust);
     store_audit_set(rec, SA_EMAIL_IDS, c->email_ids);
-    store_audit_setf(rec, SA_LATENCY_MS, "%lld", (long long)(sc_mono_ms() - c->t0));
+    store_audit_set_i64(rec, SA_LATENCY_MS, sc_mono_ms() - c->t0);
     if (c->ulat)
-        store_audit_setf(rec, SA_UPSTREAM_LATENCY_MS, "%lld", (long long)c->ulat);
+        store_audit_set_i64(rec, SA_UPSTREAM_LATENCY_MS, c->ulat);
     store_audit_set(rec, SA_CLIENT_GONE, c->gone ? "1" : "");
     st.counter_key = c->counter_key;
     st.refund = c->refund;

@@ -986,7 +986,10 @@ proxy_http_get_data(const struct http_request *req)
 void
 proxy_http_add_header(struct http_request *req, const char *name, const char *value)
 {
-    evbuffer_add_printf(req->resp_hdrs, "%s: %s\r\n", name, value);
+    evbuffer_add(req->resp_hdrs, name, strlen(name));
+    evbuffer_add(req->resp_hdrs, ": ", 2);
+    evbuffer_add(req->resp_hdrs, value, strlen(value));
+    evbuffer_add(req->resp_hdrs, "\r\n", 2);
 }
 
 static const char *
@@ -1028,10 +1031,25 @@ proxy_http_respond(struct http_request *req, int status, const char *body, size_
         int close_after = c->closing || !c->keepalive || srv->draining;
         int head = req->method != NULL && strcmp(req->method, "HEAD") == 0;
 
-        evbuffer_add_printf(out, "HTTP/1.%d %d %s\r\n", req->minor, status, reason(status));
+        char line[64], *o = line;
+        const char *rs = reason(status);
+
+        memcpy(o, req->minor ? "HTTP/1.1 " : "HTTP/1.0 ", 9);
+        o = sc_put_u64(o + 9, (uint64_t)status);
+        *o++ = ' ';
+        memcpy(o, rs, strlen(rs)); /* the longest reason is 21 bytes */
+        o += strlen(rs);
+        *o++ = '\r';
+        *o++ = '\n';
+        evbuffer_add(out, line, (size_t)(o - line));
         evbuffer_add_buffer(out, req->resp_hdrs);
-        if (status != 204 && !(status >= 100 && status < 200))
-            evbuffer_add_printf(out, "Content-Length: %zu\r\n", len);
+        if (status != 204 && !(status >= 100 && status < 200)) {
+            o = sc_put_u64(line + 16, len);
+            memcpy(line, "Content-Length: ", 16);
+            *o++ = '\r';
+            *o++ = '\n';
+            evbuffer_add(out, line, (size_t)(o - line));
+        }
         if (close_after)
             evbuffer_add(out, "Connection: close\r\n", 19);
         else if (req->minor == 0)

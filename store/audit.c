@@ -35,6 +35,14 @@ store_audit_set(struct store_audit_rec *r, enum store_audit_field f, const char 
 }
 
 void
+store_audit_set_i64(struct store_audit_rec *r, enum store_audit_field f, int64_t v)
+{
+    char num[24];
+
+    store_audit_set(r, f, sc_fmt_i64(num, v));
+}
+
+void
 store_audit_setf(struct store_audit_rec *r, enum store_audit_field f, const char *fmt, ...)
 {
     va_list ap;
@@ -353,7 +361,7 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
         return NULL;
     names[n] = "r";
     vals[n++] = packed;
-    snprintf(seq, sizeof(seq), "%llu", ch->seq + 1);
+    sc_fmt_i64(seq, (int64_t)(ch->seq + 1));
     names[n] = "w";
     vals[n++] = ch->writer;
     names[n] = "seq";
@@ -370,8 +378,7 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
         free(packed);
         return NULL;
     }
-    snprintf(cutoff, sizeof(cutoff), "%lld",
-             (long long)(ch->retention_ms > 0 ? now - ch->retention_ms : 0));
+    sc_fmt_i64(cutoff, ch->retention_ms > 0 ? now - ch->retention_ms : 0);
     argv[a++] = strdup("sc:log");
     argv[a++] = strdup(ch->writer);
     argv[a++] = strdup(seq);
@@ -383,14 +390,11 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     argv[a++] = strdup(rec->v[SA_TIME]);
     {
         char num[24];
-        snprintf(num, sizeof(num), "%lld", st ? st->refund : 0LL);
-        argv[a++] = strdup(num);
+        argv[a++] = strdup(sc_fmt_i64(num, st ? st->refund : 0));
         argv[a++] = strdup(st && st->counter_key ? st->counter_key : "");
         argv[a++] = strdup(st && st->family ? st->family : "");
-        snprintf(num, sizeof(num), "%lld", st ? st->owner_ttl_s : 0LL);
-        argv[a++] = strdup(num);
-        snprintf(num, sizeof(num), "%zu", st ? st->nids : (size_t)0);
-        argv[a++] = strdup(num);
+        argv[a++] = strdup(sc_fmt_i64(num, st ? st->owner_ttl_s : 0));
+        argv[a++] = strdup(sc_fmt_i64(num, st ? (int64_t)st->nids : 0));
         for (size_t i = 0; st && i < st->nids; i++)
             argv[a++] = strdup(st->ids[i]);
     }

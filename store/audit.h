@@ -70,6 +70,7 @@ struct store_audit_rec {
 };
 
 void store_audit_set(struct store_audit_rec *r, enum store_audit_field f, const char *value);
+void store_audit_set_i64(struct store_audit_rec *r, enum store_audit_field f, int64_t v);
 void store_audit_setf(struct store_audit_rec *r, enum store_audit_field f, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void store_audit_clear(struct store_audit_rec *r);

@@ -1077,7 +1077,7 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
         *errstr = argc > 256 - 3 ? "too many script arguments" : "too many redis commands pending";
         return -1;
     }
-    nkl = (size_t)snprintf(nk, sizeof(nk), "%d", nkeys);
+    nkl = (size_t)(sc_put_u64(nk, (uint64_t)nkeys) - nk);
     total = 16 + (7 + 24) + (40 + 24) + (nkl + 24);
     for (int i = 0; i < argc; i++) {
         lens[i] = argvlen ? argvlen[i] : strlen(argv[i]);
@@ -1094,7 +1094,11 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
     p->as = as;
     p->cb = cb;
     p->arg = arg;
-    o = buf + snprintf(buf, 16, "*%d\r\n", argc + 3);
+    o = buf;
+    *o++ = '*';
+    o = sc_put_u64(o, (uint64_t)(argc + 3));
+    *o++ = '\r';
+    *o++ = '\n';
     o = put_bulk(o, "EVALSHA", 7);
     o = put_bulk(o, s->sha, 40);
     o = put_bulk(o, nk, nkl);

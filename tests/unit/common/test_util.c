@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -71,6 +72,47 @@ test_numbers(void **state)
     assert_string_equal(b, "abc");
 }
 
+/* sc_fmt_i64 against printf, at the edges of int64. */
+static void
+test_fmt_i64(void **state)
+{
+    const int64_t v[] = {0, 1, -1, 9, 10, -10, 1234567890123LL, INT64_MAX, INT64_MIN,
+                         INT64_MIN + 1};
+    char got[24], want[24];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        snprintf(want, sizeof(want), "%lld", (long long)v[i]);
+        assert_string_equal(sc_fmt_i64(got, v[i]), want);
+    }
+}
+
+/* sc_cat: whole, cut at every capacity (always NUL-terminated, a prefix of
+ * the whole), and its return value is the whole length, as strlcpy's. */
+static void
+test_cat(void **state)
+{
+    const char *whole = "Authorization: Bearer re_x";
+    char buf[64];
+
+    (void)state;
+    assert_int_equal(sc_cat(buf, sizeof(buf), "Authorization", ": ", "Bearer ", "re_x", NULL),
+                     strlen(whole));
+    assert_string_equal(buf, whole);
+    for (size_t cap = 1; cap <= strlen(whole) + 1; cap++) {
+        memset(buf, 'Z', sizeof(buf));
+        assert_int_equal(sc_cat(buf, cap, "Authorization", ": ", "Bearer ", "re_x", NULL),
+                         strlen(whole));
+        assert_int_equal(strlen(buf), cap - 1);
+        assert_memory_equal(buf, whole, cap - 1);
+        assert_int_equal(buf[cap], 'Z'); /* nothing written past cap */
+    }
+    assert_int_equal(sc_cat(buf, sizeof(buf), NULL), 0);
+    assert_string_equal(buf, "");
+    assert_int_equal(sc_cat(buf, sizeof(buf), "", "a", "", NULL), 1);
+    assert_string_equal(buf, "a");
+}
+
 int
 main(void)
 {
@@ -78,6 +120,8 @@ main(void)
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_rfc3339),
         cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_fmt_i64),
+        cmocka_unit_test(test_cat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
