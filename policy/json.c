@@ -147,6 +147,11 @@ put_utf8(char *o, uint32_t v)
     return o;
 }
 
+/* Bytes a string holds as they are: printable ASCII but '"' and '\\'. */
+static const unsigned char plain[256] = {
+    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5B] = 1, [0x5D ... 0x7F] = 1,
+};
+
 /* At '"': decode into the arena (a string's decoded bytes and its NUL
  * never outgrow its quoted source, so the arena of len + 1 holds all). */
 static int
@@ -161,7 +166,7 @@ read_string(struct reader *r, long *idx)
     for (;;) {
         const unsigned char *run = p;
 
-        while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+        while (p < end && plain[*p])
             p++;
         memcpy(o, run, (size_t)(p - run));
         o += p - run;
