@@ -242,10 +242,7 @@ store_audit_log_new(struct store_async *as, const unsigned char mk[SC_MASTER_KEY
 void
 store_audit_argv_free(char **argv, int argc)
 {
-    if (argv == NULL)
-        return;
-    for (int i = 0; i < argc; i++)
-        free(argv[i]);
+    (void)argc; /* one block: see store_audit_chain_seal */
     free(argv);
 }
 
@@ -348,10 +345,12 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
 {
     const char *names[1 + NCHAIN];
     const char *vals[1 + NCHAIN];
-    char seq[24], mac[65], cutoff[24];
+    char seq[24], mac[65], cutoff[24], refund[24], ttl[24], nids[24];
     char *packed;
     int n = 0, a = 0, argc;
     char **argv;
+    const char **src;
+    size_t bytes = 0;
     int64_t now = sc_now_ms();
 
     for (int i = 0; i < STORE_AUDIT_NFIELDS; i++)
@@ -373,42 +372,48 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     vals[n++] = mac;
 
     argc = 1 + 13 + (st ? (int)st->nids : 0) + 2 * n;
-    argv = calloc((size_t)argc, sizeof(char *));
-    if (argv == NULL) {
+    src = calloc((size_t)argc, sizeof(*src));
+    if (src == NULL) {
         free(packed);
         return NULL;
     }
     sc_fmt_i64(cutoff, ch->retention_ms > 0 ? now - ch->retention_ms : 0);
-    argv[a++] = strdup("sc:log");
-    argv[a++] = strdup(ch->writer);
-    argv[a++] = strdup(seq);
-    argv[a++] = strdup(cutoff);
-    argv[a++] = strdup(intent ? intent : "");
-    argv[a++] = strdup(rec->v[SA_KEY_ID]);
-    argv[a++] = strdup(rec->v[SA_AGENT_RUN_ID]);
-    argv[a++] = strdup(rec->v[SA_CLAIMED_RUN_ID]);
-    argv[a++] = strdup(rec->v[SA_TIME]);
-    {
-        char num[24];
-        argv[a++] = strdup(sc_fmt_i64(num, st ? st->refund : 0));
-        argv[a++] = strdup(st && st->counter_key ? st->counter_key : "");
-        argv[a++] = strdup(st && st->family ? st->family : "");
-        argv[a++] = strdup(sc_fmt_i64(num, st ? st->owner_ttl_s : 0));
-        argv[a++] = strdup(sc_fmt_i64(num, st ? (int64_t)st->nids : 0));
-        for (size_t i = 0; st && i < st->nids; i++)
-            argv[a++] = strdup(st->ids[i]);
-    }
+    src[a++] = "sc:log";
+    src[a++] = ch->writer;
+    src[a++] = seq;
+    src[a++] = cutoff;
+    src[a++] = intent ? intent : "";
+    src[a++] = rec->v[SA_KEY_ID];
+    src[a++] = rec->v[SA_AGENT_RUN_ID];
+    src[a++] = rec->v[SA_CLAIMED_RUN_ID];
+    src[a++] = rec->v[SA_TIME];
+    src[a++] = sc_fmt_i64(refund, st ? st->refund : 0);
+    src[a++] = st && st->counter_key ? st->counter_key : "";
+    src[a++] = st && st->family ? st->family : "";
+    src[a++] = sc_fmt_i64(ttl, st ? st->owner_ttl_s : 0);
+    src[a++] = sc_fmt_i64(nids, st ? (int64_t)st->nids : 0);
+    for (size_t i = 0; st && i < st->nids; i++)
+        src[a++] = st->ids[i];
     for (int i = 0; i < n; i++) {
-        argv[a++] = strdup(names[i]);
-        argv[a++] = strdup(vals[i]);
+        src[a++] = names[i];
+        src[a++] = vals[i];
     }
-    free(packed);
-    for (int i = 0; i < a; i++) {
-        if (argv[i] == NULL) {
-            store_audit_argv_free(argv, argc);
-            return NULL;
+    /* One block: the pointers, then the strings they point to. */
+    for (int i = 0; i < argc; i++)
+        bytes += strlen(src[i]) + 1;
+    argv = malloc((size_t)argc * sizeof(char *) + bytes);
+    if (argv != NULL) {
+        char *o = (char *)(argv + argc);
+        for (int i = 0; i < argc; i++) {
+            size_t l = strlen(src[i]) + 1;
+            argv[i] = memcpy(o, src[i], l);
+            o += l;
         }
     }
+    free(src);
+    free(packed);
+    if (argv == NULL)
+        return NULL;
     ch->seq++;
     memcpy(ch->prev, mac, sizeof(mac));
     *argcp = argc;

@@ -114,8 +114,8 @@ int store_audit_chain_init(struct store_audit_chain *ch, const unsigned char mk[
                            int64_t retention_ms);
 
 /* Seal rec as the chain's next record and return the arguments of one
- * log_write.lua call (KEYS[1] first): a new array of new strings, *argc
- * long (free with store_audit_argv_free), or NULL on allocation failure
+ * log_write.lua call (KEYS[1] first): *argc strings in one allocation
+ * (free with store_audit_argv_free), or NULL on allocation failure
  * (the chain does not advance).  Empty fields of rec are set to "". */
 char **store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec,
                               const char *intent_request_id,
