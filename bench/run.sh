@@ -255,8 +255,13 @@ for n in 1 2; do
   wpid=$!
   sleep 1
   for p in "${pids[@]}"; do for q in $p $(pgrep -P "$p" || true); do taskset -apc 0,1 "$q" >/dev/null 2>&1 || true; done; done
+  t0=$(ticks "$wpid"); r0=$(ticks "${pids[2]}"); idle0=$(awk '/^cpu /{print $5 + $6}' /proc/stat)
   run "workers=$n" $P_SC 0,1 2 $((CONNS * 2))
-  echo "workers=$n: $R_rps requests/s, p50 $R_p50 us, p99 $R_p99 us, errors $R_bad"
+  idle=$(awk -v i0="$idle0" -v hz="$(getconf CLK_TCK)" -v d="$DUR" -v c="$(nproc)" \
+    '/^cpu /{printf "%.0f", 100 * ($5 + $6 - i0) / hz / d / c}' /proc/stat)
+  echo "workers=$n: $R_rps requests/s, p50 $R_p50 us, p99 $R_p99 us, errors $R_bad;" \
+       "CPU per request: sendcapd $(per_req $(( $(ticks "$wpid") - t0 )) "$R_total") us (all workers)," \
+       "Redis $(per_req $(( $(ticks "${pids[2]}") - r0 )) "$R_total") us; machine idle ${idle}%"
   W_bad=$(( ${W_bad:-0} + R_bad ))
   kill "$wpid"; wait "$wpid" 2>/dev/null || true
 done
