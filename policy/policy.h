@@ -3,8 +3,9 @@
  *
  * Nothing in policy/ does I/O or reads a clock: time, key records and
  * requests come in as arguments and a verdict comes out, so every decision
- * is unit-testable from data (relayd's habit).  It links libc and jansson
- * only.  The HTTP layer turns verdicts into statuses and error names.
+ * is unit-testable from data (relayd's habit).  It links libc only (send
+ * bodies are read by json.c).  The HTTP layer turns verdicts into statuses
+ * and error names.
  */
 #ifndef SC_POLICY_H
 #define SC_POLICY_H
