@@ -35,10 +35,11 @@ REPS=${REPS:-3}
 if [ "${1:-}" = "--quick" ]; then DUR=2; SOAK=5; IDLE=200; REPS=1; fi
 
 need=()
-for c in nginx wrk redis-server taskset node cmake; do command -v $c >/dev/null || need+=($c); done
+for c in nginx wrk redis-server redis-cli taskset pgrep node curl cmake; do command -v $c >/dev/null || need+=($c); done
 if [ ${#need[@]} -gt 0 ]; then
-  apt-get update && apt-get install -y nginx wrk redis-server redis-tools util-linux cmake \
-    build-essential pkg-config libevent-dev libcurl4-openssl-dev libssl-dev libhiredis-dev libjansson-dev
+  apt-get update && apt-get install -y nginx wrk redis-server redis-tools util-linux procps cmake \
+    build-essential pkg-config libevent-dev libcurl4-openssl-dev libssl-dev libhiredis-dev \
+    libjansson-dev curl nodejs
 fi
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DWITH_TESTS=OFF >/dev/null
 cmake --build build-bench -j"$(nproc)" --target sendcap sendcapd >/dev/null
