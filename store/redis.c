@@ -699,8 +699,10 @@ setup_step(struct store_async *as, const char *failure)
         evtimer_del(as->conn_dl);
         as->state = A_READY;
         as->backoff_ms = SC_REDIS_RECONNECT_MIN_MS;
-        sc_info("redis: connected to %s:%d and scripts loaded",
-                as->addr.is_unix ? as->addr.path : as->addr.host, as->addr.port);
+        if (as->addr.is_unix)
+            sc_info("redis: connected to %s and scripts loaded", as->addr.path);
+        else
+            sc_info("redis: connected to %s:%d and scripts loaded", as->addr.host, as->addr.port);
     }
 }
 
