@@ -289,10 +289,14 @@ written(redisReply *r, const char *errstr, void *arg)
 
     (void)r;
     if (errstr != NULL) {
-        /* Keep it (and everything after it) for the next flush; a re-send
-         * of a record Redis did write is a no-op (log_write.lua). */
-        for (struct qrec *p = l->head; p != NULL; p = p->next)
-            p->sent = 0;
+        /* Keep it for the next flush; a re-send of a record Redis did write
+         * is a no-op (log_write.lua).  Only this record: the others still in
+         * flight get their own answer (a lost connection fails them all, one
+         * callback each).  Marking them unsent too let the next flush send a
+         * record twice at once, and its second answer then found it freed by
+         * the first (an error reply such as OOM for one record while the next
+         * one's reply was still to come). */
+        q->sent = 0;
         return;
     }
     /* Replies come in order, but a record re-sent after an error can be
