@@ -182,9 +182,15 @@ printf '%-10s %12s %10s %10s %8s\n' nginx "$N_rps" "$N_p50" "$N_p99" "$N_bad"
 printf '%-10s %12s %10s %10s %8s\n' sendcapd "$S_rps" "$S_p50" "$S_p99" "$S_bad"
 echo "runs, requests/s: nginx $(for r in "${N_all[@]}"; do printf '%s ' "${r%% *}"; done)| sendcapd $(for r in "${S_all[@]}"; do printf '%s ' "${r%% *}"; done)"
 echo "sendcapd/nginx throughput: $(awk -v a="$S_rps" -v b="$N_rps" 'BEGIN{printf "%.2f", a/b}') (target >= 0.60)"
-echo "Redis EVALSHA per request: $(awk -v a="$evalsha" -v b="$S_total" 'BEGIN{printf "%.2f", a/b}')" \
-     "= 1 before forwarding (call.lua: checks, reservation, audit intent) + 1 queued with the answer" \
-     "(log_write: the call record and the send's settlement), never waited for"
+# call.lua calls TIME once and log_write never: TIME counts call.lua runs,
+# XADD counts call records; the other EVALSHAs are log_write calls.
+ncall=$(echo "$stats" | sed -n 's/^cmdstat_time:calls=\([0-9]*\).*/\1/p')
+nrec=$(echo "$stats" | sed -n 's/^cmdstat_xadd:calls=\([0-9]*\).*/\1/p')
+echo "Redis round trips per request: $(awk -v a="$evalsha" -v b="$S_total" 'BEGIN{printf "%.2f", a/b}') EVALSHA =" \
+     "$(awk -v a="$ncall" -v b="$S_total" 'BEGIN{printf "%.2f", a/b}') call.lua before forwarding (checks, reservation, audit intent)" \
+     "+ $(awk -v a="$evalsha" -v c="$ncall" -v b="$S_total" 'BEGIN{printf "%.2f", (a-c)/b}') log_write after it" \
+     "($(awk -v r="$nrec" -v a="$evalsha" -v c="$ncall" 'BEGIN{printf "%.1f", r/(a-c)}') call records with their settlements per call," \
+     "written to Redis just before the answers, never waited for)"
 echo "sends forwarded (fake access log): $((after_fake - before_fake)); wrk completed: $S_total"
 echo "CPU per request on the proxy core: nginx $N_cpu us; sendcapd $S_cpu us + its Redis $R_cpu us" \
      "($(awk -v u="$evalsha_us" -v n="$S_total" 'BEGIN{printf "%.0f", u / n}') us of it inside the two scripts);" \

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
+#include <event2/event.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
@@ -221,7 +222,10 @@ struct store_audit_log {
     struct qrec *head, *tail;
     long queued;
     long lost; /* records not queued because the queue was full */
+    struct event *kick; /* sends the records of one loop turn, see kick_cb */
 };
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg);
 
 struct store_audit_log *
 store_audit_log_new(struct store_async *as, const unsigned char mk[SC_MASTER_KEY_LEN],
@@ -232,7 +236,10 @@ store_audit_log_new(struct store_async *as, const unsigned char mk[SC_MASTER_KEY
     if (l == NULL)
         return NULL;
     l->as = as;
-    if (store_audit_chain_init(&l->ch, mk, retention_ms) != 0) {
+    l->kick = event_new(store_redis_async_base(as), -1, 0, kick_cb, l);
+    if (l->kick == NULL || store_audit_chain_init(&l->ch, mk, retention_ms) != 0) {
+        if (l->kick != NULL)
+            event_free(l->kick);
         free(l);
         return NULL;
     }
@@ -265,6 +272,7 @@ store_audit_log_free(struct store_audit_log *l)
         l->head = q->next;
         qrec_free(q);
     }
+    event_free(l->kick);
     store_secret_wipe(l->ch.key, sizeof(l->ch.key));
     free(l);
 }
@@ -281,28 +289,39 @@ store_audit_log_pending(const struct store_audit_log *l)
     return l->queued;
 }
 
+/* Records sent in one log_write call: those that finished in one loop turn
+ * (up to LOG_BATCH_MAX, and within store_redis_async_eval's argument limit). */
+#define LOG_BATCH_MAX 8
+
+struct batch {
+    struct store_audit_log *log;
+    int n;
+    struct qrec *q[LOG_BATCH_MAX];
+};
+
 static void
 written(redisReply *r, const char *errstr, void *arg)
 {
-    struct qrec *q = arg;
-    struct store_audit_log *l = q->log;
+    struct batch *b = arg;
+    struct store_audit_log *l = b->log;
 
     (void)r;
-    if (errstr != NULL) {
-        /* Keep it for the next flush; a re-send of a record Redis did write
-         * is a no-op (log_write.lua).  Only this record: the others still in
-         * flight get their own answer (a lost connection fails them all, one
-         * callback each).  Marking them unsent too let the next flush send a
-         * record twice at once, and its second answer then found it freed by
-         * the first (an error reply such as OOM for one record while the next
-         * one's reply was still to come). */
-        q->sent = 0;
-        return;
-    }
-    /* Replies come in order, but a record re-sent after an error can be
-     * acknowledged out of queue order: unlink wherever it is. */
-    {
-        struct qrec **pp = &l->head, *prev = NULL;
+    for (int i = 0; i < b->n; i++) {
+        struct qrec *q = b->q[i], **pp = &l->head, *prev = NULL;
+
+        if (errstr != NULL) {
+            /* Keep it for the next flush; a re-send of a record Redis did
+             * write is a no-op (log_write.lua).  Only the records of this
+             * call: those of others still in flight get their own answer (a
+             * lost connection fails them all, one callback each).  Marking
+             * them unsent too let the next flush send a record twice at
+             * once, and its second answer then found it freed by the
+             * first. */
+            q->sent = 0;
+            continue;
+        }
+        /* Replies come in order, but a record re-sent after an error can
+         * be acknowledged out of queue order: unlink wherever it is. */
         for (; *pp != NULL && *pp != q; pp = &(*pp)->next)
             prev = *pp;
         if (*pp == q) {
@@ -313,20 +332,62 @@ written(redisReply *r, const char *errstr, void *arg)
             qrec_free(q);
         }
     }
+    free(b);
 }
 
 void
 store_audit_log_flush(struct store_audit_log *l)
 {
-    for (struct qrec *q = l->head; q != NULL; q = q->next) {
-        const char *errstr;
-        if (q->sent)
-            continue;
-        if (store_redis_async_eval(l->as, STORE_SCRIPT_LOG_WRITE, 1, q->argc,
-                                   (const char **)q->argv, NULL, written, q, &errstr) != 0)
-            return; /* not connected: try again later, in order */
-        q->sent = 1;
+    struct qrec *q = l->head;
+
+    while (q != NULL) {
+        const char *argv[STORE_REDIS_MAX_ARGS], *errstr;
+        struct batch *b = calloc(1, sizeof(*b));
+        int argc = 1;
+
+        if (b == NULL)
+            return; /* out of memory: the 100 ms retry flushes again */
+        b->log = l;
+        argv[0] = "sc:log"; /* KEYS[1]; each record's argv[0] is the same */
+        for (; q != NULL && b->n < LOG_BATCH_MAX; q = q->next) {
+            if (q->sent)
+                continue;
+            if (argc + q->argc - 1 > STORE_REDIS_MAX_ARGS)
+                break;
+            for (int i = 1; i < q->argc; i++)
+                argv[argc++] = q->argv[i];
+            b->q[b->n++] = q;
+        }
+        if (b->n == 0 ||
+            store_redis_async_eval(l->as, STORE_SCRIPT_LOG_WRITE, 1, argc, argv, NULL, written, b,
+                                   &errstr) != 0) {
+            free(b); /* nothing to send, or not connected: later, in order */
+            return;
+        }
+        for (int i = 0; i < b->n; i++)
+            b->q[i]->sent = 1;
     }
+}
+
+/*
+ * Records written during a turn of the loop go out together, in one
+ * log_write call, from this event: activated by the first of them, it runs
+ * after the callbacks already queued in that turn (libevent runs active
+ * events in order), so the calls answered in one turn share one script.
+ * It writes to Redis's socket at once (store_redis_async_push), not at the
+ * end of the turn: proxy/http.c writes each answer from an event activated
+ * after its record, and the record must be on Redis's socket first, so
+ * that the client's next call, through any sendcapd, sees its settlement.
+ */
+static void
+kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_audit_log *l = arg;
+
+    (void)fd;
+    (void)what;
+    store_audit_log_flush(l);
+    store_redis_async_push(l->as);
 }
 
 int
@@ -488,7 +549,7 @@ store_audit_log_write(struct store_audit_log *l, struct store_audit_rec *rec, co
         return;
     }
     enqueue(l, q);
-    store_audit_log_flush(l);
+    event_active(l->kick, EV_WRITE, 1);
 }
 
 /* ---- reading ---- */

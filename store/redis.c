@@ -1053,6 +1053,24 @@ put_bulk(char *o, const char *data, size_t len)
     return o;
 }
 
+struct event_base *
+store_redis_async_base(const struct store_async *as)
+{
+    return as->base;
+}
+
+void
+store_redis_async_push(struct store_async *as)
+{
+    struct ev_adapter *e;
+
+    if (as->ac == NULL || as->state != A_READY || (e = as->ac->ev.data) == NULL ||
+        !e->flush_pending)
+        return;
+    event_del(e->flush); /* out of the active queue: it is done here */
+    ad_flush_cb(-1, 0, e);
+}
+
 /*
  * EVALSHA as one preformatted RESP buffer: hiredis's own formatter
  * (sdscatfmt per argument) cost more than the script call itself on the
@@ -1065,7 +1083,7 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
 {
     const struct store_script *s = store_redis_script(id);
     char nk[16], *buf = NULL, *o;
-    size_t lens[256], total, nkl;
+    size_t lens[STORE_REDIS_MAX_ARGS], total, nkl;
     struct pending *p;
     struct timeval dl = {SC_REDIS_COMMAND_TIMEOUT_MS / 1000,
                          (SC_REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
@@ -1075,8 +1093,9 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
         *errstr = "redis is not connected";
         return -1;
     }
-    if (as->pending >= SC_REDIS_MAX_PENDING || argc > 256 - 3) {
-        *errstr = argc > 256 - 3 ? "too many script arguments" : "too many redis commands pending";
+    if (as->pending >= SC_REDIS_MAX_PENDING || argc > STORE_REDIS_MAX_ARGS) {
+        *errstr = argc > STORE_REDIS_MAX_ARGS ? "too many script arguments"
+                                              : "too many redis commands pending";
         return -1;
     }
     nkl = (size_t)(sc_put_u64(nk, (uint64_t)nkeys) - nk);

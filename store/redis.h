@@ -121,6 +121,17 @@ void store_redis_async_free(struct store_async *as);
 /* Is the connection up and are the scripts loaded? */
 int store_redis_async_ready(const struct store_async *as);
 
+/* The loop the connection runs on. */
+struct event_base *store_redis_async_base(const struct store_async *as);
+
+/* Write what is queued now instead of at the end of the loop turn (see the
+ * adapter in redis.c): for a caller that must have its commands on Redis's
+ * socket before it does something else. */
+void store_redis_async_push(struct store_async *as);
+
+/* Most keys and arguments one store_redis_async_eval may carry. */
+#define STORE_REDIS_MAX_ARGS 253
+
 /* Queue EVALSHA of a script.  argv holds nkeys keys then the arguments.
  * Returns 0 (cb will run exactly once) or -1 with *errstr set to a static
  * reason (not connected, too many pending) and cb never runs. */

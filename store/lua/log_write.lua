@@ -1,55 +1,80 @@
--- log_write.lua: append one sealed call record to the log, with its
--- indexes, and settle the send it records: one script after the answer.
+-- log_write.lua: append sealed call records to the log, with their
+-- indexes, and settle the sends they record: one script after the answers.
 --
 -- KEYS[1]  sc:log
--- ARGV[1]  writer id      ARGV[2] seq        ARGV[3] trim: MINID cutoff (ms)
--- ARGV[4]  intent request id to remove ("" if none)
--- ARGV[5]  key id         ARGV[6] agent_run_id   ARGV[7] claimed run id
--- ARGV[8]  record time (ms, the index score)
--- ARGV[9]  sends to give back (a send Resend clearly did not accept)
--- ARGV[10] the counter call.lua reserved on ("" if none)
--- ARGV[11] the key family that sent   ARGV[12] email owner TTL (s)
--- ARGV[13] m, then ARGV[14..13+m] the Resend email ids returned
--- ARGV[14+m..] the record's field, value pairs, in order (w, seq, prev, mac last)
--- A record whose seq this writer already wrote (bit set in
+-- ARGV     one or more record blocks, back to back (the daemon sends the
+--          records that finished in one loop turn together), each:
+--   +0  writer id     +1 seq        +2 trim: MINID cutoff (ms)
+--   +3  intent request id to remove ("" if none)
+--   +4  key id        +5 agent_run_id   +6 claimed run id
+--   +7  record time (ms, the index score)
+--   +8  sends to give back (a send Resend clearly did not accept)
+--   +9  the counter call.lua reserved on ("" if none)
+--   +10 the key family that sent   +11 email owner TTL (s)
+--   +12 m, then +13 .. +12+m the Resend email ids returned
+--   +13+m .. +22+m the record's 5 field, value pairs (r, w, seq, prev, mac)
+-- A record whose seq its writer already wrote (bit set in
 -- sc:logbits:<writer>) is a re-send after a lost reply: neither it nor its
--- settlement is applied twice.  Replies the stream id, or "dup".
-if redis.call('SETBIT', 'sc:logbits:' .. ARGV[1], ARGV[2], 1) == 1 then
-  return 'dup'
-end
-local n = tonumber(ARGV[9])
-if n > 0 and ARGV[10] ~= '' and redis.call('EXISTS', ARGV[10]) == 1 then
-  if redis.call('DECRBY', ARGV[10], n) < 0 then
-    redis.call('SET', ARGV[10], 0, 'KEEPTTL')
+-- settlement is applied twice.  Index entries and intent removals of the
+-- block are written together (one ZADD per index, one ZREM and one DEL).
+-- Replies one entry per record: its stream id, or "dup".
+local out = {}
+local idx, order = {}, {}
+local rids, ikeys = {}, {}
+local trim = nil
+local function index(k, score, id)
+  if not idx[k] then
+    idx[k] = {}
+    order[#order + 1] = k
   end
+  local e = idx[k]
+  e[#e + 1] = score
+  e[#e + 1] = id
 end
-local m = tonumber(ARGV[13])
-for i = 14, 13 + m do
-  redis.call('SET', 'sc:em:' .. ARGV[i], ARGV[11], 'EX', ARGV[12])
+local i = 1
+while i <= #ARGV do
+  local writer, seq, cutoff = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local m = tonumber(ARGV[i + 12])
+  local f = i + 13 + m
+  if redis.call('SETBIT', 'sc:logbits:' .. writer, seq, 1) == 1 then
+    out[#out + 1] = 'dup'
+  else
+    local n, ck = tonumber(ARGV[i + 8]), ARGV[i + 9]
+    if n > 0 and ck ~= '' and redis.call('EXISTS', ck) == 1 then
+      if redis.call('DECRBY', ck, n) < 0 then
+        redis.call('SET', ck, 0, 'KEEPTTL')
+      end
+    end
+    for j = i + 13, i + 12 + m do
+      redis.call('SET', 'sc:em:' .. ARGV[j], ARGV[i + 10], 'EX', ARGV[i + 11])
+    end
+    local id = redis.call('XADD', KEYS[1], 'MINID', '~', cutoff, '*', unpack(ARGV, f, f + 9))
+    local t, key, run, claimed = ARGV[i + 7], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
+    if key ~= '' then index('sc:lk:' .. key, t, id) end
+    if run ~= '' then index('sc:lr:' .. run, t, id) end
+    if claimed ~= '' and claimed ~= run then index('sc:lr:' .. claimed, t, id) end
+    -- Index entries older than the retention are trimmed now and then, not
+    -- on every write (queries bound by time anyway).
+    if tonumber(cutoff) > 0 and tonumber(seq) % 64 == 0 then trim = cutoff end
+    out[#out + 1] = id
+  end
+  if ARGV[i + 3] ~= '' then
+    rids[#rids + 1] = ARGV[i + 3]
+    ikeys[#ikeys + 1] = 'sc:intent:' .. ARGV[i + 3]
+  end
+  i = f + 10
 end
-local fields = {}
-for i = 14 + m, #ARGV do
-  fields[#fields + 1] = ARGV[i]
-end
-local id = redis.call('XADD', KEYS[1], 'MINID', '~', ARGV[3], '*', unpack(fields))
--- Index entries older than the retention are trimmed now and then, not on
--- every write (queries bound by time anyway).
-local cutoff = tonumber(ARGV[3])
-local trim = cutoff > 0 and tonumber(ARGV[2]) % 64 == 0
-local function index(k)
-  redis.call('ZADD', k, ARGV[8], id)
+for _, k in ipairs(order) do
+  redis.call('ZADD', k, unpack(idx[k]))
   if trim then
-    redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. ARGV[3])
+    redis.call('ZREMRANGEBYSCORE', k, '-inf', '(' .. trim)
   end
 end
-if ARGV[5] ~= '' then index('sc:lk:' .. ARGV[5]) end
-if ARGV[6] ~= '' then index('sc:lr:' .. ARGV[6]) end
-if ARGV[7] ~= '' and ARGV[7] ~= ARGV[6] then index('sc:lr:' .. ARGV[7]) end
-if ARGV[4] ~= '' then
-  redis.call('ZREM', 'sc:intents', ARGV[4])
-  redis.call('DEL', 'sc:intent:' .. ARGV[4])
+if #rids > 0 then
+  redis.call('ZREM', 'sc:intents', unpack(rids))
+  redis.call('DEL', unpack(ikeys))
 end
 if trim then
-  redis.call('ZREMRANGEBYSCORE', 'sc:intents', '-inf', '(' .. ARGV[3])
+  redis.call('ZREMRANGEBYSCORE', 'sc:intents', '-inf', '(' .. trim)
 end
-return id
+return out
