@@ -57,14 +57,21 @@ trap cleanup EXIT
 P_FAKE=18480 P_NGINX=18481 P_SC=18482 P_FAKE_SC=18483
 mkdir -p "$tmp/fake" "$tmp/proxy"
 
-cat >"$tmp/fake/nginx.conf" <<EOF
-daemon off; user root; worker_processes 1; pid $tmp/fake/nginx.pid; error_log $tmp/fake/error.log;
+# What both nginx configs share, but for their folder.
+nginx_head() {
+  local d=$tmp/$1
+  cat <<EOF
+daemon off; user root; worker_processes 1; pid $d/nginx.pid; error_log $d/error.log;
 events { worker_connections 8192; }
 http {
   access_log off;
   keepalive_requests 10000000; keepalive_timeout 300s;
-  client_body_temp_path $tmp/fake; proxy_temp_path $tmp/fake; fastcgi_temp_path $tmp/fake;
-  uwsgi_temp_path $tmp/fake; scgi_temp_path $tmp/fake;
+  client_body_temp_path $d; proxy_temp_path $d; fastcgi_temp_path $d;
+  uwsgi_temp_path $d; scgi_temp_path $d;
+EOF
+}
+
+{ nginx_head fake; cat <<EOF
   server {
     listen 127.0.0.1:$P_FAKE;
     location = /emails { default_type application/json; return 200 '{"id":"4ef9a7d2-7d6c-4d1e-9c3a-1b2c3d4e5f60"}'; }
@@ -77,14 +84,8 @@ http {
   }
 }
 EOF
-cat >"$tmp/proxy/nginx.conf" <<EOF
-daemon off; user root; worker_processes 1; pid $tmp/proxy/nginx.pid; error_log $tmp/proxy/error.log;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 10000000; keepalive_timeout 300s;
-  client_body_temp_path $tmp/proxy; proxy_temp_path $tmp/proxy; fastcgi_temp_path $tmp/proxy;
-  uwsgi_temp_path $tmp/proxy; scgi_temp_path $tmp/proxy;
+} >"$tmp/fake/nginx.conf"
+{ nginx_head proxy; cat <<EOF
   upstream resend { server 127.0.0.1:$P_FAKE; keepalive 64; }
   server {
     listen 127.0.0.1:$P_NGINX;
@@ -92,6 +93,7 @@ http {
   }
 }
 EOF
+} >"$tmp/proxy/nginx.conf"
 
 taskset -c 0 nginx -c "$tmp/fake/nginx.conf" -p "$tmp/fake" & pids+=($!)
 taskset -c 1 nginx -c "$tmp/proxy/nginx.conf" -p "$tmp/proxy" & pids+=($!)

@@ -160,6 +160,24 @@ prereq_cb(void *arg, char *conn_primary_ip, char *conn_local_ip, int conn_primar
     return c->attempts++ == 0 ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
 }
 
+/* Make *buf hold at least need bytes, doubling from first. */
+static int
+grow(char **buf, size_t *cap, size_t need, size_t first)
+{
+    size_t c = *cap ? *cap : first;
+    char *nb;
+
+    if (need <= *cap)
+        return 0;
+    while (c < need)
+        c *= 2;
+    if ((nb = realloc(*buf, c)) == NULL)
+        return -1;
+    *buf = nb;
+    *cap = c;
+    return 0;
+}
+
 static size_t
 write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
@@ -170,17 +188,8 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
         c->too_large = 1;
         return 0; /* makes curl fail the transfer with CURLE_WRITE_ERROR */
     }
-    if (c->body_len + n + 1 > c->body_cap) {
-        size_t cap = c->body_cap ? c->body_cap : 4096;
-        char *nb;
-        while (cap < c->body_len + n + 1)
-            cap *= 2;
-        nb = realloc(c->body, cap);
-        if (nb == NULL)
-            return 0;
-        c->body = nb;
-        c->body_cap = cap;
-    }
+    if (grow(&c->body, &c->body_cap, c->body_len + n + 1, 4096) != 0)
+        return 0;
     memcpy(c->body + c->body_len, ptr, n);
     c->body_len += n;
     return n;
@@ -215,17 +224,8 @@ header_cb(char *ptr, size_t size, size_t nitems, void *arg)
         c->too_large = 1;
         return 0;
     }
-    if (c->hlen + nl + vl + 2 > c->hcap) {
-        size_t cap = c->hcap ? c->hcap : 1024;
-        char *nb;
-        while (cap < c->hlen + nl + vl + 2)
-            cap *= 2;
-        nb = realloc(c->hbuf, cap);
-        if (nb == NULL)
-            return 0;
-        c->hbuf = nb;
-        c->hcap = cap;
-    }
+    if (grow(&c->hbuf, &c->hcap, c->hlen + nl + vl + 2, 1024) != 0)
+        return 0;
     memcpy(c->hbuf + c->hlen, ptr, nl);
     c->hbuf[c->hlen + nl] = '\0';
     memcpy(c->hbuf + c->hlen + nl + 1, v, vl);
