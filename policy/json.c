@@ -38,6 +38,15 @@ fail(struct reader *r, int rc, const char *fmt, ...)
     return rc;
 }
 
+/* node_new said no: out of memory, or too many values. */
+static int
+node_fail(struct reader *r, long rc)
+{
+    if (rc == -2)
+        return fail(r, POLICY_JSON_TOO_MANY, "more than %u values", POLICY_JSON_MAX_NODES);
+    return fail(r, POLICY_JSON_NOMEM, "out of memory");
+}
+
 static void
 skip_ws(struct reader *r)
 {
@@ -50,7 +59,8 @@ skip_ws(struct reader *r)
     }
 }
 
-/* A node of this type; its index, or -1 when out of memory. */
+/* A node of this type; its index, -1 when out of memory, -2 past
+ * POLICY_JSON_MAX_NODES. */
 static long
 node_new(struct reader *r, int type)
 {
@@ -59,6 +69,10 @@ node_new(struct reader *r, int type)
 
     if (d->n == d->cap) {
         size_t cap = d->cap * 2;
+        if (d->n >= POLICY_JSON_MAX_NODES)
+            return -2;
+        if (cap > POLICY_JSON_MAX_NODES)
+            cap = POLICY_JSON_MAX_NODES;
         struct policy_json_node *n = realloc(d->node, cap * sizeof(*n));
         if (n == NULL)
             return -1;
@@ -224,7 +238,7 @@ read_string(struct reader *r, long *idx)
     }
     *o = '\0';
     if ((*idx = node_new(r, POLICY_JSON_STRING)) < 0)
-        return fail(r, POLICY_JSON_NOMEM, "out of memory");
+        return node_fail(r, *idx);
     d->node[*idx].s = start;
     d->node[*idx].len = (uint32_t)(o - start);
     d->used += (size_t)(o - start) + 1;
@@ -302,7 +316,7 @@ read_number(struct reader *r)
             return fail(r, POLICY_JSON_INVALID, "real number overflow");
     }
     if ((idx = node_new(r, POLICY_JSON_NUMBER)) < 0)
-        return fail(r, POLICY_JSON_NOMEM, "out of memory");
+        return node_fail(r, idx);
     r->d->node[idx].s = (const char *)r->p;
     r->d->node[idx].len = (uint32_t)(p - r->p);
     r->p = p;
@@ -392,7 +406,7 @@ read_container(struct reader *r, int type)
     int rc;
 
     if (c < 0)
-        return fail(r, POLICY_JSON_NOMEM, "out of memory");
+        return node_fail(r, c);
     r->p++;
     for (rc = more(r, 1, close); rc == 1; rc = more(r, 0, close)) {
         if (type == POLICY_JSON_OBJECT) {
@@ -464,8 +478,9 @@ read_value(struct reader *r)
             type = POLICY_JSON_NULL;
         if (type < 0)
             return fail(r, POLICY_JSON_INVALID, "invalid token");
-        if (node_new(r, type) < 0)
-            return fail(r, POLICY_JSON_NOMEM, "out of memory");
+        long x = node_new(r, type);
+        if (x < 0)
+            return node_fail(r, x);
         r->p = q;
         rc = 0;
     } else {
@@ -487,7 +502,9 @@ policy_json_parse(struct policy_json *doc, const char *buf, size_t len, char *er
 
     memset(doc, 0, sizeof(*doc));
     err[0] = '\0';
-    doc->cap = len / 16 + 16;
+    /* Grown by doubling; a body that is mostly one long string (an
+     * attachment) needs few nodes, so start small. */
+    doc->cap = len / 16 + 16 < 4096 ? len / 16 + 16 : 4096;
     doc->node = malloc(doc->cap * sizeof(*doc->node));
     doc->arena = malloc(len + 1);
     if (doc->node == NULL || doc->arena == NULL) {

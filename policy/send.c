@@ -282,6 +282,8 @@ policy_send_parse(const char *body, size_t len, int batch, struct policy_send *o
             snprintf(msg, sizeof(msg), "the body repeats an object key (%.120s)", jerr);
         else if (rc == POLICY_JSON_NOMEM)
             snprintf(msg, sizeof(msg), "out of memory");
+        else if (rc == POLICY_JSON_TOO_MANY)
+            snprintf(msg, sizeof(msg), "the body holds %s; no send needs that many", jerr);
         else
             snprintf(msg, sizeof(msg), "the body is not valid JSON: %.120s (line %d)", jerr,
                      line);

@@ -117,8 +117,8 @@ json_diff(const char *buf, size_t len)
     json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
     const char *why = NULL;
 
-    if (rc == POLICY_JSON_NOMEM)
-        why = NULL; /* says nothing about acceptance */
+    if (rc == POLICY_JSON_NOMEM || rc == POLICY_JSON_TOO_MANY)
+        why = NULL; /* says nothing about acceptance: jansson has no bound */
     else if (memchr(buf, '\0', len) != NULL)
         why = json_diff_nul(buf, len, rc);
     else if ((rc == POLICY_JSON_OK) != (root != NULL))

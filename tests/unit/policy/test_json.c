@@ -166,6 +166,38 @@ test_wide_object(void **state)
     free(buf);
 }
 
+/* Values are bounded (POLICY_JSON_MAX_NODES): the top array counts as one,
+ * so MAX - 1 zeros fit and one more does not.  Before the bound a body of
+ * zeros cost 12 to 24 times its size in nodes. */
+static void
+test_node_bound(void **state)
+{
+    size_t zeros = POLICY_JSON_MAX_NODES - 1, cap = zeros * 2 + 8, n = 0;
+    char *buf = malloc(cap), err[160];
+    struct policy_json doc;
+    int line;
+
+    (void)state;
+    assert_non_null(buf);
+    buf[n++] = '[';
+    for (size_t k = 0; k < zeros; k++) {
+        buf[n++] = '0';
+        buf[n++] = ',';
+    }
+    buf[n - 1] = ']';
+    assert_int_equal(policy_json_parse(&doc, buf, n, err, sizeof(err), &line), POLICY_JSON_OK);
+    assert_int_equal(doc.n, POLICY_JSON_MAX_NODES);
+    assert_true(doc.cap <= POLICY_JSON_MAX_NODES);
+    policy_json_free(&doc);
+    memcpy(buf + n - 1, ",0]", 3);
+    n += 2;
+    assert_int_equal(policy_json_parse(&doc, buf, n, err, sizeof(err), &line),
+                     POLICY_JSON_TOO_MANY);
+    assert_non_null(strstr(err, "values"));
+    policy_json_free(&doc);
+    free(buf);
+}
+
 int
 main(void)
 {
@@ -173,6 +205,7 @@ main(void)
         cmocka_unit_test(test_edges),
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_wide_object),
+        cmocka_unit_test(test_node_bound),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
