@@ -49,6 +49,9 @@
 /* Every Redis command, sync or async, must be answered within this long. */
 #define SC_REDIS_COMMAND_TIMEOUT_MS 1000
 #define SC_REDIS_CONNECT_TIMEOUT_MS 1000
+/* A command's deadline that fires this much later than it should (the loop
+ * was busy) is moved once by a whole SC_REDIS_COMMAND_TIMEOUT_MS. */
+#define SC_REDIS_LOOP_SLACK_MS 100
 /* Reconnect backoff of the daemon's async connection: doubles from MIN to MAX. */
 #define SC_REDIS_RECONNECT_MIN_MS 50
 #define SC_REDIS_RECONNECT_MAX_MS 500
