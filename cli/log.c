@@ -110,7 +110,7 @@ print_row(const struct store_audit_row *r, void *arg)
             if (f == SA_TIME)
                 json_object_set_new(j, name, json_string(t));
             else if (f == SA_RECIPIENTS || f == SA_STATUS || f == SA_UPSTREAM_STATUS ||
-                     f == SA_LATENCY_MS || f == SA_UPSTREAM_LATENCY_MS)
+                     f == SA_LATENCY_MS || f == SA_UPSTREAM_LATENCY_MS || f == SA_COUNT)
                 json_object_set_new(j, name, num_or_null(r->v[f]));
             else if (f == SA_RECIPIENT_DOMAINS || f == SA_RECIPIENT_ADDRESSES || f == SA_EMAIL_IDS)
                 json_object_set_new(j, name, list_json(r->v[f]));

@@ -71,6 +71,13 @@
 /* SIGTERM: in-flight requests get this long to finish. */
 #define SC_DRAIN_DEADLINE_MS 30000
 
+/* Call records of callers without a known vault key (proxy/flood.c): one
+ * by one up to this many a second per client address, then one summary
+ * record a second (SPEC §3). */
+#define SC_UNAUTH_RECORDS_PER_S 50
+/* Client addresses tracked for that; the rest share one bound. */
+#define SC_UNAUTH_MAX_ADDRS 4096
+
 /* ---- call log (store/audit.c) ---- */
 
 /* How long call records are kept (--log-retention, SENDCAP_LOG_RETENTION). */

@@ -721,6 +721,23 @@ cap_reply(struct call *c, const redisReply *r)
     call_free(c);
 }
 
+/* Redis did not run call.lua: refuse, and say why. */
+static void
+store_failed(struct call *c, const char *errstr)
+{
+    if (strstr(errstr, "OOM") != NULL) {
+        sc_error("%s redis is out of memory (maxmemory) and refuses writes: %s", c->id, errstr);
+        fail(c, 503, "service_unavailable",
+             "sendcap's Redis is out of memory and refuses writes, so this call can be neither "
+             "checked nor recorded; nothing was sent. Tell the sendcap admin.");
+        return;
+    }
+    sc_warn("%s redis: %s", c->id, errstr);
+    fail(c, 503, "service_unavailable",
+         "sendcap cannot reach its Redis, so it cannot check this vault key; nothing was "
+         "sent. Retry shortly.");
+}
+
 static void
 script_done(redisReply *r, const char *errstr, void *arg)
 {
@@ -730,10 +747,7 @@ script_done(redisReply *r, const char *errstr, void *arg)
 
     proxy_metrics_redis(c->px->metrics, sc_mono_us() - c->redis_t0_us, r == NULL);
     if (r == NULL) {
-        sc_warn("%s redis: %s", c->id, errstr);
-        fail(c, 503, "service_unavailable",
-             "sendcap cannot reach its Redis, so it cannot check this vault key; nothing was "
-             "sent. Retry shortly.");
+        store_failed(c, errstr);
         return;
     }
     if (str_el(r, 0, kind, sizeof(kind)) != 0) {
@@ -856,10 +870,7 @@ run_script(struct call *c, const struct kc_entry *e)
                                c, &errstr) != 0) {
         proxy_metrics_redis(c->px->metrics, 0, 1);
         free(packed);
-        sc_warn("%s redis: %s", c->id, errstr);
-        fail(c, 503, "service_unavailable",
-             "sendcap cannot reach its Redis, so it cannot check this vault key; nothing was "
-             "sent. Retry shortly.");
+        store_failed(c, errstr);
         return;
     }
     c->intent_written = argc > 6; /* if the script runs, the intent is there */
@@ -1022,6 +1033,11 @@ write_record(struct call *c)
     proxy_metrics_request(c->px->metrics, c->route ? c->route->name : "none",
                           c->decision ? c->decision : "error", c->reason ? c->reason : "",
                           c->status, sc_mono_us() - c->t0_us);
+    /* A caller without a known key: bounded per client address (flood.c).
+     * Such a call reserved nothing and has no intent to complete. */
+    if (c->key_id[0] == '\0' && !c->intent_written &&
+        !proxy_flood_admit(c->px->flood, c->client, c->status))
+        return;
     if (!c->rec_filled) /* a send's intent already filled it */
         fill_record(c, rec);
     c->rec_filled = 1;
@@ -1043,6 +1059,29 @@ write_record(struct call *c)
     st.nids = c->nids;
     store_audit_log_write(c->px->audit, rec, c->intent_written ? c->id : NULL,
                           c->is_send ? &st : NULL);
+}
+
+void
+proxy_call_flood_summary(const char *addr, long count, int status, void *arg)
+{
+    struct proxy *px = arg;
+    struct store_audit_rec rec;
+    char id[32];
+
+    if (px->audit == NULL)
+        return;
+    memset(&rec, 0, sizeof(rec));
+    proxy_request_id(id, sizeof(id));
+    store_audit_set_i64(&rec, SA_TIME, sc_now_ms());
+    store_audit_set(&rec, SA_REQUEST_ID, id);
+    store_audit_set(&rec, SA_DECISION, "denied");
+    store_audit_set(&rec, SA_REASON, "unauthenticated_flood");
+    store_audit_set_i64(&rec, SA_STATUS, status);
+    store_audit_set(&rec, SA_CLIENT, addr);
+    store_audit_set_i64(&rec, SA_COUNT, count);
+    sc_warn("%ld calls without a known vault key from %s in the last second were counted, "
+            "not recorded one by one", count, addr);
+    store_audit_log_write(px->audit, &rec, NULL, NULL);
 }
 
 static char *

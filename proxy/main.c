@@ -407,7 +407,8 @@ main(int argc, char **argv)
         sc_fatal("out of memory");
     px.audit = store_audit_log_new(px.redis, px.master_key, px.cfg.log_retention_ms);
     flush_timer = evtimer_new(px.base, flush_cb, &px);
-    if (px.audit == NULL || flush_timer == NULL)
+    px.flood = proxy_flood_new(px.base, proxy_call_flood_summary, &px);
+    if (px.audit == NULL || flush_timer == NULL || px.flood == NULL)
         sc_fatal("out of memory");
     {
         struct timeval tv = {0, SC_LOG_FLUSH_INTERVAL_MS * 1000};
@@ -465,6 +466,8 @@ main(int argc, char **argv)
     if (drain_deadline != NULL)
         event_free(drain_deadline);
     event_free(flush_timer);
+    /* The last second's flood summary goes to the call log's queue. */
+    proxy_flood_free(px.flood);
     /* Redis first: its pending callbacks still answer live requests and
      * touch the call log. */
     store_redis_async_free(px.redis);

@@ -18,6 +18,7 @@
 #include "upstream.h"
 
 struct keycache;
+struct flood;
 
 struct proxy {
     struct event_base *base;
@@ -26,6 +27,7 @@ struct proxy {
     struct store_async *redis;
     struct upstream *upstream;
     struct keycache *keys;
+    struct flood *flood;
     struct store_audit_log *audit;
     struct metrics *metrics;
     struct http_server *metrics_http;
@@ -61,6 +63,19 @@ struct kc_entry *proxy_keycache_put(struct keycache *kc, const struct store_key 
                                     const char *upver, const char *real_key);
 void proxy_keycache_drop(struct keycache *kc, const char *hash);
 
+/* ---- records of callers without a known key (flood.c) ---- */
+
+/* Called once a second per client address that passed the bound, with the
+ * refusals counted past it ("*" for the addresses the table had no room
+ * for) and the last one's status. */
+typedef void flood_summary_fn(const char *addr, long count, int status, void *arg);
+struct flood *proxy_flood_new(struct event_base *base, flood_summary_fn *summary, void *arg);
+/* Freeing summarises what is still counted. */
+void proxy_flood_free(struct flood *f);
+/* A refusal of a caller without a known key, from peer ("1.2.3.4:5678"):
+ * 1 to record it as usual, 0 when it was counted into the summary. */
+int proxy_flood_admit(struct flood *f, const char *peer, int status);
+
 /* ---- replies (reply.c) ---- */
 
 /* Answer req with Resend's error shape {"statusCode","message","name"},
@@ -91,5 +106,7 @@ void proxy_metrics_refused(struct http_request *req, int status, const char *mes
 /* The http_handler and http_error_handler of the daemon. */
 void proxy_call_handle(struct http_request *req, void *arg);
 void proxy_call_refused(struct http_request *req, int status, const char *message, void *arg);
+/* The flood_summary_fn of the daemon: one unauthenticated_flood record. */
+void proxy_call_flood_summary(const char *addr, long count, int status, void *arg);
 
 #endif

@@ -22,7 +22,7 @@ const char *const store_audit_fields[STORE_AUDIT_NFIELDS] = {
     "time", "request_id", "key_id", "agent_run_id", "claimed_agent_run_id", "method", "path",
     "route", "recipients", "from_domain", "recipient_domains", "recipient_addresses", "decision",
     "reason", "status", "upstream_status", "email_ids", "latency_ms", "upstream_latency_ms",
-    "client", "user_agent", "client_gone",
+    "client", "user_agent", "client_gone", "count",
 };
 
 /* The chain fields that follow the record's fields. */
@@ -80,6 +80,8 @@ store_audit_pack(const struct store_audit_rec *r)
     o = out + 2;
     for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
         const char *v = r->v[i] ? r->v[i] : "";
+        if (i == SA_COUNT && *v == '\0')
+            break; /* the optional last field */
         size_t n = strlen(v);
         o = sc_put_u64(o, n);
         *o++ = ':';
@@ -105,6 +107,11 @@ unpack(const char *p, size_t n, struct store_audit_row *row)
     for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
         size_t len = 0;
         int digits = 0;
+        if (i == SA_COUNT && p == end) { /* the optional last field */
+            *o = '\0';
+            row->v[i] = o;
+            break;
+        }
         while (p < end && *p >= '0' && *p <= '9' && digits < 9) {
             len = len * 10 + (size_t)(*p++ - '0');
             digits++;
@@ -223,6 +230,7 @@ struct store_audit_log {
     long queued;
     long lost; /* records not queued because the queue was full */
     struct event *kick; /* sends the records of one loop turn, see kick_cb */
+    int64_t err_logged_ms; /* when a refused write was last logged */
 };
 
 static void kick_cb(evutil_socket_t fd, short what, void *arg);
@@ -306,6 +314,14 @@ written(redisReply *r, const char *errstr, void *arg)
     struct store_audit_log *l = b->log;
 
     (void)r;
+    if (errstr != NULL && sc_mono_ms() - l->err_logged_ms >= 10000) {
+        l->err_logged_ms = sc_mono_ms();
+        if (strstr(errstr, "OOM") != NULL)
+            sc_error("audit: Redis is out of memory (maxmemory) and refuses call records; "
+                     "they wait in memory. Free memory in Redis or raise maxmemory.");
+        else
+            sc_warn("audit: call records not written yet: %s", errstr);
+    }
     for (int i = 0; i < b->n; i++) {
         struct qrec *q = b->q[i], **pp = &l->head, *prev = NULL;
 

@@ -37,7 +37,7 @@
 #include "secret.h"
 
 /* The record's fields, in stored order. */
-#define STORE_AUDIT_NFIELDS 22
+#define STORE_AUDIT_NFIELDS 23
 extern const char *const store_audit_fields[STORE_AUDIT_NFIELDS];
 enum store_audit_field {
     SA_TIME = 0,        /* UTC ms */
@@ -62,6 +62,9 @@ enum store_audit_field {
     SA_CLIENT,
     SA_USER_AGENT,
     SA_CLIENT_GONE,     /* "1" if the agent hung up before the answer */
+    SA_COUNT,           /* calls this record stands for: "" for one; N for an
+                         * unauthenticated_flood summary.  Packed only when
+                         * set, so every other record keeps the 22-field form */
 };
 
 /* A record under construction: values are copied (new strings). */
