@@ -22,6 +22,9 @@ const char sc_config_help[] =
     "  --upstream-url URL         SENDCAP_UPSTREAM_URL      https://api.resend.com\n"
     "  --master-key-file PATH     SENDCAP_MASTER_KEY_FILE   (or SENDCAP_MASTER_KEY, base64)\n"
     "  --max-body BYTES           SENDCAP_MAX_BODY          41943040\n"
+    "  --max-pending-body BYTES   SENDCAP_MAX_PENDING_BODY  268435456 (bodies being received, in all)\n"
+    "  --max-conns-per-client N   SENDCAP_MAX_CONNS_PER_CLIENT 512 (open connections from one address)\n"
+    "  --max-conns N              SENDCAP_MAX_CONNS         10000 (open connections in all)\n"
     "  --upstream-timeout DUR     SENDCAP_UPSTREAM_TIMEOUT  30s\n"
     "  --path-prefix PATH         SENDCAP_PATH_PREFIX       (none)\n"
     "  --log-level LEVEL          SENDCAP_LOG_LEVEL         info (debug|info|warn|error)\n"
@@ -34,7 +37,7 @@ const char sc_config_help[] =
 
 enum opt { O_LISTEN, O_REDIS, O_UPSTREAM, O_MKF, O_MAXBODY, O_UTIMEOUT, O_PREFIX, O_LOGLEVEL,
            O_RETENTION, O_WORKERS, O_METRICS, O_LOGFORMAT, O_TLSCERT, O_TLSKEY, O_SENTINELS,
-           O_MASTER };
+           O_MASTER, O_MAXPENDING, O_CONNSPERCLIENT, O_MAXCONNS };
 
 static const struct {
     const char *flag;
@@ -46,6 +49,9 @@ static const struct {
     {"--upstream-url", "SENDCAP_UPSTREAM_URL", O_UPSTREAM},
     {"--master-key-file", "SENDCAP_MASTER_KEY_FILE", O_MKF},
     {"--max-body", "SENDCAP_MAX_BODY", O_MAXBODY},
+    {"--max-pending-body", "SENDCAP_MAX_PENDING_BODY", O_MAXPENDING},
+    {"--max-conns-per-client", "SENDCAP_MAX_CONNS_PER_CLIENT", O_CONNSPERCLIENT},
+    {"--max-conns", "SENDCAP_MAX_CONNS", O_MAXCONNS},
     {"--upstream-timeout", "SENDCAP_UPSTREAM_TIMEOUT", O_UTIMEOUT},
     {"--path-prefix", "SENDCAP_PATH_PREFIX", O_PREFIX},
     {"--log-level", "SENDCAP_LOG_LEVEL", O_LOGLEVEL},
@@ -134,6 +140,24 @@ apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *
             return -1;
         }
         cfg->upstream_timeout_ms = n;
+        break;
+    case O_MAXPENDING:
+        if (sc_parse_i64(v, 1, INT64_C(1) << 40, &n) != 0) {
+            snprintf(err, errlen, "%s: expected a byte count, got '%s'", name, v);
+            return -1;
+        }
+        cfg->max_pending_body = n;
+        break;
+    case O_CONNSPERCLIENT:
+    case O_MAXCONNS:
+        if (sc_parse_i64(v, 1, 1000000, &n) != 0) {
+            snprintf(err, errlen, "%s: expected 1 to 1000000, got '%s'", name, v);
+            return -1;
+        }
+        if (o == O_MAXCONNS)
+            cfg->max_conns = n;
+        else
+            cfg->max_conns_per_client = n;
         break;
     }
     return 0;
@@ -226,6 +250,9 @@ sc_config_init(struct sc_config *cfg, char *err, size_t errlen)
     cfg->log_level = "info";
     cfg->log_format = "text";
     cfg->max_body = SC_HTTP_DEFAULT_MAX_BODY;
+    cfg->max_pending_body = SC_HTTP_DEFAULT_MAX_PENDING_BODY;
+    cfg->max_conns_per_client = SC_HTTP_DEFAULT_MAX_CONNS_PER_CLIENT;
+    cfg->max_conns = SC_HTTP_MAX_CONNS;
     cfg->upstream_timeout_ms = SC_UPSTREAM_DEFAULT_TIMEOUT_MS;
     cfg->log_retention_ms = SC_LOG_DEFAULT_RETENTION_MS;
     cfg->workers = 1;

@@ -22,6 +22,9 @@ struct sc_config {
     const char *log_level;       /* debug|info|warn|error */
     const char *log_format;      /* text|json */
     int64_t max_body;
+    int64_t max_pending_body;     /* bodies being received, all connections */
+    int64_t max_conns_per_client; /* open connections from one IP address */
+    int64_t max_conns;            /* open connections in all */
     int64_t upstream_timeout_ms;
     int64_t log_retention_ms;    /* SENDCAP_LOG_RETENTION, default 30d */
     int64_t workers;             /* sendcapd processes sharing the port */
@@ -44,7 +47,8 @@ void sc_config_free(struct sc_config *cfg);
 
 /*
  * If argv[*i] is one of the shared flags (--listen, --redis, --upstream-url,
- * --master-key-file, --max-body, --upstream-timeout, --path-prefix,
+ * --master-key-file, --max-body, --max-pending-body, --max-conns-per-client,
+ * --max-conns, --upstream-timeout, --path-prefix,
  * --log-level, --log-format, --log-retention, --workers, --metrics-listen,
  * --tls-cert, --tls-key, --redis-sentinels, --redis-master; "--flag value" or "--flag=value"), apply it, advance *i past
  * it and return 1.  Return 0 if it is not a shared flag, -1 (with err) if it

@@ -24,12 +24,28 @@
 #define SC_HTTP_IDLE_TIMEOUT_MS 60000
 /* A response must drain to the client within this long. */
 #define SC_HTTP_WRITE_TIMEOUT_MS 30000
-/* Connections served at once; further ones are closed on accept. */
+/* Connections served at once (--max-conns, SENDCAP_MAX_CONNS).  At the
+ * limit, the connection idle the longest is closed to make room; when none
+ * is idle the new one is closed on accept. */
 #define SC_HTTP_MAX_CONNS 10000
+/* Open connections from one client IP address (--max-conns-per-client,
+ * SENDCAP_MAX_CONNS_PER_CLIENT); the next one is answered 503. */
+#define SC_HTTP_DEFAULT_MAX_CONNS_PER_CLIENT 512
 /* Largest request body (--max-body, SENDCAP_MAX_BODY). */
 #define SC_HTTP_DEFAULT_MAX_BODY 41943040L
 /* Largest chunk-size line or trailer line of a chunked body. */
 #define SC_HTTP_MAX_CHUNK_LINE 1024
+/* Bytes of request bodies being received or held in memory by requests in
+ * flight, all connections together (--max-pending-body,
+ * SENDCAP_MAX_PENDING_BODY); a request that would pass it gets 503 before
+ * its body is read. */
+#define SC_HTTP_DEFAULT_MAX_PENDING_BODY 268435456LL
+/* After answering a request whose body was not read (a refusal, 413, an
+ * unknown key), read and drop what the client still sends for up to this
+ * long or this many bytes, then close: closing with unread input sends a
+ * reset, which can destroy the answer before the client reads it. */
+#define SC_HTTP_LINGER_MS 2000
+#define SC_HTTP_LINGER_BYTES (1024 * 1024)
 
 /* ---- upstream (proxy/upstream.c) ---- */
 

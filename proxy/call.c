@@ -1175,5 +1175,5 @@ proxy_call_refused(struct http_request *req, int status, const char *message, vo
                           "sendcap is out of memory; retry");
         return;
     }
-    fail(c, status, "validation_error", message);
+    fail(c, status, status == 503 ? "service_unavailable" : "validation_error", message);
 }

@@ -36,13 +36,18 @@
 #include "common/log.h"
 #include "common/util.h"
 
-enum cstate { C_IDLE, C_HEAD, C_BODY, C_CHUNK_SIZE, C_CHUNK_DATA, C_CHUNK_CRLF, C_TRAILER,
-              C_HANDLING, C_WRITING };
+/* C_HELD: the head handler holds the request; its body is not read yet.
+ * C_LINGER: the answer to a refused request is out; what the client still
+ * sends is read and dropped for a bounded time, then the connection closes
+ * (so the client reads the answer instead of a reset). */
+enum cstate { C_IDLE, C_HEAD, C_HELD, C_BODY, C_CHUNK_SIZE, C_CHUNK_DATA, C_CHUNK_CRLF,
+              C_TRAILER, C_HANDLING, C_WRITING, C_LINGER };
 
 struct http_server {
     struct event_base *base;
     struct http_limits lim;
     http_handler *handler;
+    http_head_handler *head;
     http_error_handler *on_error;
     void *arg;
     struct evconnlistener *listener;
@@ -51,6 +56,7 @@ struct http_server {
     TAILQ_HEAD(, http_conn) conns;
     long nconns;
     long inflight;
+    int64_t pending_body; /* bytes held by, or promised to, bodies of requests */
     int draining;
     void (*drained)(void *);
     void *drained_arg;
@@ -62,11 +68,14 @@ struct http_conn {
     struct bufferevent *bev;
     struct event *timer;
     struct event *push; /* plain connections: write the output, see push_cb */
+    struct event *resume; /* run process() from the loop (proxy_http_read_body) */
     enum cstate state;
     struct http_request *req;
     size_t head_bytes;
     int keepalive;
     int closing; /* close once the response is written */
+    int linger;  /* ... after reading and dropping what the client still sends */
+    size_t lingered;
     char peer[64];
 };
 
@@ -86,8 +95,12 @@ struct http_request {
     struct evbuffer *body;
     int64_t body_left;      /* Content-Length bytes still to read, or chunk bytes */
     int chunked;
+    int has_body;           /* Content-Length > 0 or chunked */
     struct evbuffer *resp_hdrs;
     int handed;             /* given to the handler (counts as in flight) */
+    int reading;            /* the head handler asked for the body; not yet in */
+    int late;               /* the read deadline passed while the head handler held it */
+    int64_t pending;        /* this request's share of srv->pending_body */
     void *data;
     char peer[64];
 };
@@ -135,6 +148,7 @@ req_free(struct http_request *r)
 {
     if (r == NULL)
         return;
+    r->srv->pending_body -= r->pending;
     free(r->line);
     for (int i = 0; i < r->nhdr; i++)
         free(r->hdr[i].name); /* value points into the same allocation */
@@ -149,6 +163,16 @@ is_tchar(int ch)
     return isalnum(ch) || (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
+/* From here on the request is the handler's and counts as in flight. */
+static void
+hand(struct http_request *r)
+{
+    if (!r->handed) {
+        r->handed = 1;
+        r->srv->inflight++;
+    }
+}
+
 /* Refuse the request being read: hand it to the error handler, which
  * answers at once; the connection closes after that answer. */
 static void
@@ -157,6 +181,7 @@ refuse(struct http_conn *c, int status, const char *msg)
     struct http_request *r = c->req;
 
     c->closing = 1;
+    c->linger = 1; /* what follows the refused part is unread */
     c->keepalive = 0;
     evtimer_del(c->timer);
     bufferevent_disable(c->bev, EV_READ);
@@ -166,8 +191,8 @@ refuse(struct http_conn *c, int status, const char *msg)
     }
     c->req = r;
     c->state = C_HANDLING;
-    r->handed = 1;
-    c->srv->inflight++;
+    r->reading = 0;
+    hand(r);
     c->srv->on_error(r, status, msg, c->srv->arg);
 }
 
@@ -285,17 +310,61 @@ framing(struct http_conn *c)
     }
     r->chunked = te != NULL;
     r->body_left = len;
-    {
-        const char *expect = proxy_http_header(r, "Expect");
-        if (expect != NULL && strcasecmp(expect, "100-continue") == 0 && r->minor == 1 &&
-            (r->chunked || len > 0))
-        {
-            evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
-            send_output(c);
-        }
-    }
-    c->state = r->chunked ? C_CHUNK_SIZE : (len > 0 ? C_BODY : C_HANDLING);
+    r->has_body = r->chunked || len > 0;
     return 0;
+}
+
+/* Reserve a Content-Length body's bytes in the server's budget before any
+ * is read (a chunked body reserves its bytes as they arrive). */
+static int
+reserve_body(struct http_request *r)
+{
+    struct http_server *srv = r->srv;
+
+    if (r->chunked || r->body_left == 0)
+        return 0;
+    if (r->body_left > srv->lim.max_pending_body - srv->pending_body)
+        return -1;
+    r->pending = r->body_left;
+    srv->pending_body += r->pending;
+    return 0;
+}
+
+/* The body is wanted: invite it (Expect: 100-continue) and read it. */
+static void
+start_body(struct http_conn *c)
+{
+    struct http_request *r = c->req;
+    const char *expect = proxy_http_header(r, "Expect");
+
+    if (expect != NULL && strcasecmp(expect, "100-continue") == 0 && r->minor == 1 &&
+        (r->chunked || r->body_left > 0)) {
+        evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        send_output(c);
+    }
+    c->state = r->chunked ? C_CHUNK_SIZE : C_BODY;
+}
+
+static void
+deadline_refused(struct http_conn *c)
+{
+    char msg[96];
+
+    snprintf(msg, sizeof(msg), "the request was not received within %d ms",
+             c->srv->lim.read_deadline_ms);
+    refuse(c, 408, msg);
+}
+
+static void
+budget_refused(struct http_conn *c)
+{
+    char msg[200];
+
+    snprintf(msg, sizeof(msg),
+             "sendcap is receiving %lld bytes of request bodies, its limit "
+             "(--max-pending-body); retry",
+             (long long)c->srv->lim.max_pending_body);
+    refuse(c, 503, msg);
 }
 
 static void
@@ -305,8 +374,8 @@ dispatch(struct http_conn *c)
 
     c->state = C_HANDLING;
     evtimer_del(c->timer);
-    r->handed = 1;
-    c->srv->inflight++;
+    r->reading = 0;
+    hand(r);
     c->srv->handler(r, c->srv->arg);
 }
 
@@ -362,6 +431,16 @@ take_body(struct http_conn *c, struct evbuffer *in)
 
     if (take == 0)
         return -1;
+    if (c->req->chunked) { /* a chunked body reserves its bytes as they arrive */
+        struct http_server *srv = c->srv;
+
+        if ((int64_t)take > srv->lim.max_pending_body - srv->pending_body) {
+            budget_refused(c);
+            return -2;
+        }
+        c->req->pending += (int64_t)take;
+        srv->pending_body += (int64_t)take;
+    }
     evbuffer_remove_buffer(in, c->req->body, take);
     c->req->body_left -= (int64_t)take;
     return 0;
@@ -419,10 +498,18 @@ process(struct http_conn *c)
                 free(line);
                 if (framing(c) != 0)
                     return;
-                if (c->state == C_HANDLING) {
-                    dispatch(c);
+                if (c->srv->head != NULL) {
+                    /* The head handler decides whether the body is read. */
+                    c->state = C_HELD;
+                    hand(r);
+                    c->srv->head(r, c->srv->arg);
                     return;
                 }
+                if (reserve_body(r) != 0) {
+                    budget_refused(c);
+                    return;
+                }
+                start_body(c);
                 break;
             }
             switch (parse_header(r, line)) {
@@ -439,12 +526,12 @@ process(struct http_conn *c)
             }
             break;
         case C_BODY:
-            if (take_body(c, in) < 0)
-                return;
             if (c->req->body_left == 0) {
                 dispatch(c);
                 return;
             }
+            if (take_body(c, in) < 0)
+                return;
             break;
         case C_CHUNK_SIZE: {
             size_t used = 0;
@@ -517,6 +604,16 @@ process(struct http_conn *c)
             }
             free(line);
             break;
+        case C_LINGER:
+            c->lingered += evbuffer_get_length(in);
+            evbuffer_drain(in, evbuffer_get_length(in));
+            if (c->lingered > SC_HTTP_LINGER_BYTES)
+                conn_free(c);
+            return;
+        case C_HELD:
+            if (c->req->reading && c->req->late)
+                deadline_refused(c);
+            return;
         case C_HANDLING:
         case C_WRITING:
             return;
@@ -569,6 +666,34 @@ send_output(struct http_conn *c)
         event_active(c->push, EV_WRITE, 1);
 }
 
+/*
+ * The answer to a request whose body was not (all) read is out.  Closing
+ * now, with the client's bytes unread, makes the kernel send a reset, and a
+ * reset can destroy the answer before the client reads it.  So say we are
+ * done writing, then read and drop what still comes, up to
+ * SC_HTTP_LINGER_BYTES or SC_HTTP_LINGER_MS, whichever is first (Apache's
+ * lingering close; nginx's lingering_time does the same).
+ */
+static void
+linger(struct http_conn *c)
+{
+    c->state = C_LINGER;
+    c->lingered = 0;
+    if (c->srv->tls == NULL)
+        shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+    bufferevent_enable(c->bev, EV_READ);
+    arm(c, SC_HTTP_LINGER_MS);
+    process(c);
+}
+
+static void
+resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    process(arg);
+}
+
 static void
 read_cb(struct bufferevent *bev, void *arg)
 {
@@ -586,6 +711,10 @@ write_cb(struct bufferevent *bev, void *arg)
         bufferevent_disable(c->bev, EV_WRITE); /* until push_cb needs it again */
     if (c->state != C_WRITING)
         return;
+    if (c->linger && !c->srv->draining) {
+        linger(c);
+        return;
+    }
     if (c->closing || !c->keepalive || c->srv->draining) {
         conn_free(c);
         return;
@@ -610,17 +739,20 @@ static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct http_conn *c = arg;
-    char msg[96];
 
     (void)fd;
     (void)what;
-    if (c->state == C_IDLE) {
+    if (c->state == C_IDLE || c->state == C_LINGER) {
         conn_free(c);
         return;
     }
-    snprintf(msg, sizeof(msg), "the request was not received within %d ms",
-             c->srv->lim.read_deadline_ms);
-    refuse(c, 408, msg);
+    if (c->state == C_HELD) {
+        /* The head handler owns the request: refuse it when it asks for
+         * the body (proxy_http_read_body), or let its answer go out. */
+        c->req->late = 1;
+        return;
+    }
+    deadline_refused(c);
 }
 
 static void
@@ -637,12 +769,18 @@ static void
 conn_free(struct http_conn *c)
 {
     struct http_server *srv = c->srv;
+    struct http_request *orphan = NULL;
 
     if (c->req != NULL) {
-        if (c->req->handed)
+        if (c->req->handed) {
             c->req->conn = NULL; /* the handler still owns it */
-        else
+            /* Its body was being read for the handler, which now waits for
+             * a callback that the connection can no longer give. */
+            if (c->req->reading)
+                orphan = c->req;
+        } else {
             req_free(c->req);
+        }
         c->req = NULL;
     }
     TAILQ_REMOVE(&srv->conns, c, next);
@@ -650,8 +788,14 @@ conn_free(struct http_conn *c)
     event_free(c->timer);
     if (c->push != NULL)
         event_free(c->push);
+    event_free(c->resume);
     bufferevent_free(c->bev);
     free(c);
+    if (orphan != NULL) {
+        orphan->reading = 0;
+        srv->on_error(orphan, 400, "the client closed the connection before its body was complete",
+                      srv->arg);
+    }
     maybe_drained(srv);
 }
 
@@ -692,15 +836,19 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
         c->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
     }
     c->timer = evtimer_new(srv->base, timer_cb, c);
+    c->resume = event_new(srv->base, -1, 0, resume_cb, c);
     if (srv->tls == NULL)
         c->push = event_new(srv->base, -1, 0, push_cb, c);
-    if (c->bev == NULL || c->timer == NULL || (srv->tls == NULL && c->push == NULL)) {
+    if (c->bev == NULL || c->timer == NULL || c->resume == NULL ||
+        (srv->tls == NULL && c->push == NULL)) {
         if (c->bev)
             bufferevent_free(c->bev);
         else
             evutil_closesocket(fd);
         if (c->timer)
             event_free(c->timer);
+        if (c->resume)
+            event_free(c->resume);
         if (c->push)
             event_free(c->push);
         free(c);
@@ -732,7 +880,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 
 struct http_server *
 proxy_http_new(struct event_base *base, const struct http_limits *limits, http_handler *handler,
-               http_error_handler *on_error, void *arg)
+               http_head_handler *head, http_error_handler *on_error, void *arg)
 {
     struct http_server *srv = calloc(1, sizeof(*srv));
 
@@ -741,6 +889,7 @@ proxy_http_new(struct event_base *base, const struct http_limits *limits, http_h
     srv->base = base;
     srv->lim = *limits;
     srv->handler = handler;
+    srv->head = head;
     srv->on_error = on_error;
     srv->arg = arg;
     TAILQ_INIT(&srv->conns);
@@ -873,7 +1022,7 @@ proxy_http_drain(struct http_server *srv, void (*done)(void *), void *arg)
      * closed; those whose request is being handled finish it first. */
     for (c = TAILQ_FIRST(&srv->conns); c != NULL; c = tmp) {
         tmp = TAILQ_NEXT(c, next);
-        if (c->state != C_HANDLING && c->state != C_WRITING)
+        if (c->state != C_HELD && c->state != C_HANDLING && c->state != C_WRITING)
             conn_free(c);
     }
     maybe_drained(srv);
@@ -889,6 +1038,12 @@ long
 proxy_http_inflight(const struct http_server *srv)
 {
     return srv->inflight;
+}
+
+int64_t
+proxy_http_pending_body(const struct http_server *srv)
+{
+    return srv->pending_body;
 }
 
 void
@@ -971,6 +1126,35 @@ proxy_http_client_gone(const struct http_request *req)
     return req->conn == NULL;
 }
 
+int
+proxy_http_has_body(const struct http_request *req)
+{
+    return req->has_body;
+}
+
+/*
+ * The head handler wants the body.  Nothing runs from inside this call:
+ * process() is resumed from the loop, so the handler (or the error handler)
+ * never runs before this returns, as the head handler may still be using req.
+ */
+int
+proxy_http_read_body(struct http_request *req)
+{
+    struct http_conn *c = req->conn;
+
+    if (c == NULL)
+        return -1;
+    if (c->state != C_HELD || req->reading)
+        return 0; /* asked twice: the first call's promise holds */
+    if (!req->late && reserve_body(req) != 0)
+        return -2;
+    req->reading = 1;
+    if (!req->late) /* else process() refuses it (408) from C_HELD */
+        start_body(c);
+    event_active(c->resume, 0, 1);
+    return 0;
+}
+
 void
 proxy_http_set_data(struct http_request *req, void *data)
 {
@@ -1028,7 +1212,18 @@ proxy_http_respond(struct http_request *req, int status, const char *body, size_
         srv->inflight--;
     if (c != NULL) {
         struct evbuffer *out = bufferevent_get_output(c->bev);
-        int close_after = c->closing || !c->keepalive || srv->draining;
+        int close_after, unread;
+
+        /* Answered before its announced body was read (the head handler's
+         * refusal, or a refusal while reading): the rest of the connection
+         * cannot be parsed, so close it, lingering. */
+        unread = c->linger || (c->state != C_HANDLING && req->has_body);
+        if (unread) {
+            c->closing = 1;
+            c->linger = 1;
+        }
+        evtimer_del(c->timer);
+        close_after = c->closing || !c->keepalive || srv->draining;
         int head = req->method != NULL && strcmp(req->method, "HEAD") == 0;
 
         char line[64], *o = line;

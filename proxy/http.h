@@ -28,27 +28,46 @@ struct http_server;
 struct http_request;
 
 struct http_limits {
-    int64_t max_body;      /* --max-body */
-    int read_deadline_ms;  /* whole request, from its first byte */
-    int idle_timeout_ms;   /* keep-alive connection with nothing to do */
-    int write_timeout_ms;  /* response draining to the client */
-    int max_conns;
+    int64_t max_body;         /* --max-body */
+    int read_deadline_ms;     /* whole request, from its first byte */
+    int idle_timeout_ms;      /* keep-alive connection with nothing to do */
+    int write_timeout_ms;     /* response draining to the client */
+    int max_conns;            /* --max-conns */
+    int max_conns_per_client; /* --max-conns-per-client: from one IP address */
+    int64_t max_pending_body; /* --max-pending-body: bodies in flight, all connections */
 };
 
 /* A complete request is ready.  The handler owns req until it calls
  * proxy_http_respond (exactly once, now or later from the loop). */
 typedef void http_handler(struct http_request *req, void *arg);
 
+/* Headers are in and the framing is decided; the body is not read.  The head
+ * handler either answers at once with proxy_http_respond (the body is then
+ * never read, and the connection is closed after the answer if a body was
+ * announced), or calls proxy_http_read_body(req), at once or later from the
+ * loop, to have the body read; the http_handler then runs with the same req
+ * once the whole body is in.  The request counts as in flight from the head
+ * handler on.  If the head handler is NULL the body is read at once, as
+ * before.  The read deadline keeps running while the head handler holds the
+ * request (past it, proxy_http_read_body leads to a 408 by the error
+ * handler).  If the client goes away meanwhile, the request detaches as it
+ * does while handled (proxy_http_client_gone). */
+typedef void http_head_handler(struct http_request *req, void *arg);
+
 /* The server refused a request before it was complete (framing, limits,
- * deadline).  The callback must answer with proxy_http_respond at once;
- * method and target may be NULL when the request line was not read. */
+ * deadline, --max-pending-body: 503).  The callback must answer with
+ * proxy_http_respond at once; method and target may be NULL when the request
+ * line was not read.  After the head phase (a refusal while the body is
+ * read for proxy_http_read_body) req is the one the head handler had, and
+ * its get_data slot is still set; proxy_http_client_gone(req) may then be
+ * true (the client left mid-body: status 400, the answer is dropped). */
 typedef void http_error_handler(struct http_request *req, int status, const char *message,
                                 void *arg);
 
 /* Returns a new server (caller frees with proxy_http_free), or NULL. */
 struct http_server *proxy_http_new(struct event_base *base, const struct http_limits *limits,
-                                   http_handler *handler, http_error_handler *on_error,
-                                   void *arg);
+                                   http_handler *handler, http_head_handler *head,
+                                   http_error_handler *on_error, void *arg);
 
 /* Serve HTTPS: load a PEM certificate chain and key (TLS 1.2 and 1.3 only,
  * forward-secret AEAD ciphers).  Call before listening.  0, or -1 with err.
@@ -75,6 +94,10 @@ void proxy_http_set_limits(struct http_server *srv, const struct http_limits *li
 /* Requests handed to the handler and not yet answered. */
 long proxy_http_inflight(const struct http_server *srv);
 
+/* Bytes of request bodies being received or held by requests in flight
+ * (the total that --max-pending-body bounds), for metrics. */
+int64_t proxy_http_pending_body(const struct http_server *srv);
+
 void proxy_http_free(struct http_server *srv);
 
 /* ---- request accessors: borrowed pointers, valid until respond ---- */
@@ -94,6 +117,16 @@ struct evbuffer *proxy_http_body(struct http_request *req);
 const char *proxy_http_peer(const struct http_request *req);
 /* Has the client closed its connection while the request was handled? */
 int proxy_http_client_gone(const struct http_request *req);
+
+/* Read the body of a request held by the head handler.  0: reading (the
+ * http_handler runs once it is in, or the error handler if the
+ * framing/limits/deadline refuse it, with the same req, whose get_data slot
+ * is kept; neither runs before this call returns); -1: the client is gone
+ * (answer with proxy_http_respond, which drops it); -2: --max-pending-body
+ * would be passed: nothing was read; answer now (503). */
+int proxy_http_read_body(struct http_request *req);
+/* Did the request announce a body (Content-Length > 0 or chunked)? */
+int proxy_http_has_body(const struct http_request *req);
 
 /* Per-request slot for the handler. */
 void proxy_http_set_data(struct http_request *req, void *data);

@@ -419,9 +419,11 @@ main(int argc, char **argv)
     lim.read_deadline_ms = SC_HTTP_READ_DEADLINE_MS;
     lim.idle_timeout_ms = SC_HTTP_IDLE_TIMEOUT_MS;
     lim.write_timeout_ms = SC_HTTP_WRITE_TIMEOUT_MS;
-    lim.max_conns = SC_HTTP_MAX_CONNS;
+    lim.max_conns = (int)px.cfg.max_conns;
+    lim.max_conns_per_client = (int)px.cfg.max_conns_per_client;
+    lim.max_pending_body = px.cfg.max_pending_body;
     g_lim = lim;
-    px.http = proxy_http_new(px.base, &lim, proxy_call_handle, proxy_call_refused, &px);
+    px.http = proxy_http_new(px.base, &lim, proxy_call_handle, NULL, proxy_call_refused, &px);
     if (px.http == NULL)
         sc_fatal("out of memory");
     if (px.cfg.tls_cert != NULL &&
@@ -439,8 +441,8 @@ main(int argc, char **argv)
         /* each worker gets its own metrics port: base + its index */
         snprintf(ml, sizeof(ml), "%.*s:%lld", (int)(colon - px.cfg.metrics_listen),
                  px.cfg.metrics_listen, port == 0 ? 0 : (long long)port + worker);
-        px.metrics_http = proxy_http_new(px.base, &lim, proxy_metrics_handle, proxy_metrics_refused,
-                                         &px);
+        px.metrics_http = proxy_http_new(px.base, &lim, proxy_metrics_handle, NULL,
+                                         proxy_metrics_refused, &px);
         if (px.metrics_http == NULL)
             sc_fatal("out of memory");
         if (proxy_http_listen(px.metrics_http, ml, 0, err, sizeof(err)) != 0)
