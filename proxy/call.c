@@ -55,6 +55,8 @@ struct call {
     struct policy_send send;     /* facts of a send body */
     struct policy_decision dec;  /* on the record the script confirms */
     const char *idem_error;      /* a bad Idempotency-Key, refused as 422 */
+    int req_status;              /* a refusal of the request itself (415, 422), */
+    const char *req_error;       /* answered once the script confirmed the key */
     char email_id[128];          /* the email an own-email route touches */
 
     /* Copied from the cache entry the script confirmed current: the entry
@@ -183,6 +185,8 @@ normalise(struct call *c, const char *target, const char **msg)
         *msg = "the request target must not carry a fragment";
         return -1;
     }
+    if (policy_request_target_check(target, msg) != 0)
+        return -1;
     c->query = q ? q : "";
     p = malloc(n + 2);
     if (p == NULL) {
@@ -447,7 +451,11 @@ forward(struct call *c)
         size_t need = strlen(name) + strlen(value) + 3;
         char *l;
 
-        if (dropped_request_header(name, connection))
+        if (dropped_request_header(name, connection) || policy_request_header_dropped(name))
+            continue;
+        /* A send goes as the JSON that was checked, whatever it was labelled. */
+        if (c->is_send &&
+            (strcasecmp(name, "Content-Type") == 0 || strcasecmp(name, "Content-Encoding") == 0))
             continue;
         if (strcasecmp(name, "User-Agent") == 0) {
             if (*value == '\0')
@@ -481,6 +489,11 @@ forward(struct call *c)
         h = t;
     if ((t = curl_slist_append(h, "Expect:")) != NULL) /* no 100-continue round trip */
         h = t;
+    if (c->is_send) {
+        if ((t = curl_slist_append(h, "Content-Type: application/json")) == NULL)
+            goto nomem;
+        h = t;
+    }
     {
         size_t al = strlen(c->real_key) + 24;
         char *auth = malloc(al);
@@ -567,7 +580,10 @@ deny_reply(struct call *c)
                           c->key_id, c->route->name);
         break;
     case POLICY_DENY_INVALID_BODY:
-        if (c->idem_error != NULL && strcmp(d->field, "Idempotency-Key") == 0)
+        if (c->req_status != 0)
+            reply(c, c->req_status, "validation_error", "%s (vault key %s)", c->req_error,
+                  c->key_id);
+        else if (c->idem_error != NULL && strcmp(d->field, "Idempotency-Key") == 0)
             reply(c, 422, "validation_error", "%s", c->idem_error);
         else
             reply(c, 422, "validation_error", "%s (vault key %s)",
@@ -608,6 +624,10 @@ decide(struct call *c, const struct kc_entry *e)
     struct policy_key k = {e->scope, e->daily_cap, e->from_domains, e->to_domains};
 
     policy_decide(&k, c->route, c->is_send ? &c->send : NULL, &c->dec);
+    if (c->dec.reason == POLICY_ALLOW && c->req_status != 0) {
+        c->dec.reason = POLICY_DENY_INVALID_BODY;
+        sc_strlcpy(c->dec.field, "(request)", sizeof(c->dec.field));
+    }
     if (c->dec.reason == POLICY_ALLOW && c->idem_error != NULL) {
         c->dec.reason = POLICY_DENY_INVALID_BODY;
         c->dec.sends = 0;
@@ -911,6 +931,37 @@ authenticate(struct call *c)
     return 0;
 }
 
+/* A send's body is read as JSON: refuse (415) one labelled or encoded as
+ * anything else, before anything is reserved (SPEC §3).  One header each. */
+static int
+media_check(struct call *c)
+{
+    const char *why = NULL;
+
+    if (proxy_http_header_count(c->req, "Content-Type") > 1 ||
+        proxy_http_header_count(c->req, "Content-Encoding") > 1)
+        why = "a send must carry at most one Content-Type and one Content-Encoding";
+    else if (policy_request_media_check(proxy_http_header(c->req, "Content-Type"),
+                                        proxy_http_header(c->req, "Content-Encoding"), &why) == 0)
+        return 0;
+    c->req_status = 415;
+    c->req_error = why;
+    return -1;
+}
+
+/* Idempotency-Key headers in any spelling ("Idempotency_Key" too): two are
+ * refused, whichever spelling, since Resend might read either. */
+static int
+idempotency_count(struct http_request *req)
+{
+    const char *name, *value;
+    int n = 0;
+
+    for (int i = 0; proxy_http_header_at(req, i, &name, &value) == 0; i++)
+        n += policy_request_idempotency_name(name);
+    return n;
+}
+
 /* What the body and headers say, before any key is looked at. */
 static void
 read_request(struct call *c)
@@ -923,7 +974,8 @@ read_request(struct call *c)
         const char *p = n ? (const char *)evbuffer_pullup(b, -1) : "";
 
         c->is_send = 1;
-        policy_send_parse(p, n, strcmp(c->route->name, "emails.batch") == 0, &c->send);
+        if (media_check(c) == 0)
+            policy_send_parse(p, n, strcmp(c->route->name, "emails.batch") == 0, &c->send);
     } else if (c->route->cls == POLICY_ROUTE_OWN_EMAIL) {
         /* "/emails/{id}" or "/emails/{id}/cancel" */
         const char *s = c->path + strlen("/emails/");
@@ -935,7 +987,7 @@ read_request(struct call *c)
             sc_strlcpy(c->email_id, "(too long)", sizeof(c->email_id));
         }
     }
-    if (proxy_http_header_count(c->req, "Idempotency-Key") > 1)
+    if (idempotency_count(c->req) > 1)
         c->idem_error = "the request carries more than one Idempotency-Key";
     else if (idem != NULL && (*idem == '\0' || strlen(idem) > SC_IDEMPOTENCY_KEY_MAX))
         c->idem_error = "Idempotency-Key must be 1 to 256 characters";
