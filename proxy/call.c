@@ -65,7 +65,8 @@ struct call {
     char *real_key;              /* wiped on free */
     char *from_domains, *to_domains;
 
-    char counter_key[160];       /* where the sends were reserved */
+    char counter_key[160];       /* where the sends were reserved ("": a replay) */
+    char idem_key[160], idem_val[128]; /* the replay record call.lua set for us */
     int64_t reserved;
     int64_t refund;              /* given back when Resend did not accept */
     char **ids;                  /* email ids Resend returned */
@@ -767,7 +768,9 @@ script_done(redisReply *r, const char *errstr, void *arg)
         }
         if (c->is_send) {
             str_el(r, 3, c->counter_key, sizeof(c->counter_key));
-            c->reserved = c->dec.sends;
+            str_el(r, 5, c->idem_key, sizeof(c->idem_key));
+            str_el(r, 6, c->idem_val, sizeof(c->idem_val));
+            c->reserved = c->counter_key[0] != '\0' ? c->dec.sends : 0; /* "": a replay */
         }
         forward(c);
         return;
@@ -824,13 +827,29 @@ script_done(redisReply *r, const char *errstr, void *arg)
     fail(c, 503, "service_unavailable", "unexpected answer from Redis; nothing was sent");
 }
 
+/* What call.lua needs to tell an idempotent replay (SPEC §3): the hashes
+ * of the send's Idempotency-Key (none: "") and of the body forwarded. */
+static void
+replay_hashes(struct call *c, char idem[SC_KEY_HASH_HEX], char body[SC_KEY_HASH_HEX])
+{
+    const char *v = proxy_http_header(c->req, "Idempotency-Key");
+    struct evbuffer *b = proxy_http_body(c->req);
+    size_t n = evbuffer_get_length(b);
+
+    if (v == NULL || c->idem_error != NULL)
+        return;
+    store_secret_key_hash(v, strlen(v), idem);
+    store_secret_key_hash(n ? (const char *)evbuffer_pullup(b, -1) : "", n, body);
+}
+
 /* Ask call.lua.  With no cached record (e == NULL) the script can only
  * answer "stale" with the record, or refuse the key. */
 static void
 run_script(struct call *c, const struct kc_entry *e)
 {
     char key[80], sends[24], ttl[24], *packed = NULL;
-    const char *argv[9];
+    char idem_hash[SC_KEY_HASH_HEX] = "", body_hash[SC_KEY_HASH_HEX] = "";
+    const char *argv[11];
     const char *errstr = NULL;
     const char *mode = "forward";
     int argc = 6;
@@ -853,6 +872,14 @@ run_script(struct call *c, const struct kc_entry *e)
     argv[3] = mode;
     argv[4] = sends;
     argv[5] = c->email_id;
+    if (strcmp(mode, "send") == 0) {
+        replay_hashes(c, idem_hash, body_hash);
+        argv[6] = c->id;
+        argv[7] = argv[8] = "";
+        argv[9] = idem_hash;
+        argv[10] = body_hash;
+        argc = 11;
+    }
     if (strcmp(mode, "send") == 0 && c->px->audit != NULL) {
         /* The audit intent, written with the reservation (SPEC §4). */
         if (!c->rec_filled) {
@@ -867,9 +894,8 @@ run_script(struct call *c, const struct kc_entry *e)
             return;
         }
         sc_fmt_i64(ttl, c->px->cfg.log_retention_ms / 1000);
-        argv[argc++] = c->id;
-        argv[argc++] = ttl;
-        argv[argc++] = packed;
+        argv[7] = ttl;
+        argv[8] = packed;
     }
     c->redis_t0_us = sc_mono_us();
     if (store_redis_async_eval(c->px->redis, STORE_SCRIPT_CALL, 1, argc, argv, NULL, script_done,
@@ -882,7 +908,7 @@ run_script(struct call *c, const struct kc_entry *e)
              "sent. Retry shortly.");
         return;
     }
-    c->intent_written = argc > 6; /* if the script runs, the intent is there */
+    c->intent_written = packed != NULL; /* if the script runs, the intent is there */
     free(packed);
 }
 
@@ -1093,6 +1119,9 @@ write_record(struct call *c)
     st.owner_ttl_s = SC_EMAIL_OWNER_TTL_S;
     st.ids = (const char *const *)c->ids;
     st.nids = c->nids;
+    /* Given all back: a repeat of this send must reserve anew. */
+    st.idem_key = c->reserved > 0 && c->refund >= c->reserved ? c->idem_key : "";
+    st.idem_value = c->idem_val;
     store_audit_log_write(c->px->audit, rec, c->intent_written ? c->id : NULL,
                           c->is_send ? &st : NULL);
 }
