@@ -52,9 +52,10 @@ enum policy_scope { POLICY_SCOPE_SENDING = 0, POLICY_SCOPE_FULL };
 
 /*
  * May a key of this scope call this route?  has_cap / has_to_list say
- * whether the key has a daily cap or a to-domain list: blind sends are
+ * whether the key has a daily cap, or a to-domain or from-domain list
+ * (policy_decide passes either list as has_to_list): blind sends are
  * refused to such keys because the proxy cannot count or check their
- * recipients.  Returns 1 (allowed) or 0.
+ * recipients or sender.  Returns 1 (allowed) or 0.
  */
 int policy_route_allowed(const struct policy_route *r, enum policy_scope scope, int has_cap,
                          int has_to_list);

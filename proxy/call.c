@@ -53,6 +53,7 @@ struct call {
 
     int is_send;
     struct policy_send send;     /* facts of a send body */
+    struct policy_sender *sender;/* from, reply_to of a template/broadcast body */
     struct policy_decision dec;  /* on the record the script confirms */
     const char *idem_error;      /* a bad Idempotency-Key, refused as 422 */
     int req_status;              /* a refusal of the request itself (415, 422), */
@@ -105,6 +106,7 @@ static void call_free(struct call *c)
     free(c->ids);
     free(c->path);
     policy_send_release(&c->send);
+    free(c->sender);
     store_secret_free(c->real_key);
     free(c->from_domains);
     free(c->to_domains);
@@ -571,7 +573,8 @@ deny_reply(struct call *c)
     case POLICY_DENY_BLIND_SEND:
         reply(c, 401, "restricted_api_key",
                           "vault key %s cannot call %s: it sends to recipients sendcap cannot "
-                          "count or check, and this key has a daily cap or a to-domain list",
+                          "count or check, and this key has a daily cap, a to-domain list or a "
+                          "from-domain list",
                           c->key_id, c->route->name);
         break;
     case POLICY_DENY_SCOPE:
@@ -582,8 +585,9 @@ deny_reply(struct call *c)
         break;
     case POLICY_DENY_INVALID_BODY:
         if (c->req_status != 0)
-            reply(c, c->req_status, "validation_error", "%s (vault key %s)", c->req_error,
-                  c->key_id);
+            reply(c, c->req_status,
+                  c->req_status == 503 ? "service_unavailable" : "validation_error",
+                  "%s (vault key %s)", c->req_error, c->key_id);
         else if (c->idem_error != NULL && strcmp(d->field, "Idempotency-Key") == 0)
             reply(c, 422, "validation_error", "%s", c->idem_error);
         else
@@ -629,6 +633,8 @@ decide(struct call *c, const struct kc_entry *e)
         c->dec.reason = POLICY_DENY_INVALID_BODY;
         sc_strlcpy(c->dec.field, "(request)", sizeof(c->dec.field));
     }
+    if (c->dec.reason == POLICY_ALLOW && c->sender != NULL)
+        policy_request_sender_decide(&k, c->sender, &c->dec);
     if (c->dec.reason == POLICY_ALLOW && c->idem_error != NULL) {
         c->dec.reason = POLICY_DENY_INVALID_BODY;
         c->dec.sends = 0;
@@ -988,6 +994,26 @@ idempotency_count(struct http_request *req)
     return n;
 }
 
+/* The sender a template or broadcast body names, held to the key's lists
+ * like a send's (SPEC §3); a body that cannot be read is refused (422). */
+static void
+sender_read(struct call *c)
+{
+    struct evbuffer *b = proxy_http_body(c->req);
+    size_t n = evbuffer_get_length(b);
+
+    if ((c->sender = malloc(sizeof(*c->sender))) == NULL) {
+        c->req_status = 503;
+        c->req_error = "sendcap is out of memory; retry";
+        return;
+    }
+    if (policy_request_sender_parse(n ? (const char *)evbuffer_pullup(b, -1) : "", n,
+                                    c->sender) != 0) {
+        c->req_status = 422;
+        c->req_error = c->sender->error;
+    }
+}
+
 /* What the body and headers say, before any key is looked at. */
 static void
 read_request(struct call *c)
@@ -1013,6 +1039,8 @@ read_request(struct call *c)
             sc_strlcpy(c->email_id, "(too long)", sizeof(c->email_id));
         }
     }
+    if (policy_request_names_sender(c->route))
+        sender_read(c);
     if (idempotency_count(c->req) > 1)
         c->idem_error = "the request carries more than one Idempotency-Key";
     else if (idem != NULL && (*idem == '\0' || strlen(idem) > SC_IDEMPOTENCY_KEY_MAX))

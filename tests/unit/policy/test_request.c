@@ -197,13 +197,41 @@ test_sender_routes(void **state)
     assert_int_equal(named, 6);
 }
 
+/* A from-domain list closes the blind-send routes like a cap or a to-list. */
+static void
+test_blind_from_list(void **state)
+{
+    static const char *const blind[] = {"broadcasts.create",     "broadcasts.update",
+                                        "broadcasts.send",       "broadcasts.duplicate",
+                                        "automations.create",    "automations.update",
+                                        "automations.duplicate", "events.send"};
+    size_t n;
+    const struct policy_route *t = policy_route_table(&n);
+    struct policy_key listed = {POLICY_SCOPE_FULL, -1, "ok.com", ""};
+    struct policy_key open = {POLICY_SCOPE_FULL, -1, "", ""};
+    struct policy_decision d;
+
+    (void)state;
+    for (size_t b = 0; b < sizeof(blind) / sizeof(blind[0]); b++) {
+        size_t i = 0;
+        while (i < n && strcmp(t[i].name, blind[b]) != 0)
+            i++;
+        assert_true(i < n);
+        policy_decide(&listed, &t[i], NULL, &d);
+        if (d.reason != POLICY_DENY_BLIND_SEND)
+            fail_msg("%s reachable by a from-listed key", blind[b]);
+        policy_decide(&open, &t[i], NULL, &d);
+        assert_int_equal(d.reason, POLICY_ALLOW);
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_target),     cmocka_unit_test(test_media),
         cmocka_unit_test(test_headers),    cmocka_unit_test(test_sender),
-        cmocka_unit_test(test_sender_routes),
+        cmocka_unit_test(test_sender_routes), cmocka_unit_test(test_blind_from_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
