@@ -334,11 +334,16 @@ settle(struct call *c, const struct upstream_result *res)
                 if (json_is_string(id))
                     add_id(c, json_string_value(id), json_string_length(id));
             }
+            unsigned char seen[POLICY_BATCH_MAX] = {0}; /* an index counts once */
             json_array_foreach(json_object_get(root, "errors"), i, el) {
                 json_t *ix = json_object_get(el, "index");
                 if (json_is_integer(ix) && json_integer_value(ix) >= 0 &&
-                    (size_t)json_integer_value(ix) < c->send.nmsg)
+                    (size_t)json_integer_value(ix) < c->send.nmsg &&
+                    (size_t)json_integer_value(ix) < POLICY_BATCH_MAX &&
+                    !seen[json_integer_value(ix)]) {
+                    seen[json_integer_value(ix)] = 1;
                     c->refund += c->send.msg[json_integer_value(ix)].recipients;
+                }
             }
             if (c->refund > c->reserved)
                 c->refund = c->reserved;
