@@ -59,8 +59,7 @@ skip_ows(const char *p)
 }
 
 int
-policy_request_media_check(const char *content_type, const char *content_encoding,
-                           const char **why)
+policy_request_media_check(const char *content_type, const char *content_encoding, const char **why)
 {
     static const char json[] = "application/json";
 

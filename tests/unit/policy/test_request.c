@@ -98,20 +98,11 @@ test_headers(void **state)
         const char *name;
         int dropped, idempotency;
     } cases[] = {
-        {"X-HTTP-Method-Override", 1, 0},
-        {"x-http-method", 1, 0},
-        {"X-Method-Override", 1, 0},
-        {"X-ORIGINAL-URL", 1, 0},
-        {"x-rewrite-url", 1, 0},
-        {"Idempotency-Key", 0, 1},
-        {"idempotency-key", 0, 1},
-        {"Idempotency_Key", 1, 1},
-        {"IDEMPOTENCY_KEY", 1, 1},
-        {"Idempotency-Keys", 0, 0},
-        {"Idempotency", 0, 0},
-        {"Idempotency-Kex", 0, 0},
-        {"X-HTTP-Method-Overrides", 0, 0},
-        {"Content-Type", 0, 0},
+        {"X-HTTP-Method-Override", 1, 0},  {"x-http-method", 1, 0},   {"X-Method-Override", 1, 0},
+        {"X-ORIGINAL-URL", 1, 0},          {"x-rewrite-url", 1, 0},   {"Idempotency-Key", 0, 1},
+        {"idempotency-key", 0, 1},         {"Idempotency_Key", 1, 1}, {"IDEMPOTENCY_KEY", 1, 1},
+        {"Idempotency-Keys", 0, 0},        {"Idempotency", 0, 0},     {"Idempotency-Kex", 0, 0},
+        {"X-HTTP-Method-Overrides", 0, 0}, {"Content-Type", 0, 0},
     };
 
     (void)state;
@@ -119,8 +110,7 @@ test_headers(void **state)
         if (policy_request_header_dropped(cases[i].name) != cases[i].dropped)
             fail_msg("header '%s': dropped should be %d", cases[i].name, cases[i].dropped);
         if (policy_request_idempotency_name(cases[i].name) != cases[i].idempotency)
-            fail_msg("header '%s': idempotency should be %d", cases[i].name,
-                     cases[i].idempotency);
+            fail_msg("header '%s': idempotency should be %d", cases[i].name, cases[i].idempotency);
     }
 }
 
@@ -201,10 +191,9 @@ test_sender_routes(void **state)
 static void
 test_blind_from_list(void **state)
 {
-    static const char *const blind[] = {"broadcasts.create",     "broadcasts.update",
-                                        "broadcasts.send",       "broadcasts.duplicate",
-                                        "automations.create",    "automations.update",
-                                        "automations.duplicate", "events.send"};
+    static const char *const blind[] = {
+        "broadcasts.create",  "broadcasts.update",  "broadcasts.send",       "broadcasts.duplicate",
+        "automations.create", "automations.update", "automations.duplicate", "events.send"};
     size_t n;
     const struct policy_route *t = policy_route_table(&n);
     struct policy_key listed = {POLICY_SCOPE_FULL, -1, "ok.com", ""};
@@ -229,8 +218,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_target),     cmocka_unit_test(test_media),
-        cmocka_unit_test(test_headers),    cmocka_unit_test(test_sender),
+        cmocka_unit_test(test_target),        cmocka_unit_test(test_media),
+        cmocka_unit_test(test_headers),       cmocka_unit_test(test_sender),
         cmocka_unit_test(test_sender_routes), cmocka_unit_test(test_blind_from_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
