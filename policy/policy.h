@@ -52,12 +52,48 @@ enum policy_scope { POLICY_SCOPE_SENDING = 0, POLICY_SCOPE_FULL };
 
 /*
  * May a key of this scope call this route?  has_cap / has_to_list say
- * whether the key has a daily cap or a to-domain list: blind sends are
+ * whether the key has a daily cap, or a to-domain or from-domain list
+ * (policy_decide passes either list as has_to_list): blind sends are
  * refused to such keys because the proxy cannot count or check their
- * recipients.  Returns 1 (allowed) or 0.
+ * recipients or sender.  Returns 1 (allowed) or 0.
  */
 int policy_route_allowed(const struct policy_route *r, enum policy_scope scope, int has_cap,
                          int has_to_list);
+
+/* ---- the request around a body (request.c) ---- */
+
+/*
+ * Check a request target's bytes (SPEC §3): every path byte must be an
+ * RFC 3986 pchar (unreserved, sub-delims, ':' '@') or '/', so no spelling
+ * of a path (a backslash, a quote, "<>{}|^`", a space, a control byte, a
+ * byte >= 0x80) can reach a route at the upstream that was not checked;
+ * the query, forwarded as sent, may hold visible ASCII only (what the
+ * request line admits) and no fragment.  '%' is refused by the caller with
+ * its own message first.  Returns 0, or -1 with *why a static reason.
+ */
+int policy_request_target_check(const char *target, const char **why);
+
+/*
+ * A send's media type (SPEC §3): Content-Type, when present (NULL if not),
+ * must be application/json, parameters aside, case-insensitive; a
+ * Content-Encoding other than "identity" is refused.  Returns 0, or -1 with
+ * *why a static reason (answered 415).
+ */
+int policy_request_media_check(const char *content_type, const char *content_encoding,
+                               const char **why);
+
+/* Is this header name an Idempotency-Key in any spelling ('_' for '-',
+ * any case)?  1 or 0. */
+int policy_request_idempotency_name(const char *name);
+
+/*
+ * Is this request header never forwarded, because it would let the
+ * upstream read the request differently from the proxy?  Method and URL
+ * overrides (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override,
+ * X-Original-URL, X-Rewrite-URL) and an Idempotency-Key spelled with '_'
+ * (only the exact spelling is namespaced by key family).  1 or 0.
+ */
+int policy_request_header_dropped(const char *name);
 
 /* ---- domains (domain.c) ---- */
 
@@ -214,5 +250,43 @@ int policy_cap_fits(int64_t cap, int64_t used, int64_t n);
 /* Seconds from now_ms to the next 00:00 UTC (1..86400): when a day's
  * counter resets. */
 int64_t policy_cap_reset_seconds(int64_t now_ms);
+
+/* ---- senders outside sends (request.c) ---- */
+
+#define POLICY_SENDER_REPLY_MAX 50
+
+/* The sender facts of a body that names one (templates, broadcasts). */
+struct policy_sender {
+    int has_from;
+    char from_domain[POLICY_DOMAIN_MAX + 1];
+    size_t nreply;
+    struct policy_sender_addr {
+        char field[POLICY_FIELD_MAX];
+        char domain[POLICY_DOMAIN_MAX + 1];
+    } reply[POLICY_SENDER_REPLY_MAX];
+    char field[POLICY_FIELD_MAX]; /* set when the body is refused */
+    char error[256];
+};
+
+/* Does this route's body name a sender (from, reply_to)?  1 or 0. */
+int policy_request_names_sender(const struct policy_route *r);
+
+/*
+ * Read "from" and "reply_to" (a string or an array of strings) of a JSON
+ * object body, duplicate keys refused, addresses by policy_addr_parse;
+ * other members are left to Resend.  Returns 0, or -1 with out->field and
+ * out->error set (answered 422).
+ */
+int policy_request_sender_parse(const char *body, size_t len, struct policy_sender *out);
+
+/*
+ * Hold a key's lists on a sender-naming body: the from domain against the
+ * from-domain list (POLICY_DENY_FROM_DOMAIN), every reply_to domain against
+ * the to-domain list (POLICY_DENY_TO_DOMAIN).  A body without from passes:
+ * nothing is sent by it, and the send that uses it names its own from.
+ * Leaves *out alone when everything passes.
+ */
+void policy_request_sender_decide(const struct policy_key *key, const struct policy_sender *s,
+                                  struct policy_decision *out);
 
 #endif

@@ -10,8 +10,11 @@
  *
  * Scope (SPEC §2): `sending` may call the five email routes; `full` may call
  * everything except /api-keys…; blind sends (mail to recipients the body does
- * not list) are refused to keys with a daily cap or a to-domain list.
- * POST /broadcasts is a blind send because `send: true` sends it at once.
+ * not list, now or later) are refused to keys with a daily cap, a to-domain
+ * list or a from-domain list (SPEC §3).  POST /broadcasts is a blind send
+ * because `send: true` sends it at once; updating or duplicating a broadcast
+ * and creating, updating or duplicating an automation set mail up to be
+ * sent later (a scheduled broadcast, an automation's send steps).
  */
 #include <string.h>
 
@@ -56,11 +59,11 @@ static const struct policy_route table[] = {
     {"DELETE", "/audiences/{}/contacts/{}", "audiences.contacts.remove", F},
     /* automations */
     {"GET", "/automations", "automations.list", F},
-    {"POST", "/automations", "automations.create", F},
+    {"POST", "/automations", "automations.create", B},
     {"GET", "/automations/{}", "automations.get", F},
-    {"PATCH", "/automations/{}", "automations.update", F},
+    {"PATCH", "/automations/{}", "automations.update", B},
     {"DELETE", "/automations/{}", "automations.remove", F},
-    {"POST", "/automations/{}/duplicate", "automations.duplicate", F},
+    {"POST", "/automations/{}/duplicate", "automations.duplicate", B},
     {"POST", "/automations/{}/stop", "automations.stop", F},
     {"GET", "/automations/{}/runs", "automations.runs.list", F},
     {"GET", "/automations/{}/runs/{}", "automations.runs.get", F},
@@ -68,11 +71,11 @@ static const struct policy_route table[] = {
     {"GET", "/broadcasts", "broadcasts.list", F},
     {"POST", "/broadcasts", "broadcasts.create", B},
     {"GET", "/broadcasts/{}", "broadcasts.get", F},
-    {"PATCH", "/broadcasts/{}", "broadcasts.update", F},
+    {"PATCH", "/broadcasts/{}", "broadcasts.update", B},
     {"DELETE", "/broadcasts/{}", "broadcasts.remove", F},
     {"POST", "/broadcasts/{}/send", "broadcasts.send", B},
     {"POST", "/broadcasts/{}/cancel", "broadcasts.cancel", F},
-    {"POST", "/broadcasts/{}/duplicate", "broadcasts.duplicate", F},
+    {"POST", "/broadcasts/{}/duplicate", "broadcasts.duplicate", B},
     {"GET", "/broadcasts/{}/clicked-links", "broadcasts.clicked_links", F},
     {"GET", "/broadcasts/{}/recipients", "broadcasts.recipients", F},
     /* contact properties */

@@ -53,8 +53,11 @@ struct call {
 
     int is_send;
     struct policy_send send;     /* facts of a send body */
+    struct policy_sender *sender;/* from, reply_to of a template/broadcast body */
     struct policy_decision dec;  /* on the record the script confirms */
     const char *idem_error;      /* a bad Idempotency-Key, refused as 422 */
+    int req_status;              /* a refusal of the request itself (415, 422), */
+    const char *req_error;       /* answered once the script confirmed the key */
     char email_id[128];          /* the email an own-email route touches */
 
     /* Copied from the cache entry the script confirmed current: the entry
@@ -63,7 +66,8 @@ struct call {
     char *real_key;              /* wiped on free */
     char *from_domains, *to_domains;
 
-    char counter_key[160];       /* where the sends were reserved */
+    char counter_key[160];       /* where the sends were reserved ("": a replay) */
+    char idem_key[160], idem_val[128]; /* the replay record call.lua set for us */
     int64_t reserved;
     int64_t refund;              /* given back when Resend did not accept */
     char **ids;                  /* email ids Resend returned */
@@ -102,6 +106,7 @@ static void call_free(struct call *c)
     free(c->ids);
     free(c->path);
     policy_send_release(&c->send);
+    free(c->sender);
     store_secret_free(c->real_key);
     free(c->from_domains);
     free(c->to_domains);
@@ -183,6 +188,8 @@ normalise(struct call *c, const char *target, const char **msg)
         *msg = "the request target must not carry a fragment";
         return -1;
     }
+    if (policy_request_target_check(target, msg) != 0)
+        return -1;
     c->query = q ? q : "";
     p = malloc(n + 2);
     if (p == NULL) {
@@ -327,11 +334,16 @@ settle(struct call *c, const struct upstream_result *res)
                 if (json_is_string(id))
                     add_id(c, json_string_value(id), json_string_length(id));
             }
+            unsigned char seen[POLICY_BATCH_MAX] = {0}; /* an index counts once */
             json_array_foreach(json_object_get(root, "errors"), i, el) {
                 json_t *ix = json_object_get(el, "index");
                 if (json_is_integer(ix) && json_integer_value(ix) >= 0 &&
-                    (size_t)json_integer_value(ix) < c->send.nmsg)
+                    (size_t)json_integer_value(ix) < c->send.nmsg &&
+                    (size_t)json_integer_value(ix) < POLICY_BATCH_MAX &&
+                    !seen[json_integer_value(ix)]) {
+                    seen[json_integer_value(ix)] = 1;
                     c->refund += c->send.msg[json_integer_value(ix)].recipients;
+                }
             }
             if (c->refund > c->reserved)
                 c->refund = c->reserved;
@@ -447,7 +459,11 @@ forward(struct call *c)
         size_t need = strlen(name) + strlen(value) + 3;
         char *l;
 
-        if (dropped_request_header(name, connection))
+        if (dropped_request_header(name, connection) || policy_request_header_dropped(name))
+            continue;
+        /* A send goes as the JSON that was checked, whatever it was labelled. */
+        if (c->is_send &&
+            (strcasecmp(name, "Content-Type") == 0 || strcasecmp(name, "Content-Encoding") == 0))
             continue;
         if (strcasecmp(name, "User-Agent") == 0) {
             if (*value == '\0')
@@ -481,6 +497,11 @@ forward(struct call *c)
         h = t;
     if ((t = curl_slist_append(h, "Expect:")) != NULL) /* no 100-continue round trip */
         h = t;
+    if (c->is_send) {
+        if ((t = curl_slist_append(h, "Content-Type: application/json")) == NULL)
+            goto nomem;
+        h = t;
+    }
     {
         size_t al = strlen(c->real_key) + 24;
         char *auth = malloc(al);
@@ -557,7 +578,8 @@ deny_reply(struct call *c)
     case POLICY_DENY_BLIND_SEND:
         reply(c, 401, "restricted_api_key",
                           "vault key %s cannot call %s: it sends to recipients sendcap cannot "
-                          "count or check, and this key has a daily cap or a to-domain list",
+                          "count or check, and this key has a daily cap, a to-domain list or a "
+                          "from-domain list",
                           c->key_id, c->route->name);
         break;
     case POLICY_DENY_SCOPE:
@@ -567,7 +589,11 @@ deny_reply(struct call *c)
                           c->key_id, c->route->name);
         break;
     case POLICY_DENY_INVALID_BODY:
-        if (c->idem_error != NULL && strcmp(d->field, "Idempotency-Key") == 0)
+        if (c->req_status != 0)
+            reply(c, c->req_status,
+                  c->req_status == 503 ? "service_unavailable" : "validation_error",
+                  "%s (vault key %s)", c->req_error, c->key_id);
+        else if (c->idem_error != NULL && strcmp(d->field, "Idempotency-Key") == 0)
             reply(c, 422, "validation_error", "%s", c->idem_error);
         else
             reply(c, 422, "validation_error", "%s (vault key %s)",
@@ -608,6 +634,12 @@ decide(struct call *c, const struct kc_entry *e)
     struct policy_key k = {e->scope, e->daily_cap, e->from_domains, e->to_domains};
 
     policy_decide(&k, c->route, c->is_send ? &c->send : NULL, &c->dec);
+    if (c->dec.reason == POLICY_ALLOW && c->req_status != 0) {
+        c->dec.reason = POLICY_DENY_INVALID_BODY;
+        sc_strlcpy(c->dec.field, "(request)", sizeof(c->dec.field));
+    }
+    if (c->dec.reason == POLICY_ALLOW && c->sender != NULL)
+        policy_request_sender_decide(&k, c->sender, &c->dec);
     if (c->dec.reason == POLICY_ALLOW && c->idem_error != NULL) {
         c->dec.reason = POLICY_DENY_INVALID_BODY;
         c->dec.sends = 0;
@@ -761,7 +793,9 @@ script_done(redisReply *r, const char *errstr, void *arg)
         }
         if (c->is_send) {
             str_el(r, 3, c->counter_key, sizeof(c->counter_key));
-            c->reserved = c->dec.sends;
+            str_el(r, 5, c->idem_key, sizeof(c->idem_key));
+            str_el(r, 6, c->idem_val, sizeof(c->idem_val));
+            c->reserved = c->counter_key[0] != '\0' ? c->dec.sends : 0; /* "": a replay */
         }
         forward(c);
         return;
@@ -818,13 +852,29 @@ script_done(redisReply *r, const char *errstr, void *arg)
     fail(c, 503, "service_unavailable", "unexpected answer from Redis; nothing was sent");
 }
 
+/* What call.lua needs to tell an idempotent replay (SPEC §3): the hashes
+ * of the send's Idempotency-Key (none: "") and of the body forwarded. */
+static void
+replay_hashes(struct call *c, char idem[SC_KEY_HASH_HEX], char body[SC_KEY_HASH_HEX])
+{
+    const char *v = proxy_http_header(c->req, "Idempotency-Key");
+    struct evbuffer *b = proxy_http_body(c->req);
+    size_t n = evbuffer_get_length(b);
+
+    if (v == NULL || c->idem_error != NULL)
+        return;
+    store_secret_key_hash(v, strlen(v), idem);
+    store_secret_key_hash(n ? (const char *)evbuffer_pullup(b, -1) : "", n, body);
+}
+
 /* Ask call.lua.  With no cached record (e == NULL) the script can only
  * answer "stale" with the record, or refuse the key. */
 static void
 run_script(struct call *c, const struct kc_entry *e)
 {
     char key[80], sends[24], ttl[24], *packed = NULL;
-    const char *argv[9];
+    char idem_hash[SC_KEY_HASH_HEX] = "", body_hash[SC_KEY_HASH_HEX] = "";
+    const char *argv[11];
     const char *errstr = NULL;
     const char *mode = "forward";
     int argc = 6;
@@ -847,6 +897,14 @@ run_script(struct call *c, const struct kc_entry *e)
     argv[3] = mode;
     argv[4] = sends;
     argv[5] = c->email_id;
+    if (strcmp(mode, "send") == 0) {
+        replay_hashes(c, idem_hash, body_hash);
+        argv[6] = c->id;
+        argv[7] = argv[8] = "";
+        argv[9] = idem_hash;
+        argv[10] = body_hash;
+        argc = 11;
+    }
     if (strcmp(mode, "send") == 0 && c->px->audit != NULL) {
         /* The audit intent, written with the reservation (SPEC §4). */
         if (!c->rec_filled) {
@@ -861,9 +919,8 @@ run_script(struct call *c, const struct kc_entry *e)
             return;
         }
         sc_fmt_i64(ttl, c->px->cfg.log_retention_ms / 1000);
-        argv[argc++] = c->id;
-        argv[argc++] = ttl;
-        argv[argc++] = packed;
+        argv[7] = ttl;
+        argv[8] = packed;
     }
     c->redis_t0_us = sc_mono_us();
     if (store_redis_async_eval(c->px->redis, STORE_SCRIPT_CALL, 1, argc, argv, NULL, script_done,
@@ -873,7 +930,7 @@ run_script(struct call *c, const struct kc_entry *e)
         store_failed(c, errstr);
         return;
     }
-    c->intent_written = argc > 6; /* if the script runs, the intent is there */
+    c->intent_written = packed != NULL; /* if the script runs, the intent is there */
     free(packed);
 }
 
@@ -922,6 +979,57 @@ authenticate(struct call *c)
     return 0;
 }
 
+/* A send's body is read as JSON: refuse (415) one labelled or encoded as
+ * anything else, before anything is reserved (SPEC §3).  One header each. */
+static int
+media_check(struct call *c)
+{
+    const char *why = NULL;
+
+    if (proxy_http_header_count(c->req, "Content-Type") > 1 ||
+        proxy_http_header_count(c->req, "Content-Encoding") > 1)
+        why = "a send must carry at most one Content-Type and one Content-Encoding";
+    else if (policy_request_media_check(proxy_http_header(c->req, "Content-Type"),
+                                        proxy_http_header(c->req, "Content-Encoding"), &why) == 0)
+        return 0;
+    c->req_status = 415;
+    c->req_error = why;
+    return -1;
+}
+
+/* Idempotency-Key headers in any spelling ("Idempotency_Key" too): two are
+ * refused, whichever spelling, since Resend might read either. */
+static int
+idempotency_count(struct http_request *req)
+{
+    const char *name, *value;
+    int n = 0;
+
+    for (int i = 0; proxy_http_header_at(req, i, &name, &value) == 0; i++)
+        n += policy_request_idempotency_name(name);
+    return n;
+}
+
+/* The sender a template or broadcast body names, held to the key's lists
+ * like a send's (SPEC §3); a body that cannot be read is refused (422). */
+static void
+sender_read(struct call *c)
+{
+    struct evbuffer *b = proxy_http_body(c->req);
+    size_t n = evbuffer_get_length(b);
+
+    if ((c->sender = malloc(sizeof(*c->sender))) == NULL) {
+        c->req_status = 503;
+        c->req_error = "sendcap is out of memory; retry";
+        return;
+    }
+    if (policy_request_sender_parse(n ? (const char *)evbuffer_pullup(b, -1) : "", n,
+                                    c->sender) != 0) {
+        c->req_status = 422;
+        c->req_error = c->sender->error;
+    }
+}
+
 /* What the body and headers say, before any key is looked at. */
 static void
 read_request(struct call *c)
@@ -934,7 +1042,8 @@ read_request(struct call *c)
         const char *p = n ? (const char *)evbuffer_pullup(b, -1) : "";
 
         c->is_send = 1;
-        policy_send_parse(p, n, strcmp(c->route->name, "emails.batch") == 0, &c->send);
+        if (media_check(c) == 0)
+            policy_send_parse(p, n, strcmp(c->route->name, "emails.batch") == 0, &c->send);
     } else if (c->route->cls == POLICY_ROUTE_OWN_EMAIL) {
         /* "/emails/{id}" or "/emails/{id}/cancel" */
         const char *s = c->path + strlen("/emails/");
@@ -946,7 +1055,9 @@ read_request(struct call *c)
             sc_strlcpy(c->email_id, "(too long)", sizeof(c->email_id));
         }
     }
-    if (proxy_http_header_count(c->req, "Idempotency-Key") > 1)
+    if (policy_request_names_sender(c->route))
+        sender_read(c);
+    if (idempotency_count(c->req) > 1)
         c->idem_error = "the request carries more than one Idempotency-Key";
     else if (idem != NULL && (*idem == '\0' || strlen(idem) > SC_IDEMPOTENCY_KEY_MAX))
         c->idem_error = "Idempotency-Key must be 1 to 256 characters";
@@ -1057,6 +1168,9 @@ write_record(struct call *c)
     st.owner_ttl_s = SC_EMAIL_OWNER_TTL_S;
     st.ids = (const char *const *)c->ids;
     st.nids = c->nids;
+    /* Given all back: a repeat of this send must reserve anew. */
+    st.idem_key = c->reserved > 0 && c->refund >= c->reserved ? c->idem_key : "";
+    st.idem_value = c->idem_val;
     store_audit_log_write(c->px->audit, rec, c->intent_written ? c->id : NULL,
                           c->is_send ? &st : NULL);
 }

@@ -452,7 +452,7 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     names[n] = "mac";
     vals[n++] = mac;
 
-    argc = 1 + 13 + (st ? (int)st->nids : 0) + 2 * n;
+    argc = 1 + 13 + (st ? (int)st->nids : 0) + 2 * n + 2;
     src = calloc((size_t)argc, sizeof(*src));
     if (src == NULL) {
         free(packed);
@@ -479,6 +479,8 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
         src[a++] = names[i];
         src[a++] = vals[i];
     }
+    src[a++] = st && st->idem_key ? st->idem_key : "";
+    src[a++] = st && st->idem_value ? st->idem_value : "";
     /* One block: the pointers, then the strings they point to. */
     for (int i = 0; i < argc; i++)
         bytes += strlen(src[i]) + 1;

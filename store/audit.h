@@ -100,6 +100,8 @@ struct store_audit_settle {
     long long owner_ttl_s;   /* how long to remember each email's family */
     const char *const *ids;  /* Resend email ids returned */
     size_t nids;
+    const char *idem_key;    /* replay record to delete (all was given back), or NULL */
+    const char *idem_value;  /* ... only if it still holds this */
 };
 
 /* ---- a writer's chain ---- */

@@ -9,9 +9,12 @@
 -- ARGV[4]  sends to reserve (recipients: to + cc + bcc), for "send"
 -- ARGV[5]  email id the call reads or changes ("" if none): a key of the
 --          sending scope may only touch emails its family sent
--- ARGV[6]  request id of the audit intent to write with a reservation
+-- ARGV[6]  request id of the call (for "send")
 -- ARGV[7]  how long an intent may wait for its final record (seconds)
--- ARGV[8]  the intent: the call's packed record (see store/audit.h)
+-- ARGV[8]  the intent: the call's packed record (see store/audit.h); ""
+--          writes none
+-- ARGV[9]  sha256 hex of the send's Idempotency-Key ("" if none)
+-- ARGV[10] sha256 hex of the send's body
 --
 -- By Redis's clock, in this order: the key exists, is not revoked, has not
 -- expired; the proxy's cached record and sealed real key are current;
@@ -29,7 +32,18 @@
 --   {"stale", {key record as HGETALL}, {upstream ver, sealed}}   nothing written
 --   {"not_own", id}
 --   {"cap", id, used, cap, now_ms}                              nothing reserved
---   {"ok", id, now_ms, counter_key, used_after}                 last_used_at set
+--   {"ok", id, now_ms, counter_key, used_after, idem_key, idem_value}
+--        last_used_at set; counter_key "" for an idempotent replay (nothing
+--        reserved); idem_key/idem_value: the replay record this call set
+--        ("" if none), which the settlement that gives the reservation back
+--        deletes (log_write.lua) if it still holds idem_value
+--
+-- Idempotent replays (SPEC §3): sc:idem:<family>:<sha256 of the key> holds
+-- "<sha256 of the body>:<request id>" of the send that reserved under that
+-- key, for 24 h.  A send repeating key and body while it exists reserves
+-- nothing (its intent is still written) and is forwarded, so Resend
+-- replays.  Another body under the key reserves as a new send and leaves
+-- the record to the send that set it.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nows = string.format('%d', now)
@@ -77,12 +91,30 @@ local day = math.floor(now / 86400000)
 local ck = 'sc:cnt:' .. family .. ':' .. string.format('%d', day)
 local used = tonumber(redis.call('GET', ck) or '0')
 local cap = tonumber(rec[7])
+local function intent()
+  if ARGV[8] and ARGV[8] ~= '' then
+    redis.call('SET', 'sc:intent:' .. ARGV[6], ARGV[8], 'EX', ARGV[7])
+    redis.call('ZADD', 'sc:intents', now, ARGV[6])
+  end
+end
+local ik, iv = '', ''
+if ARGV[9] and ARGV[9] ~= '' then
+  local k = 'sc:idem:' .. family .. ':' .. ARGV[9]
+  local prev = redis.call('GET', k)
+  if prev and string.sub(prev, 1, #ARGV[10] + 1) == ARGV[10] .. ':' then
+    intent()
+    return {'ok', id, nows, '', string.format('%d', used), '', ''}
+  end
+  if not prev then
+    ik, iv = k, ARGV[10] .. ':' .. ARGV[6]
+  end
+end
 if cap and (used > cap or n > cap - used) then
   return {'cap', id, string.format('%d', used), string.format('%d', cap), nows}
 end
-if ARGV[6] ~= '' then
-  redis.call('SET', 'sc:intent:' .. ARGV[6], ARGV[8], 'EX', ARGV[7])
-  redis.call('ZADD', 'sc:intents', now, ARGV[6])
+intent()
+if ik ~= '' then
+  redis.call('SET', ik, iv, 'EX', 86400)
 end
 local after = redis.call('INCRBY', ck, n)
 -- Kept one day past its own, so a late refund still finds it (set when the
@@ -90,4 +122,4 @@ local after = redis.call('INCRBY', ck, n)
 if used == 0 then
   redis.call('EXPIREAT', ck, (day + 2) * 86400)
 end
-return {'ok', id, nows, ck, string.format('%d', after)}
+return {'ok', id, nows, ck, string.format('%d', after), ik, iv}

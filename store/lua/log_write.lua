@@ -13,6 +13,9 @@
 --   +10 the key family that sent   +11 email owner TTL (s)
 --   +12 m, then +13 .. +12+m the Resend email ids returned
 --   +13+m .. +22+m the record's 5 field, value pairs (r, w, seq, prev, mac)
+--   +23+m the idempotent-replay record call.lua set for this send ("" if
+--         none), deleted with a full refund if it still holds +24+m
+--   +24+m its value
 -- A record whose seq its writer already wrote (bit set in
 -- sc:logbits:<writer>) is a re-send after a lost reply: neither it nor its
 -- settlement is applied twice.  Index entries and intent removals of the
@@ -45,6 +48,10 @@ while i <= #ARGV do
         redis.call('SET', ck, 0, 'KEEPTTL')
       end
     end
+    local ik = ARGV[f + 10]
+    if ik ~= '' and redis.call('GET', ik) == ARGV[f + 11] then
+      redis.call('DEL', ik)
+    end
     for j = i + 13, i + 12 + m do
       redis.call('SET', 'sc:em:' .. ARGV[j], ARGV[i + 10], 'EX', ARGV[i + 11])
     end
@@ -62,7 +69,7 @@ while i <= #ARGV do
     rids[#rids + 1] = ARGV[i + 3]
     ikeys[#ikeys + 1] = 'sc:intent:' .. ARGV[i + 3]
   end
-  i = f + 10
+  i = f + 12
 end
 for _, k in ipairs(order) do
   redis.call('ZADD', k, unpack(idx[k]))
