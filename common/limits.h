@@ -79,6 +79,13 @@
 /* Key records cached in the daemon (policy + decrypted real key). The cache
  * is only ever a copy: each call still checks revocation and expiry in Redis. */
 #define SC_KEY_CACHE_MAX 65536
+/* Unknown, revoked and expired keys are remembered this long, so a caller
+ * repeating one is refused before its body is read and without a Redis
+ * round trip each time; a key issued within this long after a caller tried
+ * it is refused for that long. */
+#define SC_KEY_NEG_CACHE_MS 1000
+/* Slots of that memory (direct-mapped, fixed). */
+#define SC_KEY_NEG_CACHE_SLOTS 4096
 /* How long the proxy remembers which key family sent an email, so that
  * sending-scope keys can read and change only their own (seconds). */
 #define SC_EMAIL_OWNER_TTL_S (30 * 86400)

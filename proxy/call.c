@@ -48,6 +48,7 @@ struct call {
     char hash[SC_KEY_HASH_HEX];
     char key_id[40];
     int stale_tries;
+    int looking_up;   /* head phase: call.lua asked only whether the key is live */
     int64_t t0;
     int64_t t0_us, redis_t0_us;
 
@@ -546,6 +547,9 @@ nomem:
 }
 
 static void run_script(struct call *c, const struct kc_entry *e);
+static void read_body(struct call *c);
+static int call_start(struct call *c);
+static void refuse_key(struct call *c, enum kc_kind kind, int64_t at);
 
 /* "a.com,*.b.com" -> "a.com, *.b.com" for people. */
 static void
@@ -716,6 +720,11 @@ refresh(struct call *c, const redisReply *r)
         fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
         return;
     }
+    if (c->looking_up) { /* the head phase's look-up: the key is live, read its body */
+        c->looking_up = 0;
+        read_body(c);
+        return;
+    }
     if (++c->stale_tries > STALE_RETRIES) {
         fail(c, 503, "service_unavailable",
              "the vault key's record kept changing while it was read; retry");
@@ -753,6 +762,27 @@ cap_reply(struct call *c, const redisReply *r)
     call_free(c);
 }
 
+/* Refuse a key Redis said (now, or within SC_KEY_NEG_CACHE_MS) is unknown,
+ * revoked or expired; c->key_id is set for the last two. */
+static void
+refuse_key(struct call *c, enum kc_kind kind, int64_t at)
+{
+    char t[32];
+
+    sc_format_time_ms(at, t, sizeof(t));
+    if (kind == KC_UNKNOWN)
+        reply(c, 403, "invalid_api_key",
+              "this vault key is not known to sendcap; ask your sendcap admin for a key");
+    else if (kind == KC_REVOKED)
+        reply(c, 403, "vault_key_revoked",
+              "vault key %s was revoked at %s; ask your sendcap admin for a new key", c->key_id,
+              t);
+    else
+        reply(c, 403, "vault_key_expired",
+              "vault key %s expired at %s; ask your sendcap admin for a new key", c->key_id, t);
+    call_free(c);
+}
+
 /* Redis did not run call.lua: refuse, and say why. */
 static void
 store_failed(struct call *c, const char *errstr)
@@ -774,7 +804,7 @@ static void
 script_done(redisReply *r, const char *errstr, void *arg)
 {
     struct call *c = arg;
-    char kind[16], t[32], b[32];
+    char kind[16], b[32];
     int64_t at = 0;
 
     proxy_metrics_redis(c->px->metrics, sc_mono_us() - c->redis_t0_us, r == NULL);
@@ -784,6 +814,11 @@ script_done(redisReply *r, const char *errstr, void *arg)
     }
     if (str_el(r, 0, kind, sizeof(kind)) != 0) {
         fail(c, 503, "service_unavailable", "unexpected answer from Redis; nothing was sent");
+        return;
+    }
+    if (strcmp(kind, "ok") == 0 && c->looking_up) { /* the key is live: its body next */
+        c->looking_up = 0;
+        read_body(c);
         return;
     }
     if (strcmp(kind, "ok") == 0) {
@@ -819,25 +854,17 @@ script_done(redisReply *r, const char *errstr, void *arg)
     }
     proxy_keycache_drop(c->px->keys, c->hash);
     if (strcmp(kind, "unknown") == 0) {
-        fail(c, 403, "invalid_api_key",
-             "this vault key is not known to sendcap; ask your sendcap admin for a key");
+        proxy_keycache_refuse(c->px->keys, c->hash, KC_UNKNOWN, NULL, 0, sc_mono_ms());
+        refuse_key(c, KC_UNKNOWN, 0);
         return;
     }
     str_el(r, 1, c->key_id, sizeof(c->key_id));
     if (strcmp(kind, "revoked") == 0 || strcmp(kind, "expired") == 0) {
+        enum kc_kind k = kind[0] == 'r' ? KC_REVOKED : KC_EXPIRED;
         if (str_el(r, 2, b, sizeof(b)) == 0)
             sc_parse_i64(b, 0, INT64_MAX, &at);
-        sc_format_time_ms(at, t, sizeof(t));
-        if (kind[0] == 'r')
-            reply(c, 403, "vault_key_revoked",
-                              "vault key %s was revoked at %s; ask your sendcap admin for a new "
-                              "key",
-                              c->key_id, t);
-        else
-            reply(c, 403, "vault_key_expired",
-                              "vault key %s expired at %s; ask your sendcap admin for a new key",
-                              c->key_id, t);
-        call_free(c);
+        proxy_keycache_refuse(c->px->keys, c->hash, k, c->key_id, at, sc_mono_ms());
+        refuse_key(c, k, at);
         return;
     }
     if (strcmp(kind, "no_upstream") == 0) {
@@ -1238,25 +1265,95 @@ call_new(struct proxy *px, struct http_request *req)
     return c;
 }
 
+/* The body of a call whose key is live, or cached as such. */
+static void
+read_body(struct call *c)
+{
+    switch (proxy_http_read_body(c->req)) {
+    case 0: /* proxy_call_handle runs once it is in */
+        return;
+    case -1:
+        fail(c, 400, "validation_error", "the client went away before its body was read");
+        return;
+    default:
+        sc_warn("%s refused: --max-pending-body (%lld bytes) would be passed", c->id,
+                (long long)c->px->cfg.max_pending_body);
+        fail(c, 503, "service_unavailable",
+             "sendcap is receiving too many request bodies at once; nothing was sent. Retry "
+             "shortly.");
+        return;
+    }
+}
+
+/*
+ * The head phase (SPEC §3: callers without a working key cost almost
+ * nothing): the target, the route and the key are checked before any body
+ * byte is read.  A key remembered as refused is answered at once; a key
+ * with a cached record has its body read; any other key is looked up first
+ * (call.lua, which answers "stale" with the record of a live key), so an
+ * unknown, revoked or expired key never gets its body read or parsed.
+ * call.lua still decides every call on the full request afterwards.
+ */
 void
-proxy_call_handle(struct http_request *req, void *arg)
+proxy_call_head(struct http_request *req, void *arg)
 {
     struct proxy *px = arg;
     struct call *c = call_new(px, req);
-    const char *msg = NULL;
+    const struct kc_refusal *no;
+    const struct kc_entry *e;
 
     if (c == NULL) {
         proxy_reply_error(req, "req_unavailable", 503, "service_unavailable",
                           "sendcap is out of memory; retry");
         return;
     }
+    proxy_http_set_data(req, c);
+    if (call_start(c) != 0)
+        return;
+    if ((no = proxy_keycache_refusal(px->keys, c->hash, sc_mono_ms())) != NULL) {
+        sc_strlcpy(c->key_id, no->id, sizeof(c->key_id));
+        refuse_key(c, no->kind, no->at_ms);
+        return;
+    }
+    e = proxy_keycache_get(px->keys, c->hash);
+    if (e != NULL) {
+        read_body(c);
+        return;
+    }
+    c->looking_up = 1;
+    run_script(c, NULL);
+}
+
+/* The whole body is in (after proxy_call_head). */
+void
+proxy_call_handle(struct http_request *req, void *arg)
+{
+    struct proxy *px = arg;
+    struct call *c = proxy_http_get_data(req);
+
+    if (c == NULL) { /* a server without the head phase */
+        proxy_reply_error(req, "req_unavailable", 503, "service_unavailable",
+                          "internal error: no call for this request");
+        return;
+    }
+    read_request(c);
+    run_script(c, proxy_keycache_get(px->keys, c->hash));
+}
+
+/* Target, route and key: what is checked before anything else.  0, or -1
+ * when the call was answered (and freed). */
+static int
+call_start(struct call *c)
+{
+    struct http_request *req = c->req;
+    const char *msg = NULL;
 
     if (normalise(c, proxy_http_target(req), &msg) != 0) {
         if (msg == NULL)
             fail(c, 404, "not_found", "no such endpoint under this sendcap's path prefix");
         else
             fail(c, 400, "validation_error", msg);
-        return;
+        return -1;
     }
     switch (policy_route_match(proxy_http_method(req), c->path, &c->route)) {
     case POLICY_ROUTE_OK:
@@ -1265,24 +1362,24 @@ proxy_call_handle(struct http_request *req, void *arg)
         reply(c, 405, "method_not_allowed",
                           "%s is not allowed on %s", proxy_http_method(req), c->path);
         call_free(c);
-        return;
+        return -1;
     case POLICY_ROUTE_NOT_FOUND:
         reply(c, 404, "not_found",
                           "sendcap does not know the endpoint %s %s", proxy_http_method(req),
                           c->path);
         call_free(c);
-        return;
+        return -1;
     }
-    if (authenticate(c) != 0)
-        return;
-    read_request(c);
-    run_script(c, proxy_keycache_get(px->keys, c->hash));
+    return authenticate(c);
 }
 
 void
 proxy_call_refused(struct http_request *req, int status, const char *message, void *arg)
 {
-    struct call *c = call_new(arg, req);
+    struct call *c = proxy_http_get_data(req); /* set when refused after the head phase */
+
+    if (c == NULL)
+        c = call_new(arg, req);
 
     if (c == NULL) {
         proxy_reply_error(req, "req_unavailable", 503, "service_unavailable",

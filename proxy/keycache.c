@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/limits.h"
+#include "common/util.h"
 #include "proxy.h"
 
 #define NBUCKETS 4096
@@ -21,6 +23,7 @@ struct kc_node {
 struct keycache {
     struct kc_node *b[NBUCKETS];
     size_t n, max;
+    struct kc_refusal *neg; /* SC_KEY_NEG_CACHE_SLOTS, direct-mapped */
 };
 
 static unsigned
@@ -54,9 +57,48 @@ proxy_keycache_new(size_t max_entries)
 {
     struct keycache *kc = calloc(1, sizeof(*kc));
 
-    if (kc != NULL)
-        kc->max = max_entries;
+    if (kc == NULL)
+        return NULL;
+    kc->max = max_entries;
+    kc->neg = calloc(SC_KEY_NEG_CACHE_SLOTS, sizeof(*kc->neg));
+    if (kc->neg == NULL) {
+        free(kc);
+        return NULL;
+    }
     return kc;
+}
+
+/* ---- refusals ----
+ * Keys Redis said are unknown, revoked or expired, remembered for
+ * SC_KEY_NEG_CACHE_MS so that a caller repeating one is answered before its
+ * body is read and without a Redis round trip each time.  Kept apart from
+ * the records, in a fixed direct-mapped table: a flood of made-up keys
+ * overwrites only other refusals, never a working key's record.  Only ever
+ * used to refuse, so a stale slot can delay a key by at most its lifetime
+ * (a key issued just after a caller tried it), never let one through. */
+
+const struct kc_refusal *
+proxy_keycache_refusal(struct keycache *kc, const char *hash, int64_t now_ms)
+{
+    struct kc_refusal *r = &kc->neg[bucket(hash) % SC_KEY_NEG_CACHE_SLOTS];
+
+    if (r->kind == KC_LIVE || now_ms >= r->until_ms || strcmp(r->hash, hash) != 0)
+        return NULL;
+    return r;
+}
+
+void
+proxy_keycache_refuse(struct keycache *kc, const char *hash, enum kc_kind kind, const char *id,
+                      int64_t at_ms, int64_t now_ms)
+{
+    struct kc_refusal *r = &kc->neg[bucket(hash) % SC_KEY_NEG_CACHE_SLOTS];
+
+    memset(r, 0, sizeof(*r));
+    sc_strlcpy(r->hash, hash, sizeof(r->hash));
+    sc_strlcpy(r->id, id ? id : "", sizeof(r->id));
+    r->kind = kind;
+    r->at_ms = at_ms;
+    r->until_ms = now_ms + SC_KEY_NEG_CACHE_MS;
 }
 
 void
@@ -71,6 +113,7 @@ proxy_keycache_free(struct keycache *kc)
             node_free(n);
         }
     }
+    free(kc->neg);
     free(kc);
 }
 

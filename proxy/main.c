@@ -423,7 +423,8 @@ main(int argc, char **argv)
     lim.max_conns_per_client = (int)px.cfg.max_conns_per_client;
     lim.max_pending_body = px.cfg.max_pending_body;
     g_lim = lim;
-    px.http = proxy_http_new(px.base, &lim, proxy_call_handle, NULL, proxy_call_refused, &px);
+    px.http = proxy_http_new(px.base, &lim, proxy_call_handle, proxy_call_head, proxy_call_refused,
+                             &px);
     if (px.http == NULL)
         sc_fatal("out of memory");
     if (px.cfg.tls_cert != NULL &&

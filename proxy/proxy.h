@@ -63,6 +63,21 @@ struct kc_entry *proxy_keycache_put(struct keycache *kc, const struct store_key 
                                     const char *upver, const char *real_key);
 void proxy_keycache_drop(struct keycache *kc, const char *hash);
 
+/* A key Redis refused, remembered for a short while (SC_KEY_NEG_CACHE_MS). */
+enum kc_kind { KC_LIVE = 0, KC_UNKNOWN, KC_REVOKED, KC_EXPIRED };
+struct kc_refusal {
+    char hash[SC_KEY_HASH_HEX];
+    char id[40];       /* key id, "" for an unknown key */
+    enum kc_kind kind;
+    int64_t at_ms;     /* when it was revoked or expired (Redis's clock) */
+    int64_t until_ms;  /* remembered until (this process's monotonic clock) */
+};
+/* The refusal remembered for this hash, or NULL.  Borrowed. */
+const struct kc_refusal *proxy_keycache_refusal(struct keycache *kc, const char *hash,
+                                                int64_t now_ms);
+void proxy_keycache_refuse(struct keycache *kc, const char *hash, enum kc_kind kind,
+                           const char *id, int64_t at_ms, int64_t now_ms);
+
 /* ---- records of callers without a known key (flood.c) ---- */
 
 /* Called once a second per client address that passed the bound, with the
@@ -103,7 +118,8 @@ void proxy_metrics_refused(struct http_request *req, int status, const char *mes
 
 /* ---- calls (call.c) ---- */
 
-/* The http_handler and http_error_handler of the daemon. */
+/* The http_head_handler, http_handler and http_error_handler of the daemon. */
+void proxy_call_head(struct http_request *req, void *arg);
 void proxy_call_handle(struct http_request *req, void *arg);
 void proxy_call_refused(struct http_request *req, int status, const char *message, void *arg);
 /* The flood_summary_fn of the daemon: one unauthenticated_flood record. */
