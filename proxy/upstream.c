@@ -13,6 +13,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <event2/event.h>
 
 #include "common/limits.h"
@@ -26,6 +31,7 @@ struct upstream {
     struct event *timer;
     char *base_url;
     int allow_http;
+    struct curl_slist *pin; /* CURLOPT_RESOLVE entry for a plain-http localhost */
     long timeout_ms;
     long inflight;
     CURL *pool[SC_UPSTREAM_MAX_IDLE_CONNS];
@@ -317,10 +323,88 @@ check_done(struct upstream *up)
 }
 
 static int
-loopback_host(const char *h)
+loopback_sa(const struct sockaddr *sa)
 {
-    return strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 ||
-           strcmp(h, "[::1]") == 0;
+    if (sa->sa_family == AF_INET)
+        return ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr) >> 24 == 127;
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
+    return 0;
+}
+
+/*
+ * Plain http carries the real key in clear, so it is allowed only where it
+ * cannot leave the machine (issue #11).  That is decided on addresses, not
+ * on how a name starts: "127.0.0.1.evil.example" is a DNS name like any
+ * other.  A host passes if it is a numeric loopback literal (127.0.0.0/8,
+ * ::1), or is "localhost" and every address it resolves to now is one; then
+ * *pin gets a CURLOPT_RESOLVE entry holding exactly those addresses, so
+ * libcurl never asks again and a later change of the name's answer cannot
+ * move the key.  Start-up only: getaddrinfo blocks.  Returns 0, or -1 with
+ * err.
+ */
+static int
+loopback_pin(const char *host, long port, struct curl_slist **pin, char *err, size_t errlen)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    struct addrinfo hints, *res = NULL;
+    char entry[512], addr[INET6_ADDRSTRLEN];
+    size_t hl = strlen(host);
+    int n = 0, rc;
+
+    if (inet_pton(AF_INET, host, &a4) == 1) {
+        if ((ntohl(a4.s_addr) >> 24) == 127)
+            return 0;
+        goto refuse;
+    }
+    if (hl > 2 && host[0] == '[' && host[hl - 1] == ']' && hl - 2 < sizeof(addr)) {
+        memcpy(addr, host + 1, hl - 2);
+        addr[hl - 2] = '\0';
+        if (inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6))
+            return 0;
+        goto refuse;
+    }
+    if (strcasecmp(host, "localhost") != 0)
+        goto refuse;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+        snprintf(err, errlen, "--upstream-url: cannot resolve %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    snprintf(entry, sizeof(entry), "%s:%ld:", host, port);
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
+        if (!loopback_sa(ai->ai_addr) || rc != 0) {
+            freeaddrinfo(res);
+            snprintf(err, errlen,
+                     "--upstream-url: %s resolves to an address that is not loopback; plain http "
+                     "is allowed only to loopback",
+                     host);
+            return -1;
+        }
+        rc = snprintf(entry + strlen(entry), sizeof(entry) - strlen(entry),
+                      ai->ai_family == AF_INET6 ? "%s[%s]" : "%s%s", n++ ? "," : "", addr);
+        if (rc < 0 || strlen(entry) >= sizeof(entry) - 1) {
+            freeaddrinfo(res);
+            snprintf(err, errlen, "--upstream-url: %s resolves to too many addresses", host);
+            return -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (n == 0 || (*pin = curl_slist_append(NULL, entry)) == NULL) {
+        snprintf(err, errlen, "--upstream-url: cannot resolve %s", host);
+        return -1;
+    }
+    return 0;
+refuse:
+    snprintf(err, errlen,
+             "--upstream-url: must be https:// (plain http is allowed only to loopback: "
+             "127.0.0.0/8, [::1] or localhost), got host '%s'",
+             host);
+    return -1;
 }
 
 struct upstream *
@@ -329,7 +413,8 @@ proxy_upstream_new(struct event_base *base, const char *base_url, long timeout_m
 {
     struct upstream *up = NULL;
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *path = NULL;
+    char *scheme = NULL, *host = NULL, *path = NULL, *port = NULL;
+    struct curl_slist *pin = NULL;
 
     if (u == NULL || curl_url_set(u, CURLUPART_URL, base_url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
@@ -341,13 +426,14 @@ proxy_upstream_new(struct event_base *base, const char *base_url, long timeout_m
         snprintf(err, errlen, "--upstream-url: must not carry a query");
         goto fail;
     }
-    if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && loopback_host(host))) {
-        snprintf(err, errlen,
-                 "--upstream-url: must be https:// (plain http is allowed only to loopback), "
-                 "got '%s'",
-                 base_url);
+    if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {
+        snprintf(err, errlen, "--upstream-url: must be https://, got '%s'", base_url);
         goto fail;
     }
+    if (strcmp(scheme, "http") == 0 &&
+        (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+         loopback_pin(host, strtol(port, NULL, 10), &pin, err, errlen) != 0))
+        goto fail;
     up = calloc(1, sizeof(*up));
     if (up == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -355,6 +441,8 @@ proxy_upstream_new(struct event_base *base, const char *base_url, long timeout_m
     }
     up->base = base;
     up->allow_http = strcmp(scheme, "http") == 0;
+    up->pin = pin;
+    pin = NULL;
     up->timeout_ms = timeout_ms;
     up->base_url = strdup(base_url);
     if (up->base_url != NULL) {
@@ -379,6 +467,8 @@ fail:
     curl_free(scheme);
     curl_free(host);
     curl_free(path);
+    curl_free(port);
+    curl_slist_free_all(pin);
     curl_url_cleanup(u);
     return up;
 }
@@ -394,6 +484,7 @@ proxy_upstream_free(struct upstream *up)
         curl_multi_cleanup(up->multi);
     if (up->timer != NULL)
         event_free(up->timer);
+    curl_slist_free_all(up->pin);
     free(up->base_url);
     free(up);
 }
@@ -423,6 +514,8 @@ easy_new(struct upstream *up)
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_PROXY, ""); /* ignore *_proxy in the environment */
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L); /* forward exactly what was checked */
+    if (up->pin != NULL)
+        curl_easy_setopt(e, CURLOPT_RESOLVE, up->pin);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)SC_UPSTREAM_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SC_UPSTREAM_MAX_RESPONSE);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);

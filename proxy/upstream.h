@@ -5,7 +5,9 @@
  *
  * Limits (common/limits.h): connect and whole-call timeouts, response header
  * and body size caps, no redirects, no proxy from the environment, and
- * https only unless the upstream is on loopback (where tests put their fake).
+ * https only unless the upstream is a loopback address (where tests put their
+ * fake): a 127.0.0.0/8 or ::1 literal, or localhost resolved once at start-up
+ * and pinned.
  */
 #ifndef SC_PROXY_UPSTREAM_H
 #define SC_PROXY_UPSTREAM_H
@@ -43,7 +45,8 @@ struct upstream_result {
  * returns.  res is borrowed for the duration of the callback. */
 typedef void upstream_done_cb(const struct upstream_result *res, void *arg);
 
-/* Check base_url (scheme, loopback rule) and set up the multi handle.
+/* Check base_url (scheme, loopback rule; may block resolving localhost, so
+ * start-up only) and set up the multi handle.
  * Returns a new client (caller frees), or NULL with err. */
 struct upstream *proxy_upstream_new(struct event_base *base, const char *base_url,
                                     long timeout_ms, char *err, size_t errlen);

@@ -20,9 +20,10 @@ export class FakeResend {
     this.server.on('connection', () => { this.connections++; });
   }
 
-  async start() {
-    await new Promise((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${this.server.address().port}`;
+  // host: another loopback address (127.0.0.2, ...) for the upstream-pinning tests.
+  async start(host = '127.0.0.1') {
+    await new Promise((resolve) => this.server.listen(0, host, resolve));
+    this.url = `http://${host}:${this.server.address().port}`;
     return this;
   }
 
