@@ -19,6 +19,9 @@
 #include <sys/socket.h>
 
 #include <event2/event.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "common/limits.h"
 #include "common/log.h"
@@ -32,6 +35,9 @@ struct upstream {
     char *base_url;
     int allow_http;
     struct curl_slist *pin; /* CURLOPT_RESOLVE entry for a plain-http localhost */
+    char *ca_pem;           /* --upstream-ca's contents, NULL: the system store */
+    char *proxy;            /* --upstream-proxy (may hold credentials), NULL: none */
+    size_t ca_len;
     long timeout_ms;
     long inflight;
     CURL *pool[SC_UPSTREAM_MAX_IDLE_CONNS];
@@ -485,8 +491,106 @@ proxy_upstream_free(struct upstream *up)
     if (up->timer != NULL)
         event_free(up->timer);
     curl_slist_free_all(up->pin);
+    free(up->ca_pem);
+    if (up->proxy != NULL)
+        store_secret_wipe(up->proxy, strlen(up->proxy));
+    free(up->proxy);
     free(up->base_url);
     free(up);
+}
+
+/* How many certificates the PEM text holds (0 if none parse). */
+static int
+pem_certs(const char *pem, size_t len)
+{
+    BIO *b = BIO_new_mem_buf(pem, (int)len);
+    STACK_OF(X509_INFO) *infos = b ? PEM_X509_INFO_read_bio(b, NULL, NULL, NULL) : NULL;
+    int n = 0;
+
+    for (int i = 0; infos != NULL && i < sk_X509_INFO_num(infos); i++)
+        n += sk_X509_INFO_value(infos, i)->x509 != NULL;
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    BIO_free(b);
+    return n;
+}
+
+/*
+ * The file is read into memory once and handed to libcurl as a blob, so no
+ * connection reads the file system later (the unit's ProtectSystem, a file
+ * replaced while running) and a bad file stops the start, not the 1st call.
+ */
+int
+proxy_upstream_ca(struct upstream *up, const char *ca_file, char *err, size_t errlen)
+{
+    FILE *f;
+    char *buf = NULL;
+    size_t n;
+
+    if (ca_file == NULL)
+        return 0;
+    if ((f = fopen(ca_file, "r")) == NULL || (buf = malloc(SC_UPSTREAM_CA_MAX_BYTES + 1)) == NULL) {
+        snprintf(err, errlen, "--upstream-ca: cannot read %s", ca_file);
+        goto fail;
+    }
+    n = fread(buf, 1, SC_UPSTREAM_CA_MAX_BYTES + 1, f);
+    if (ferror(f) || n > SC_UPSTREAM_CA_MAX_BYTES) {
+        snprintf(err, errlen, "--upstream-ca: cannot read %s (at most %ld bytes)", ca_file,
+                 (long)SC_UPSTREAM_CA_MAX_BYTES);
+        goto fail;
+    }
+    if (pem_certs(buf, n) == 0) {
+        snprintf(err, errlen, "--upstream-ca: %s holds no PEM certificate", ca_file);
+        goto fail;
+    }
+    fclose(f);
+    free(up->ca_pem);
+    up->ca_pem = buf;
+    up->ca_len = n;
+    return 0;
+fail:
+    if (f != NULL)
+        fclose(f);
+    free(buf);
+    return -1;
+}
+
+int
+proxy_upstream_proxy(struct upstream *up, const char *url, char *err, size_t errlen)
+{
+    CURLU *u;
+    char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL;
+    int ret = -1;
+
+    if (url == NULL)
+        return 0;
+    /* The URL may carry a password: no message below repeats it. */
+    if ((u = curl_url()) == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        snprintf(err, errlen, "--upstream-proxy: not a URL like http://[user:password@]host:port");
+        goto done;
+    }
+    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0 &&
+        strcmp(scheme, "socks5") != 0 && strcmp(scheme, "socks5h") != 0) {
+        snprintf(err, errlen, "--upstream-proxy: must be http://, https://, socks5:// or socks5h://");
+        goto done;
+    }
+    if ((up->proxy = strdup(url)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    curl_url_get(u, CURLUPART_USER, &user, 0);
+    sc_info("upstream proxy %s://%s%s:%s (a CONNECT tunnel; the *_proxy variables are not used)",
+            scheme, user != NULL ? "***@" : "", host, port);
+    ret = 0;
+done:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(user);
+    curl_url_cleanup(u);
+    return ret;
 }
 
 void
@@ -512,10 +616,26 @@ easy_new(struct upstream *up)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, up->allow_http ? "http,https" : "https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* ignore *_proxy in the environment */
+    /* Only --upstream-proxy: libcurl would otherwise read *_proxy, and even
+     * with an explicit proxy it reads no_proxy, which could route around it. */
+    curl_easy_setopt(e, CURLOPT_PROXY, up->proxy != NULL ? up->proxy : "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+    curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, up->proxy != NULL ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L); /* forward exactly what was checked */
     if (up->pin != NULL)
         curl_easy_setopt(e, CURLOPT_RESOLVE, up->pin);
+    /* Verification is libcurl's default; said here so no edit can lose it. */
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    /* Never below TLS 1.2, whatever the host's OpenSSL policy allows (#14). */
+    curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    if (up->ca_pem != NULL) {
+        /* Only these CAs: without clearing CAPATH, Debian's libcurl would
+         * still trust /etc/ssl/certs beside them. */
+        struct curl_blob blob = {up->ca_pem, up->ca_len, CURL_BLOB_NOCOPY};
+        curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    }
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)SC_UPSTREAM_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SC_UPSTREAM_MAX_RESPONSE);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);

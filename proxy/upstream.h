@@ -53,6 +53,25 @@ struct upstream *proxy_upstream_new(struct event_base *base, const char *base_ur
 void proxy_upstream_free(struct upstream *up);
 
 /*
+ * Trust only the CAs in the PEM file ca_file for the upstream's certificate
+ * (NULL: the system store).  The file is read now, once (start-up only: it
+ * blocks), and must hold at least one certificate.  The certificate and the
+ * host name are verified either way.  Call before the first call starts.
+ * Returns 0, or -1 with err.
+ */
+int proxy_upstream_ca(struct upstream *up, const char *ca_file, char *err, size_t errlen);
+
+/*
+ * Reach the upstream through the egress proxy at url (http://, https://,
+ * socks5:// or socks5h://, credentials allowed; NULL: directly).  Always a
+ * tunnel (CONNECT), so the proxy sees only TLS; the *_proxy and no_proxy
+ * environment variables are never read either way.  Logs the proxy with its
+ * credentials masked; err never holds url.  Call before the first call
+ * starts.  Returns 0, or -1 with err.
+ */
+int proxy_upstream_proxy(struct upstream *up, const char *url, char *err, size_t errlen);
+
+/*
  * Start METHOD base_url+path_query.  headers is taken over (freed, each
  * entry wiped first since it carries the real key).  body is borrowed and
  * must stay valid until cb runs.  Returns 0, or -1 (cb never runs, headers
