@@ -33,11 +33,13 @@ const char sc_config_help[] =
     "  --workers N                SENDCAP_WORKERS           1 (sendcapd processes sharing --listen)\n"
     "  --metrics-listen HOST:PORT SENDCAP_METRICS_LISTEN    127.0.0.1:9025 (/healthz /readyz /metrics; off)\n"
     "  --tls-cert FILE            SENDCAP_TLS_CERT          (none: plain HTTP) PEM certificate chain\n"
-    "  --tls-key FILE             SENDCAP_TLS_KEY           (none) PEM private key of --tls-cert\n";
+    "  --tls-key FILE             SENDCAP_TLS_KEY           (none) PEM private key of --tls-cert\n"
+    "  --upstream-ca FILE         SENDCAP_UPSTREAM_CA       (the system store) PEM CAs trusted for the upstream\n"
+    "  --upstream-proxy URL       SENDCAP_UPSTREAM_PROXY    (none) egress proxy; *_proxy variables are ignored\n";
 
 enum opt { O_LISTEN, O_REDIS, O_UPSTREAM, O_MKF, O_MAXBODY, O_UTIMEOUT, O_PREFIX, O_LOGLEVEL,
            O_RETENTION, O_WORKERS, O_METRICS, O_LOGFORMAT, O_TLSCERT, O_TLSKEY, O_SENTINELS,
-           O_MASTER, O_MAXPENDING, O_CONNSPERCLIENT, O_MAXCONNS };
+           O_MASTER, O_MAXPENDING, O_CONNSPERCLIENT, O_MAXCONNS, O_UPCA, O_UPPROXY };
 
 static const struct {
     const char *flag;
@@ -63,6 +65,8 @@ static const struct {
     {"--redis-master", "SENDCAP_REDIS_MASTER", O_MASTER},
     {"--tls-cert", "SENDCAP_TLS_CERT", O_TLSCERT},
     {"--tls-key", "SENDCAP_TLS_KEY", O_TLSKEY},
+    {"--upstream-ca", "SENDCAP_UPSTREAM_CA", O_UPCA},
+    {"--upstream-proxy", "SENDCAP_UPSTREAM_PROXY", O_UPPROXY},
 };
 
 static int
@@ -118,6 +122,12 @@ apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *
         break;
     case O_METRICS:
         cfg->metrics_listen = v;
+        break;
+    case O_UPCA:
+        cfg->upstream_ca = v;
+        break;
+    case O_UPPROXY:
+        cfg->upstream_proxy = v;
         break;
     case O_WORKERS:
         if (sc_parse_i64(v, 1, 64, &n) != 0) {

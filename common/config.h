@@ -34,6 +34,8 @@ struct sc_config {
     const char *tls_cert;        /* PEM chain for HTTPS to agents, NULL: plain HTTP */
     const char *tls_key;         /* its private key */
     const char *config_path;     /* SENDCAP_CONFIG: a file of SENDCAP_*=value lines */
+    const char *upstream_ca;     /* PEM CAs trusted for the upstream, NULL: the system store */
+    const char *upstream_proxy;  /* egress proxy URL for the upstream, NULL: none */
     char *file_buf;              /* owns the strings read from config_path */
 };
 
@@ -50,7 +52,8 @@ void sc_config_free(struct sc_config *cfg);
  * --master-key-file, --max-body, --max-pending-body, --max-conns-per-client,
  * --max-conns, --upstream-timeout, --path-prefix,
  * --log-level, --log-format, --log-retention, --workers, --metrics-listen,
- * --tls-cert, --tls-key, --redis-sentinels, --redis-master; "--flag value" or "--flag=value"), apply it, advance *i past
+ * --tls-cert, --tls-key, --redis-sentinels, --redis-master, --upstream-ca,
+ * --upstream-proxy; "--flag value" or "--flag=value"), apply it, advance *i past
  * it and return 1.  Return 0 if it is not a shared flag, -1 (with err) if it
  * is one with a bad or missing value.
  */

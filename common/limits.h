@@ -59,6 +59,8 @@
 #define SC_UPSTREAM_MAX_RESPONSE_HEADERS (64 * 1024)
 /* Idle upstream connections kept for reuse. */
 #define SC_UPSTREAM_MAX_IDLE_CONNS 64
+/* Largest --upstream-ca file; it is read once at start-up and kept in memory. */
+#define SC_UPSTREAM_CA_MAX_BYTES (1L * 1024 * 1024)
 
 /* ---- Redis (store/redis.c) ---- */
 

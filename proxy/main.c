@@ -399,6 +399,9 @@ main(int argc, char **argv)
                                      err, sizeof(err));
     if (px.upstream == NULL)
         sc_fatal("%s", err);
+    if (proxy_upstream_ca(px.upstream, px.cfg.upstream_ca, err, sizeof(err)) != 0 ||
+        proxy_upstream_proxy(px.upstream, px.cfg.upstream_proxy, err, sizeof(err)) != 0)
+        sc_fatal("%s", err);
     px.keys = proxy_keycache_new(SC_KEY_CACHE_MAX);
     px.metrics = proxy_metrics_new();
     px.redis = store_redis_async_new(px.base, &addr);

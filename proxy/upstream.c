@@ -13,7 +13,15 @@
 #include <string.h>
 #include <strings.h>
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <event2/event.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "common/limits.h"
 #include "common/log.h"
@@ -26,6 +34,10 @@ struct upstream {
     struct event *timer;
     char *base_url;
     int allow_http;
+    struct curl_slist *pin; /* CURLOPT_RESOLVE entry for a plain-http localhost */
+    char *ca_pem;           /* --upstream-ca's contents, NULL: the system store */
+    char *proxy;            /* --upstream-proxy (may hold credentials), NULL: none */
+    size_t ca_len;
     long timeout_ms;
     long inflight;
     CURL *pool[SC_UPSTREAM_MAX_IDLE_CONNS];
@@ -317,10 +329,88 @@ check_done(struct upstream *up)
 }
 
 static int
-loopback_host(const char *h)
+loopback_sa(const struct sockaddr *sa)
 {
-    return strcmp(h, "localhost") == 0 || strncmp(h, "127.", 4) == 0 || strcmp(h, "::1") == 0 ||
-           strcmp(h, "[::1]") == 0;
+    if (sa->sa_family == AF_INET)
+        return ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr) >> 24 == 127;
+    if (sa->sa_family == AF_INET6)
+        return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
+    return 0;
+}
+
+/*
+ * Plain http carries the real key in clear, so it is allowed only where it
+ * cannot leave the machine (issue #11).  That is decided on addresses, not
+ * on how a name starts: "127.0.0.1.evil.example" is a DNS name like any
+ * other.  A host passes if it is a numeric loopback literal (127.0.0.0/8,
+ * ::1), or is "localhost" and every address it resolves to now is one; then
+ * *pin gets a CURLOPT_RESOLVE entry holding exactly those addresses, so
+ * libcurl never asks again and a later change of the name's answer cannot
+ * move the key.  Start-up only: getaddrinfo blocks.  Returns 0, or -1 with
+ * err.
+ */
+static int
+loopback_pin(const char *host, long port, struct curl_slist **pin, char *err, size_t errlen)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    struct addrinfo hints, *res = NULL;
+    char entry[512], addr[INET6_ADDRSTRLEN];
+    size_t hl = strlen(host);
+    int n = 0, rc;
+
+    if (inet_pton(AF_INET, host, &a4) == 1) {
+        if ((ntohl(a4.s_addr) >> 24) == 127)
+            return 0;
+        goto refuse;
+    }
+    if (hl > 2 && host[0] == '[' && host[hl - 1] == ']' && hl - 2 < sizeof(addr)) {
+        memcpy(addr, host + 1, hl - 2);
+        addr[hl - 2] = '\0';
+        if (inet_pton(AF_INET6, addr, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6))
+            return 0;
+        goto refuse;
+    }
+    if (strcasecmp(host, "localhost") != 0)
+        goto refuse;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
+        snprintf(err, errlen, "--upstream-url: cannot resolve %s: %s", host, gai_strerror(rc));
+        return -1;
+    }
+    snprintf(entry, sizeof(entry), "%s:%ld:", host, port);
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
+        if (!loopback_sa(ai->ai_addr) || rc != 0) {
+            freeaddrinfo(res);
+            snprintf(err, errlen,
+                     "--upstream-url: %s resolves to an address that is not loopback; plain http "
+                     "is allowed only to loopback",
+                     host);
+            return -1;
+        }
+        rc = snprintf(entry + strlen(entry), sizeof(entry) - strlen(entry),
+                      ai->ai_family == AF_INET6 ? "%s[%s]" : "%s%s", n++ ? "," : "", addr);
+        if (rc < 0 || strlen(entry) >= sizeof(entry) - 1) {
+            freeaddrinfo(res);
+            snprintf(err, errlen, "--upstream-url: %s resolves to too many addresses", host);
+            return -1;
+        }
+    }
+    freeaddrinfo(res);
+    if (n == 0 || (*pin = curl_slist_append(NULL, entry)) == NULL) {
+        snprintf(err, errlen, "--upstream-url: cannot resolve %s", host);
+        return -1;
+    }
+    return 0;
+refuse:
+    snprintf(err, errlen,
+             "--upstream-url: must be https:// (plain http is allowed only to loopback: "
+             "127.0.0.0/8, [::1] or localhost), got host '%s'",
+             host);
+    return -1;
 }
 
 struct upstream *
@@ -329,7 +419,8 @@ proxy_upstream_new(struct event_base *base, const char *base_url, long timeout_m
 {
     struct upstream *up = NULL;
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *path = NULL;
+    char *scheme = NULL, *host = NULL, *path = NULL, *port = NULL;
+    struct curl_slist *pin = NULL;
 
     if (u == NULL || curl_url_set(u, CURLUPART_URL, base_url, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
@@ -341,13 +432,14 @@ proxy_upstream_new(struct event_base *base, const char *base_url, long timeout_m
         snprintf(err, errlen, "--upstream-url: must not carry a query");
         goto fail;
     }
-    if (strcmp(scheme, "https") != 0 && !(strcmp(scheme, "http") == 0 && loopback_host(host))) {
-        snprintf(err, errlen,
-                 "--upstream-url: must be https:// (plain http is allowed only to loopback), "
-                 "got '%s'",
-                 base_url);
+    if (strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) {
+        snprintf(err, errlen, "--upstream-url: must be https://, got '%s'", base_url);
         goto fail;
     }
+    if (strcmp(scheme, "http") == 0 &&
+        (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
+         loopback_pin(host, strtol(port, NULL, 10), &pin, err, errlen) != 0))
+        goto fail;
     up = calloc(1, sizeof(*up));
     if (up == NULL) {
         snprintf(err, errlen, "out of memory");
@@ -355,6 +447,8 @@ proxy_upstream_new(struct event_base *base, const char *base_url, long timeout_m
     }
     up->base = base;
     up->allow_http = strcmp(scheme, "http") == 0;
+    up->pin = pin;
+    pin = NULL;
     up->timeout_ms = timeout_ms;
     up->base_url = strdup(base_url);
     if (up->base_url != NULL) {
@@ -379,6 +473,8 @@ fail:
     curl_free(scheme);
     curl_free(host);
     curl_free(path);
+    curl_free(port);
+    curl_slist_free_all(pin);
     curl_url_cleanup(u);
     return up;
 }
@@ -394,8 +490,107 @@ proxy_upstream_free(struct upstream *up)
         curl_multi_cleanup(up->multi);
     if (up->timer != NULL)
         event_free(up->timer);
+    curl_slist_free_all(up->pin);
+    free(up->ca_pem);
+    if (up->proxy != NULL)
+        store_secret_wipe(up->proxy, strlen(up->proxy));
+    free(up->proxy);
     free(up->base_url);
     free(up);
+}
+
+/* How many certificates the PEM text holds (0 if none parse). */
+static int
+pem_certs(const char *pem, size_t len)
+{
+    BIO *b = BIO_new_mem_buf(pem, (int)len);
+    STACK_OF(X509_INFO) *infos = b ? PEM_X509_INFO_read_bio(b, NULL, NULL, NULL) : NULL;
+    int n = 0;
+
+    for (int i = 0; infos != NULL && i < sk_X509_INFO_num(infos); i++)
+        n += sk_X509_INFO_value(infos, i)->x509 != NULL;
+    sk_X509_INFO_pop_free(infos, X509_INFO_free);
+    BIO_free(b);
+    return n;
+}
+
+/*
+ * The file is read into memory once and handed to libcurl as a blob, so no
+ * connection reads the file system later (the unit's ProtectSystem, a file
+ * replaced while running) and a bad file stops the start, not the 1st call.
+ */
+int
+proxy_upstream_ca(struct upstream *up, const char *ca_file, char *err, size_t errlen)
+{
+    FILE *f;
+    char *buf = NULL;
+    size_t n;
+
+    if (ca_file == NULL)
+        return 0;
+    if ((f = fopen(ca_file, "r")) == NULL || (buf = malloc(SC_UPSTREAM_CA_MAX_BYTES + 1)) == NULL) {
+        snprintf(err, errlen, "--upstream-ca: cannot read %s", ca_file);
+        goto fail;
+    }
+    n = fread(buf, 1, SC_UPSTREAM_CA_MAX_BYTES + 1, f);
+    if (ferror(f) || n > SC_UPSTREAM_CA_MAX_BYTES) {
+        snprintf(err, errlen, "--upstream-ca: cannot read %s (at most %ld bytes)", ca_file,
+                 (long)SC_UPSTREAM_CA_MAX_BYTES);
+        goto fail;
+    }
+    if (pem_certs(buf, n) == 0) {
+        snprintf(err, errlen, "--upstream-ca: %s holds no PEM certificate", ca_file);
+        goto fail;
+    }
+    fclose(f);
+    free(up->ca_pem);
+    up->ca_pem = buf;
+    up->ca_len = n;
+    return 0;
+fail:
+    if (f != NULL)
+        fclose(f);
+    free(buf);
+    return -1;
+}
+
+int
+proxy_upstream_proxy(struct upstream *up, const char *url, char *err, size_t errlen)
+{
+    CURLU *u;
+    char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL;
+    int ret = -1;
+
+    if (url == NULL)
+        return 0;
+    /* The URL may carry a password: no message below repeats it. */
+    if ((u = curl_url()) == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
+        snprintf(err, errlen, "--upstream-proxy: not a URL like http://[user:password@]host:port");
+        goto done;
+    }
+    if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0 &&
+        strcmp(scheme, "socks5") != 0 && strcmp(scheme, "socks5h") != 0) {
+        snprintf(err, errlen, "--upstream-proxy: must be http://, https://, socks5:// or socks5h://");
+        goto done;
+    }
+    if ((up->proxy = strdup(url)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto done;
+    }
+    curl_url_get(u, CURLUPART_USER, &user, 0);
+    sc_info("upstream proxy %s://%s%s:%s (a CONNECT tunnel; the *_proxy variables are not used)",
+            scheme, user != NULL ? "***@" : "", host, port);
+    ret = 0;
+done:
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_free(user);
+    curl_url_cleanup(u);
+    return ret;
 }
 
 void
@@ -421,8 +616,26 @@ easy_new(struct upstream *up)
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, up->allow_http ? "http,https" : "https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* ignore *_proxy in the environment */
+    /* Only --upstream-proxy: libcurl would otherwise read *_proxy, and even
+     * with an explicit proxy it reads no_proxy, which could route around it. */
+    curl_easy_setopt(e, CURLOPT_PROXY, up->proxy != NULL ? up->proxy : "");
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "");
+    curl_easy_setopt(e, CURLOPT_HTTPPROXYTUNNEL, up->proxy != NULL ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L); /* forward exactly what was checked */
+    if (up->pin != NULL)
+        curl_easy_setopt(e, CURLOPT_RESOLVE, up->pin);
+    /* Verification is libcurl's default; said here so no edit can lose it. */
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    /* Never below TLS 1.2, whatever the host's OpenSSL policy allows (#14). */
+    curl_easy_setopt(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    if (up->ca_pem != NULL) {
+        /* Only these CAs: without clearing CAPATH, Debian's libcurl would
+         * still trust /etc/ssl/certs beside them. */
+        struct curl_blob blob = {up->ca_pem, up->ca_len, CURL_BLOB_NOCOPY};
+        curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    }
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)SC_UPSTREAM_CONNECT_TIMEOUT_MS);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)SC_UPSTREAM_MAX_RESPONSE);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);

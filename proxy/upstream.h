@@ -5,7 +5,9 @@
  *
  * Limits (common/limits.h): connect and whole-call timeouts, response header
  * and body size caps, no redirects, no proxy from the environment, and
- * https only unless the upstream is on loopback (where tests put their fake).
+ * https only unless the upstream is a loopback address (where tests put their
+ * fake): a 127.0.0.0/8 or ::1 literal, or localhost resolved once at start-up
+ * and pinned.
  */
 #ifndef SC_PROXY_UPSTREAM_H
 #define SC_PROXY_UPSTREAM_H
@@ -43,11 +45,31 @@ struct upstream_result {
  * returns.  res is borrowed for the duration of the callback. */
 typedef void upstream_done_cb(const struct upstream_result *res, void *arg);
 
-/* Check base_url (scheme, loopback rule) and set up the multi handle.
+/* Check base_url (scheme, loopback rule; may block resolving localhost, so
+ * start-up only) and set up the multi handle.
  * Returns a new client (caller frees), or NULL with err. */
 struct upstream *proxy_upstream_new(struct event_base *base, const char *base_url,
                                     long timeout_ms, char *err, size_t errlen);
 void proxy_upstream_free(struct upstream *up);
+
+/*
+ * Trust only the CAs in the PEM file ca_file for the upstream's certificate
+ * (NULL: the system store).  The file is read now, once (start-up only: it
+ * blocks), and must hold at least one certificate.  The certificate and the
+ * host name are verified either way.  Call before the first call starts.
+ * Returns 0, or -1 with err.
+ */
+int proxy_upstream_ca(struct upstream *up, const char *ca_file, char *err, size_t errlen);
+
+/*
+ * Reach the upstream through the egress proxy at url (http://, https://,
+ * socks5:// or socks5h://, credentials allowed; NULL: directly).  Always a
+ * tunnel (CONNECT), so the proxy sees only TLS; the *_proxy and no_proxy
+ * environment variables are never read either way.  Logs the proxy with its
+ * credentials masked; err never holds url.  Call before the first call
+ * starts.  Returns 0, or -1 with err.
+ */
+int proxy_upstream_proxy(struct upstream *up, const char *url, char *err, size_t errlen);
 
 /*
  * Start METHOD base_url+path_query.  headers is taken over (freed, each

@@ -5,24 +5,36 @@
 // an unknown key), and records every request it receives so a test can
 // assert what sendcapd forwarded: method, path, headers, body.  A test can
 // queue special answers (a status, a hang, a dropped connection).
+//
+// new FakeResend() serves plain HTTP; new FakeResend({ tls }) serves HTTPS
+// with tls as node:https server options ({ key, cert, minVersion, ... }) and
+// counts handshakes that failed (tlsErrors), so a test can tell a refused
+// certificate from a call that never reached the fake.
 import http from 'node:http';
+import https from 'node:https';
 import { randomUUID } from 'node:crypto';
 
 export class FakeResend {
-  constructor() {
+  constructor({ tls } = {}) {
     this.received = [];
     this.validKeys = new Set();
     this.queue = [];
     this.hanging = [];
-    this.server = http.createServer((req, res) => this.#handle(req, res));
+    this.scheme = tls ? 'https' : 'http';
+    this.tlsErrors = [];
+    this.server = tls
+      ? https.createServer(tls, (req, res) => this.#handle(req, res))
+      : http.createServer((req, res) => this.#handle(req, res));
+    if (tls) this.server.on('tlsClientError', (e) => { this.tlsErrors.push(e.code ?? e.message); });
     this.server.keepAliveTimeout = 60_000;
     this.connections = 0;
     this.server.on('connection', () => { this.connections++; });
   }
 
-  async start() {
-    await new Promise((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${this.server.address().port}`;
+  // host: another loopback address (127.0.0.2, ...) for the upstream-pinning tests.
+  async start(host = '127.0.0.1') {
+    await new Promise((resolve) => this.server.listen(0, host, resolve));
+    this.url = `${this.scheme}://${host}:${this.server.address().port}`;
     return this;
   }
 
