@@ -258,13 +258,44 @@ parse_header(struct http_request *r, char *line)
     return 0;
 }
 
+/*
+ * Does a Connection header name a field that decides how the request is
+ * framed or authorised?  A hop that honours Connection removes the fields it
+ * names, so the upstream would read a different request (its body type,
+ * length or key) from the one checked here (SPEC §3).
+ */
+static int
+connection_names_framing(const struct http_request *r)
+{
+    static const char *const framing_fields[] = {"Content-Type", "Content-Length",
+                                                 "Transfer-Encoding", "Authorization", "Host"};
+
+    for (int i = 0; i < r->nhdr; i++) {
+        const char *p = r->hdr[i].value;
+
+        if (strcasecmp(r->hdr[i].name, "Connection") != 0)
+            continue;
+        while (*p != '\0') {
+            size_t n;
+
+            p += strspn(p, " \t,");
+            n = strcspn(p, " \t,");
+            for (size_t k = 0; k < sizeof(framing_fields) / sizeof(framing_fields[0]); k++)
+                if (n == strlen(framing_fields[k]) && strncasecmp(p, framing_fields[k], n) == 0)
+                    return 1;
+            p += n;
+        }
+    }
+    return 0;
+}
+
 /* All headers are in: decide the framing.  0 ok, or sets a refusal. */
 static int
 framing(struct http_conn *c)
 {
     struct http_request *r = c->req;
     const char *te = NULL, *cl = NULL, *conn;
-    int nte = 0, ncl = 0;
+    int nte = 0, ncl = 0, nhost = proxy_http_header_count(r, "Host");
     int64_t len = 0;
 
     for (int i = 0; i < r->nhdr; i++) {
@@ -284,6 +315,18 @@ framing(struct http_conn *c)
 
     if (nte > 0 && ncl > 0) {
         refuse(c, 400, "the request has both Transfer-Encoding and Content-Length");
+        return -1;
+    }
+    /* RFC 9112 §3.2: an HTTP/1.1 request without Host, or any request with
+     * more than one, gets 400. */
+    if (nhost > 1 || (nhost == 0 && r->minor == 1)) {
+        refuse(c, 400, "an HTTP/1.1 request carries exactly one Host header");
+        return -1;
+    }
+    if (connection_names_framing(r)) {
+        refuse(c, 400,
+               "the Connection header may not name Content-Type, Content-Length, "
+               "Transfer-Encoding, Authorization or Host");
         return -1;
     }
     if (ncl > 1) {
@@ -392,8 +435,12 @@ body_too_big(struct http_conn *c, size_t more)
     return 1;
 }
 
-/* Read one line into a new string; NULL if no full line yet.  *too_long is
- * set when the buffered bytes exceed cap without a line end. */
+/* Read one CRLF-terminated line into a new string; NULL if no full line
+ * yet.  *too_long is set to 1 when the buffered bytes exceed cap without a
+ * line end, to -1 when the line holds a NUL, a CR or a LF of its own: RFC
+ * 9112 §2.2 lets a recipient take a bare LF as a line end, and one that
+ * does reads such a request differently from one that does not, so a
+ * proxy that checks what it forwards accepts CRLF only. */
 static char *
 getline_bounded(struct evbuffer *in, size_t cap, size_t *used, int *too_long)
 {
@@ -401,14 +448,17 @@ getline_bounded(struct evbuffer *in, size_t cap, size_t *used, int *too_long)
     char *line;
 
     *too_long = 0;
-    line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+    line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF_STRICT);
     if (line == NULL) {
-        if (evbuffer_get_length(in) + *used > cap)
+        if (evbuffer_search(in, "\n", 1, NULL).pos >= 0)
+            *too_long = -1; /* a LF without its CR */
+        else if (evbuffer_get_length(in) + *used > cap)
             *too_long = 1;
         return NULL;
     }
     *used += n + 2;
-    if (*used > cap || memchr(line, '\0', n) != NULL) {
+    if (*used > cap || memchr(line, '\0', n) != NULL || memchr(line, '\r', n) != NULL ||
+        memchr(line, '\n', n) != NULL) {
         *too_long = *used > cap;
         if (!*too_long) {
             free(line);
@@ -479,7 +529,9 @@ process(struct http_conn *c)
                 if (too_long > 0)
                     refuse(c, 413, "the request header block is too large");
                 else if (too_long < 0)
-                    refuse(c, 400, "the request header block holds a NUL byte");
+                    refuse(c, 400,
+                           "the request head holds a NUL byte, or a CR or LF outside a CRLF "
+                           "line end");
                 return;
             }
             if (r->method == NULL) {
@@ -544,11 +596,22 @@ process(struct http_conn *c)
                     refuse(c, 400, "malformed chunked body");
                 return;
             }
-            errno = 0;
-            sz = isxdigit((unsigned char)line[0]) ? strtoull(line, &end, 16) : 0;
-            if (!isxdigit((unsigned char)line[0]) || errno != 0 ||
-                (*end != '\0' && *end != ';' && *end != ' ' && *end != '\t') ||
-                (end - line) > 15) {
+            /* chunk-size = 1*HEXDIG, then optional BWS and chunk-ext (RFC 9112
+             * §7.1): no sign, no "0x" (strtoull would take both), nothing
+             * else. */
+            sz = 0;
+            for (end = line; isxdigit((unsigned char)*end) && end - line <= 15; end++)
+                sz = sz * 16 + (unsigned)(isdigit((unsigned char)*end)
+                                              ? *end - '0'
+                                              : tolower((unsigned char)*end) - 'a' + 10);
+            {
+                const char *ext = end + strspn(end, " \t");
+
+                if (end == line || end - line > 15 || (*ext != '\0' && *ext != ';') ||
+                    (ext != end && *ext == '\0'))
+                    end = NULL;
+            }
+            if (end == NULL) {
                 free(line);
                 refuse(c, 400, "malformed chunk size");
                 return;
@@ -593,8 +656,10 @@ process(struct http_conn *c)
              * may change what was checked. */
             line = getline_bounded(in, SC_HTTP_MAX_HEADER_BYTES, &c->head_bytes, &too_long);
             if (line == NULL) {
-                if (too_long)
+                if (too_long > 0)
                     refuse(c, 413, "the request trailer is too large");
+                else if (too_long < 0)
+                    refuse(c, 400, "malformed chunked body");
                 return;
             }
             if (*line == '\0') {
