@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -43,6 +44,18 @@
 enum cstate { C_IDLE, C_HEAD, C_HELD, C_BODY, C_CHUNK_SIZE, C_CHUNK_DATA, C_CHUNK_CRLF,
               C_TRAILER, C_HANDLING, C_WRITING, C_LINGER };
 
+/* Open connections of one client IP address (not port), for
+ * --max-conns-per-client; one per address with connections, in a small
+ * chained hash table. */
+struct http_client {
+    struct http_client *next;
+    int family;
+    unsigned char addr[16];
+    long n;
+};
+
+#define CLIENT_BUCKETS 4096
+
 struct http_server {
     struct event_base *base;
     struct http_limits lim;
@@ -54,6 +67,8 @@ struct http_server {
     SSL_CTX *tls;               /* NULL: plain HTTP */
     char bound[128];
     TAILQ_HEAD(, http_conn) conns;
+    TAILQ_HEAD(, http_conn) idle; /* C_IDLE connections, longest idle first */
+    struct http_client *clients[CLIENT_BUCKETS];
     long nconns;
     long inflight;
     int64_t pending_body; /* bytes held by, or promised to, bodies of requests */
@@ -64,6 +79,9 @@ struct http_server {
 
 struct http_conn {
     TAILQ_ENTRY(http_conn) next;
+    TAILQ_ENTRY(http_conn) idle_next;
+    int in_idle;
+    struct http_client *client;
     struct http_server *srv;
     struct bufferevent *bev;
     struct event *timer;
@@ -107,6 +125,7 @@ struct http_request {
 
 static void conn_free(struct http_conn *c);
 static void process(struct http_conn *c);
+static void client_put(struct http_server *srv, struct http_client *k);
 static void send_output(struct http_conn *c);
 
 /* ---- small helpers ---- */
@@ -117,6 +136,26 @@ arm(struct http_conn *c, int ms)
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 
     evtimer_add(c->timer, &tv);
+}
+
+/* A connection with no request in progress may be closed to make room for a
+ * new one when --max-conns is reached (longest idle first). */
+static void
+idle_enter(struct http_conn *c)
+{
+    if (!c->in_idle) {
+        TAILQ_INSERT_TAIL(&c->srv->idle, c, idle_next);
+        c->in_idle = 1;
+    }
+}
+
+static void
+idle_leave(struct http_conn *c)
+{
+    if (c->in_idle) {
+        TAILQ_REMOVE(&c->srv->idle, c, idle_next);
+        c->in_idle = 0;
+    }
 }
 
 static struct http_request *
@@ -258,13 +297,44 @@ parse_header(struct http_request *r, char *line)
     return 0;
 }
 
+/*
+ * Does a Connection header name a field that decides how the request is
+ * framed or authorised?  A hop that honours Connection removes the fields it
+ * names, so the upstream would read a different request (its body type,
+ * length or key) from the one checked here (SPEC §3).
+ */
+static int
+connection_names_framing(const struct http_request *r)
+{
+    static const char *const framing_fields[] = {"Content-Type", "Content-Length",
+                                                 "Transfer-Encoding", "Authorization", "Host"};
+
+    for (int i = 0; i < r->nhdr; i++) {
+        const char *p = r->hdr[i].value;
+
+        if (strcasecmp(r->hdr[i].name, "Connection") != 0)
+            continue;
+        while (*p != '\0') {
+            size_t n;
+
+            p += strspn(p, " \t,");
+            n = strcspn(p, " \t,");
+            for (size_t k = 0; k < sizeof(framing_fields) / sizeof(framing_fields[0]); k++)
+                if (n == strlen(framing_fields[k]) && strncasecmp(p, framing_fields[k], n) == 0)
+                    return 1;
+            p += n;
+        }
+    }
+    return 0;
+}
+
 /* All headers are in: decide the framing.  0 ok, or sets a refusal. */
 static int
 framing(struct http_conn *c)
 {
     struct http_request *r = c->req;
     const char *te = NULL, *cl = NULL, *conn;
-    int nte = 0, ncl = 0;
+    int nte = 0, ncl = 0, nhost = proxy_http_header_count(r, "Host");
     int64_t len = 0;
 
     for (int i = 0; i < r->nhdr; i++) {
@@ -284,6 +354,18 @@ framing(struct http_conn *c)
 
     if (nte > 0 && ncl > 0) {
         refuse(c, 400, "the request has both Transfer-Encoding and Content-Length");
+        return -1;
+    }
+    /* RFC 9112 §3.2: an HTTP/1.1 request without Host, or any request with
+     * more than one, gets 400. */
+    if (nhost > 1 || (nhost == 0 && r->minor == 1)) {
+        refuse(c, 400, "an HTTP/1.1 request carries exactly one Host header");
+        return -1;
+    }
+    if (connection_names_framing(r)) {
+        refuse(c, 400,
+               "the Connection header may not name Content-Type, Content-Length, "
+               "Transfer-Encoding, Authorization or Host");
         return -1;
     }
     if (ncl > 1) {
@@ -392,8 +474,12 @@ body_too_big(struct http_conn *c, size_t more)
     return 1;
 }
 
-/* Read one line into a new string; NULL if no full line yet.  *too_long is
- * set when the buffered bytes exceed cap without a line end. */
+/* Read one CRLF-terminated line into a new string; NULL if no full line
+ * yet.  *too_long is set to 1 when the buffered bytes exceed cap without a
+ * line end, to -1 when the line holds a NUL, a CR or a LF of its own: RFC
+ * 9112 §2.2 lets a recipient take a bare LF as a line end, and one that
+ * does reads such a request differently from one that does not, so a
+ * proxy that checks what it forwards accepts CRLF only. */
 static char *
 getline_bounded(struct evbuffer *in, size_t cap, size_t *used, int *too_long)
 {
@@ -401,14 +487,17 @@ getline_bounded(struct evbuffer *in, size_t cap, size_t *used, int *too_long)
     char *line;
 
     *too_long = 0;
-    line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+    line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF_STRICT);
     if (line == NULL) {
-        if (evbuffer_get_length(in) + *used > cap)
+        if (evbuffer_search(in, "\n", 1, NULL).pos >= 0)
+            *too_long = -1; /* a LF without its CR */
+        else if (evbuffer_get_length(in) + *used > cap)
             *too_long = 1;
         return NULL;
     }
     *used += n + 2;
-    if (*used > cap || memchr(line, '\0', n) != NULL) {
+    if (*used > cap || memchr(line, '\0', n) != NULL || memchr(line, '\r', n) != NULL ||
+        memchr(line, '\n', n) != NULL) {
         *too_long = *used > cap;
         if (!*too_long) {
             free(line);
@@ -463,6 +552,7 @@ process(struct http_conn *c)
                 conn_free(c);
                 return;
             }
+            idle_leave(c);
             c->req = req_new(c);
             if (c->req == NULL) {
                 conn_free(c);
@@ -479,7 +569,9 @@ process(struct http_conn *c)
                 if (too_long > 0)
                     refuse(c, 413, "the request header block is too large");
                 else if (too_long < 0)
-                    refuse(c, 400, "the request header block holds a NUL byte");
+                    refuse(c, 400,
+                           "the request head holds a NUL byte, or a CR or LF outside a CRLF "
+                           "line end");
                 return;
             }
             if (r->method == NULL) {
@@ -544,11 +636,22 @@ process(struct http_conn *c)
                     refuse(c, 400, "malformed chunked body");
                 return;
             }
-            errno = 0;
-            sz = isxdigit((unsigned char)line[0]) ? strtoull(line, &end, 16) : 0;
-            if (!isxdigit((unsigned char)line[0]) || errno != 0 ||
-                (*end != '\0' && *end != ';' && *end != ' ' && *end != '\t') ||
-                (end - line) > 15) {
+            /* chunk-size = 1*HEXDIG, then optional BWS and chunk-ext (RFC 9112
+             * §7.1): no sign, no "0x" (strtoull would take both), nothing
+             * else. */
+            sz = 0;
+            for (end = line; isxdigit((unsigned char)*end) && end - line <= 15; end++)
+                sz = sz * 16 + (unsigned)(isdigit((unsigned char)*end)
+                                              ? *end - '0'
+                                              : tolower((unsigned char)*end) - 'a' + 10);
+            {
+                const char *ext = end + strspn(end, " \t");
+
+                if (end == line || end - line > 15 || (*ext != '\0' && *ext != ';') ||
+                    (ext != end && *ext == '\0'))
+                    end = NULL;
+            }
+            if (end == NULL) {
                 free(line);
                 refuse(c, 400, "malformed chunk size");
                 return;
@@ -593,8 +696,10 @@ process(struct http_conn *c)
              * may change what was checked. */
             line = getline_bounded(in, SC_HTTP_MAX_HEADER_BYTES, &c->head_bytes, &too_long);
             if (line == NULL) {
-                if (too_long)
+                if (too_long > 0)
                     refuse(c, 413, "the request trailer is too large");
+                else if (too_long < 0)
+                    refuse(c, 400, "malformed chunked body");
                 return;
             }
             if (*line == '\0') {
@@ -720,6 +825,7 @@ write_cb(struct bufferevent *bev, void *arg)
         return;
     }
     c->state = C_IDLE;
+    idle_enter(c);
     bufferevent_enable(c->bev, EV_READ);
     arm(c, c->srv->lim.idle_timeout_ms);
     process(c);
@@ -784,6 +890,8 @@ conn_free(struct http_conn *c)
         c->req = NULL;
     }
     TAILQ_REMOVE(&srv->conns, c, next);
+    idle_leave(c);
+    client_put(srv, c->client);
     srv->nconns--;
     event_free(c->timer);
     if (c->push != NULL)
@@ -799,6 +907,98 @@ conn_free(struct http_conn *c)
     maybe_drained(srv);
 }
 
+static unsigned
+client_hash(int family, const unsigned char *a, size_t n)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)family; /* FNV-1a */
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ a[i]) * 16777619u;
+    return h % CLIENT_BUCKETS;
+}
+
+/* Count one more connection of sa's address; NULL if it already has
+ * max_conns_per_client (or on allocation failure, *full stays 0). */
+static struct http_client *
+client_get(struct http_server *srv, const struct sockaddr *sa, int *full)
+{
+    const unsigned char *a;
+    size_t n;
+    unsigned h;
+    struct http_client *k;
+
+    *full = 0;
+    if (sa->sa_family == AF_INET6) {
+        a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+        n = 16;
+    } else if (sa->sa_family == AF_INET) {
+        a = (const unsigned char *)&((const struct sockaddr_in *)sa)->sin_addr;
+        n = 4;
+    } else {
+        a = (const unsigned char *)"";
+        n = 0;
+    }
+    h = client_hash(sa->sa_family, a, n);
+    for (k = srv->clients[h]; k != NULL; k = k->next)
+        if (k->family == sa->sa_family && memcmp(k->addr, a, n) == 0)
+            break;
+    if (k == NULL) {
+        if ((k = calloc(1, sizeof(*k))) == NULL)
+            return NULL;
+        k->family = sa->sa_family;
+        memcpy(k->addr, a, n);
+        k->next = srv->clients[h];
+        srv->clients[h] = k;
+    }
+    if (k->n >= srv->lim.max_conns_per_client) {
+        *full = 1;
+        return NULL;
+    }
+    k->n++;
+    return k;
+}
+
+static void
+client_put(struct http_server *srv, struct http_client *k)
+{
+    struct http_client **pp;
+
+    if (k == NULL || --k->n > 0)
+        return;
+    for (pp = &srv->clients[client_hash(k->family, k->addr,
+                                        k->family == AF_INET6 ? 16 : k->family == AF_INET ? 4 : 0)];
+         *pp != k; pp = &(*pp)->next)
+        ;
+    *pp = k->next;
+    free(k);
+}
+
+/*
+ * The address already has --max-conns-per-client connections.  Answer 503
+ * in Resend's shape with one non-blocking send and close: no request is read
+ * and nothing is recorded, so holding connections open cannot make the
+ * proxy do work for the excess ones.  (The answer carries no X-Request-Id:
+ * there is no call record.)
+ */
+static void
+refuse_at_accept(evutil_socket_t fd)
+{
+    static const char body[] =
+        "{\"statusCode\":503,\"message\":\"too many open connections from this address "
+        "(--max-conns-per-client); close idle ones and retry\",\"name\":\"service_unavailable\"}";
+    char head[256];
+    int n = snprintf(head, sizeof(head),
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                     "Retry-After: 1\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+                     sizeof(body) - 1);
+    struct iovec iov[2] = {{head, (size_t)n}, {(void *)body, sizeof(body) - 1}};
+    struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+
+    (void)sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    shutdown(fd, SHUT_WR);
+    evutil_closesocket(fd);
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
           void *arg)
@@ -810,17 +1010,32 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
     char host[INET6_ADDRSTRLEN] = "?";
     int port = 0, one = 1;
 
+    struct http_client *client;
+    int full;
+
     (void)l;
     (void)salen;
-    if (srv->nconns >= srv->lim.max_conns || srv->draining) {
+    if (srv->draining) {
         evutil_closesocket(fd);
         return;
     }
-    c = calloc(1, sizeof(*c));
-    if (c == NULL) {
+    if ((client = client_get(srv, sa, &full)) == NULL) {
+        if (full)
+            refuse_at_accept(fd);
+        else
+            evutil_closesocket(fd);
+        return;
+    }
+    /* At the total, the connection idle the longest makes room (SPEC §3):
+     * refusing the new one would let idle connections lock callers out. */
+    if (srv->nconns >= srv->lim.max_conns && TAILQ_FIRST(&srv->idle) != NULL)
+        conn_free(TAILQ_FIRST(&srv->idle));
+    if (srv->nconns >= srv->lim.max_conns || (c = calloc(1, sizeof(*c))) == NULL) {
+        client_put(srv, client);
         evutil_closesocket(fd);
         return;
     }
+    c->client = client;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->srv = srv;
     if (srv->tls != NULL) {
@@ -852,6 +1067,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
         if (c->push)
             event_free(c->push);
         free(c);
+        client_put(srv, client);
         return;
     }
     if (sa->sa_family == AF_INET) {
@@ -866,6 +1082,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
     TAILQ_INSERT_TAIL(&srv->conns, c, next);
     srv->nconns++;
     c->state = C_IDLE;
+    idle_enter(c);
     /* Stop reading ahead once a pipelined request's worth is buffered. */
     bufferevent_setwatermark(c->bev, EV_READ, 0, SC_HTTP_MAX_HEADER_BYTES * 2);
     bufferevent_set_timeouts(c->bev, NULL, &wt);
@@ -893,6 +1110,7 @@ proxy_http_new(struct event_base *base, const struct http_limits *limits, http_h
     srv->on_error = on_error;
     srv->arg = arg;
     TAILQ_INIT(&srv->conns);
+    TAILQ_INIT(&srv->idle);
     return srv;
 }
 

@@ -8,7 +8,9 @@ import http from 'node:http';
 import { World, httpCall } from '../lib/harness.mjs';
 
 const w = new World();
-before(async () => { await w.start({ proxies: 3 }); });
+// 700 sockets per instance from one address: above the default
+// --max-conns-per-client (512), which this test is not about.
+before(async () => { await w.start({ proxies: 3, proxyArgs: ['--max-conns-per-client', '1000'] }); });
 after(async () => { await w.stop(); });
 
 const email = (to = 'a@example.com') => ({ from: 'agent@example.com', to, subject: 'hi', text: 'hi' });
