@@ -215,4 +215,20 @@ int policy_cap_fits(int64_t cap, int64_t used, int64_t n);
  * counter resets. */
 int64_t policy_cap_reset_seconds(int64_t now_ms);
 
+/* ---- refusal text (utf8.c) ---- */
+
+/* The length of the longest prefix of s[0..len) that does not end inside a
+ * multibyte UTF-8 character: where to cut text that quotes a body. */
+size_t policy_utf8_fit(const char *s, size_t len);
+
+/* Cut the NUL-terminated s, whose first len bytes are kept by a bounded
+ * copy, back to a character boundary (s[policy_utf8_fit(s, len)] = 0). */
+void policy_utf8_cut(char *s, size_t len);
+
+/* Write s as the inside of a JSON string (no quotes) to out, cut on a
+ * character boundary to at most cap - 1 bytes, NUL-terminated; returns its
+ * length.  Never fails: '"', '\\' and control bytes are escaped, and every
+ * byte that is not part of well-formed UTF-8 becomes U+FFFD. */
+size_t policy_utf8_json(char *out, size_t cap, const char *s);
+
 #endif

@@ -27,10 +27,11 @@ static const char *const known_fields[] = {
     "tags", "attachments", "scheduled_at", "headers", "template", "topic_id",
 };
 
-/* out = a b c (c may be NULL), cut at size - 1 characters as snprintf
- * would: a field path that long only comes from a long header name, and the
- * message still points at it.  The send path builds a path per body key and
- * per address, so this is not a printf. */
+/* out = a b c (c may be NULL), cut at size - 1 bytes as snprintf would,
+ * then back to a UTF-8 character boundary: a field path that long only
+ * comes from a long header name, and the message still points at it.  The
+ * send path builds a path per body key and per address, so this is not a
+ * printf. */
 static void
 join(char *out, size_t size, const char *a, const char *b, const char *c)
 {
@@ -41,6 +42,7 @@ join(char *out, size_t size, const char *a, const char *b, const char *c)
         for (const char *p = parts[i]; *p != '\0' && n < size - 1; p++)
             out[n++] = *p;
     out[n] = '\0';
+    policy_utf8_cut(out, n);
 }
 
 /* "[i]" */
@@ -66,8 +68,11 @@ index_suffix(char out[24], size_t i)
 static int
 refuse(struct policy_send *s, const char *field, const char *fmt, const char *arg)
 {
-    snprintf(s->field, sizeof(s->field), "%s", field);
+    /* Both quote the body; a cut through a character would make them text
+     * that is not UTF-8. */
+    join(s->field, sizeof(s->field), field, NULL, NULL);
     snprintf(s->error, sizeof(s->error), fmt, arg ? arg : "");
+    policy_utf8_cut(s->error, strlen(s->error));
     return -1;
 }
 
@@ -102,6 +107,7 @@ one_addr(struct policy_send *s, const struct policy_json_node *v, const char *fi
     if (policy_addr_parse(v->s, v->len, a, &why) != 0) {
         char msg[200];
         snprintf(msg, sizeof(msg), "%s is not an address sendcap accepts: %s", field, why);
+        policy_utf8_cut(msg, strlen(msg));
         return refuse(s, field, "%s", msg);
     }
     return 0;
@@ -279,11 +285,11 @@ policy_send_parse(const char *body, size_t len, int batch, struct policy_send *o
     if (rc != POLICY_JSON_OK) {
         char msg[256];
         if (rc == POLICY_JSON_DUPLICATE)
-            snprintf(msg, sizeof(msg), "the body repeats an object key (%.120s)", jerr);
+            snprintf(msg, sizeof(msg), "the body repeats an object key (%s)", jerr);
         else if (rc == POLICY_JSON_NOMEM)
             snprintf(msg, sizeof(msg), "out of memory");
         else
-            snprintf(msg, sizeof(msg), "the body is not valid JSON: %.120s (line %d)", jerr,
+            snprintf(msg, sizeof(msg), "the body is not valid JSON: %s (line %d)", jerr,
                      line);
         refuse(out, "body", "%s", msg);
         goto done;

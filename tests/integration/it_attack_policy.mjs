@@ -1,0 +1,42 @@
+// Attacks on the send-body policy through the real sendcapd: every refusal
+// is the 4xx Resend's shape says, with a message that is valid UTF-8, and
+// nothing refused reaches the fake Resend.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { World, errorShape } from '../lib/harness.mjs';
+
+const w = new World();
+let k;
+before(async () => {
+  await w.start();
+  k = w.issue(['--to-domain', 'example.com']);
+});
+after(async () => { await w.stop(); });
+
+const email = (extra = {}) => ({ from: 'Agent <agent@example.com>', to: ['a@example.com'], subject: 's', text: 't', ...extra });
+
+async function refused(body, status, name, path = '/emails') {
+  const n = w.fake.received.length;
+  const res = await w.call(k.key, 'POST', path, body);
+  errorShape(assert, res, status, name);
+  assert.equal(w.fake.received.length, n, `nothing forwarded for ${res.json.message}`);
+  return res;
+}
+
+// Issue #10 item 9: a refusal message that cut a multibyte character in two
+// made jansson refuse the reply, and the agent got 503 "out of memory".
+test('a refusal cutting a multibyte character stays a 422 with a valid message', async () => {
+  const dup = `${'a'.repeat(39)}é`;
+  let r = await refused(`{"${dup}":1,"${dup}":2}`, 422, 'validation_error');
+  assert.match(r.json.message, /repeats an object key/);
+  assert.ok(!r.json.message.includes('\uFFFD'), 'cut before the character, not through it');
+  const unknown = `${'a'.repeat(46)}é`;
+  r = await refused(`{"from":"a@example.com","to":"a@example.com","${unknown}":1}`, 422, 'validation_error');
+  assert.match(r.json.message, /is not a field of a Resend send/);
+  for (let n = 30; n < 60; n++) {
+    r = await refused(`{"from":"a@example.com","to":"a@example.com","${'b'.repeat(n)}€":1}`, 422, 'validation_error');
+    r = await refused(email({ headers: { [`${'h'.repeat(n)}`]: 'x', ['X-' + 'é'.repeat(n)]: 'y' } }), 422, 'validation_error');
+  }
+  const rows = await w.waitForLog(1, ['--key', k.id, '--decision', 'denied']);
+  assert.ok(rows.every((row) => row.status === 422), 'the call log and the answer agree');
+});
