@@ -161,6 +161,10 @@ address_header(const char *name)
             return 1;
     if (strncasecmp(name, "Resent-", 7) == 0)
         return 1;
+    /* In-Reply-To (like References) holds message ids, not addresses (RFC
+     * 5322 §3.6.4): a reply must be able to thread. */
+    if (strcasecmp(name, "In-Reply-To") == 0)
+        return 0;
     /* Reply-To, Disposition-Notification-To, Return-Receipt-To, Errors-To,
      * Mail-Followup-To, Delivered-To, ... */
     return n >= 3 && strcasecmp(name + n - 3, "-To") == 0;

@@ -40,3 +40,18 @@ test('a refusal cutting a multibyte character stays a 422 with a valid message',
   const rows = await w.waitForLog(1, ['--key', k.id, '--decision', 'denied']);
   assert.ok(rows.every((row) => row.status === 422), 'the call log and the answer agree');
 });
+
+// Issue #10 item 12: In-Reply-To carries a message id, not an address, so
+// threading a reply must work; every address header stays refused.
+test('In-Reply-To and References reach Resend; address headers do not', async () => {
+  const headers = { 'In-Reply-To': '<a1@mail.example.com>', References: '<a0@mail.example.com> <a1@mail.example.com>' };
+  const res = await w.call(k.key, 'POST', '/emails', email({ headers }));
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(JSON.parse(w.fake.received.at(-1).body).headers, headers);
+  for (const h of ['Reply-To', 'reply-to', 'X-In-Reply-To', 'Disposition-Notification-To',
+    'Return-Receipt-To', 'Errors-To', 'Mail-Followup-To', 'Mail-Reply-To', 'Resent-To', 'Resent-From', 'Sender',
+    'From', 'To', 'Cc', 'Bcc', 'Return-Path', 'Delivered-To']) {
+    const r = await refused(email({ headers: { [h]: 'x@evil.com' } }), 422, 'validation_error');
+    assert.match(r.json.message, /names an address header/, h);
+  }
+});
