@@ -170,6 +170,26 @@ address_header(const char *name)
     return n >= 3 && strcasecmp(name + n - 3, "-To") == 0;
 }
 
+/* A control character in a header value: C0 but HT (RFC 5322 §2.2 allows
+ * only WSP and printable text), DEL, C1 (NEL, U+0085, breaks lines for some
+ * libraries), and U+2028/U+2029 (line and paragraph separators, which some
+ * JavaScript and Unicode-aware code treat as line ends).  Any of them could
+ * let one header be read as two somewhere between here and the recipient.
+ * The value is UTF-8 (json.c checked it). */
+static int
+header_value_control(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p != '\0'; p++) {
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7F)
+            return 1;
+        if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)
+            return 1;
+        if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9))
+            return 1;
+    }
+    return 0;
+}
+
 static int
 read_headers(struct policy_send *s, const struct policy_json *doc, size_t v, const char *prefix)
 {
@@ -198,6 +218,8 @@ read_headers(struct policy_send *s, const struct policy_json *doc, size_t v, con
             return refuse(s, hf, "%s must be a string", hf);
         if (strpbrk(val->s, "\r\n") != NULL || strlen(val->s) != val->len)
             return refuse(s, hf, "%s holds a line break or NUL", hf);
+        if (header_value_control(val->s))
+            return refuse(s, hf, "%s holds a control character or a line separator", hf);
     }
     return 0;
 }

@@ -55,3 +55,15 @@ test('In-Reply-To and References reach Resend; address headers do not', async ()
     assert.match(r.json.message, /names an address header/, h);
   }
 });
+
+// Issue #10 item 12: a line separator a mail library or Resend might honour
+// (NEL, U+2028, U+2029, VT, FF) or any other C0/C1 control in a custom
+// header value is refused; a tab and ordinary Unicode are not.
+test('control and line-separator characters in header values -> 422', async () => {
+  for (const c of ['\u0085', '\u2028', '\u2029', '\u000b', '\u000c', '\u0001', '\u001f', '\u007f', '\u0080', '\u009f', '\u001b']) {
+    const r = await refused(email({ headers: { 'X-Entity-Ref-ID': `1${c}Bcc: x@evil.com` } }), 422, 'validation_error');
+    assert.match(r.json.message, /headers\.X-Entity-Ref-ID/, JSON.stringify(c));
+  }
+  const res = await w.call(k.key, 'POST', '/emails', email({ headers: { 'X-Note': 'a\tb café 😀' } }));
+  assert.equal(res.status, 200, res.text);
+});
