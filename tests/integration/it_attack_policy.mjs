@@ -67,3 +67,27 @@ test('control and line-separator characters in header values -> 422', async () =
   const res = await w.call(k.key, 'POST', '/emails', email({ headers: { 'X-Note': 'a\tb café 😀' } }));
   assert.equal(res.status, 200, res.text);
 });
+
+// Issue #10 item 5: "Splitting the email atom" (PortSwigger, 2024).  An
+// encoded word in the local part passed the grammar; a decoder downstream
+// reads another recipient out of it.  Punycode that decodes to an "@" or a
+// dot look-alike is refused the same way, in every field.
+test('encoded words and hostile punycode -> 422 in every address field, nothing forwarded', async () => {
+  const tricks = [
+    '=?x?q?=41=42=43collab=40evil.com=3e=00?=foo@example.com',
+    '=?utf-7?q?&AEA-evil.com&AD4-?=@example.com',
+    '=?utf-8?b?Zm9vQGV2aWwuY29t?=@example.com',
+    'Jane <=?x?q?a=40evil.com?=@example.com>',
+    'a@xn--ab-iw3n.example.com',
+    'a@xn--ab-r13a.example.com',
+    'a@xn--99999999999999a.example.com',
+  ];
+  for (const t of tricks) {
+    for (const field of ['to', 'cc', 'bcc', 'reply_to', 'from']) {
+      const r = await refused(email({ [field]: field === 'from' ? t : [t] }), 422, 'validation_error');
+      assert.match(r.json.message, new RegExp(`^${field}`), `${field}: ${t}`);
+    }
+  }
+  const res = await w.call(k.key, 'POST', '/emails', email({ to: ['a@xn--bcher-kva.example.com', 'a?=b@example.com'] }));
+  assert.equal(res.status, 403, 'a real IDN parses (and then meets the to-domain list)');
+});
