@@ -143,6 +143,7 @@ issue(struct cli *cli, int argc, char **argv)
     const char *exp_in = NULL, *exp_at = NULL;
     int json = 0;
     int64_t now;
+    struct cli_once once = {{NULL}, 0};
 
     memset(&spec, 0, sizeof(spec));
     spec.name = spec.owner = spec.agent_run_id = "";
@@ -159,6 +160,9 @@ issue(struct cli *cli, int argc, char **argv)
         if (a[0] != '-' || v == NULL)
             return cli_fail(CLI_USAGE, "unexpected or incomplete argument '%s'\n%s", a, usage);
         i++;
+        if (strcmp(a, "--from-domain") != 0 && strcmp(a, "--to-domain") != 0 &&
+            cli_once(&once, a) != 0)
+            return CLI_USAGE;
         if (strcmp(a, "--upstream") == 0) {
             spec.upstream = v;
         } else if (strcmp(a, "--name") == 0 || strcmp(a, "--owner") == 0 ||
@@ -444,11 +448,14 @@ rotate(struct cli *cli, int argc, char **argv)
     struct store_key k;
     char vk[64], err[512], t[32];
     int json = 0, r;
+    struct cli_once once = {{NULL}, 0};
 
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc) {
+            if (cli_once(&once, argv[i]) != 0)
+                return CLI_USAGE;
             if (sc_parse_duration_ms(argv[++i], &grace) != 0)
                 return cli_fail(CLI_USAGE, "--grace: expected a duration like 1h, got '%s'",
                                 argv[i]);

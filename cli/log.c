@@ -198,6 +198,7 @@ query_or_tail(struct cli *cli, int argc, char **argv, int tail)
     char err[512];
     int64_t now, n;
     int ret = CLI_OK;
+    struct cli_once once = {{NULL}, 0};
 
     memset(&q, 0, sizeof(q));
     q.limit = 1000;
@@ -206,6 +207,8 @@ query_or_tail(struct cli *cli, int argc, char **argv, int tail)
         if (v == NULL)
             return cli_fail(CLI_USAGE, "'%s' needs a value\n%s", a, usage);
         i++;
+        if (cli_once(&once, a) != 0)
+            return CLI_USAGE;
         if (strcmp(a, "--key") == 0)
             q.key_id = v;
         else if (strcmp(a, "--agent-run-id") == 0)
@@ -272,6 +275,7 @@ verify(struct cli *cli, int argc, char **argv)
     int64_t now, since = 0;
     char err[512];
     int r;
+    struct cli_once once = {{NULL}, 0};
 
     if (store_secret_master_load(&cli->cfg, mk, err, sizeof(err)) != 0)
         return cli_fail(CLI_ERR, "%s", err);
@@ -281,6 +285,8 @@ verify(struct cli *cli, int argc, char **argv)
         return cli_fail(CLI_ERR, "%s", err);
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
+            if (cli_once(&once, argv[i]) != 0)
+                return CLI_USAGE;
             if (parse_t(argv[++i], now, &since) != 0)
                 return cli_fail(CLI_USAGE, "--since: expected RFC 3339 or a duration");
         } else {

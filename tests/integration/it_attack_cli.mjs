@@ -1,0 +1,48 @@
+// The sendcap CLI under an admin's slips and a script's surprises: a flag
+// given twice, a time at the epoch, a wildcard over a public suffix.  Each
+// is refused with exit 2 and one line, or answered exactly; none is
+// silently read another way.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { World } from '../lib/harness.mjs';
+
+const w = new World();
+before(async () => { await w.start({ proxies: 0 }); });
+after(async () => { await w.stop(); });
+
+function usage(args, pattern) {
+  const before = w.cli(['key', 'list', '--json', '--all']).stdout;
+  const r = w.cli(args);
+  assert.equal(r.code, 2, `${args.join(' ')}: exit ${r.code}, ${r.stderr}`);
+  assert.equal(r.stderr.trim().split('\n').length, 1, `one line: ${r.stderr}`);
+  assert.match(r.stderr, /^sendcap: /);
+  if (pattern) assert.match(r.stderr, pattern);
+  assert.equal(w.cli(['key', 'list', '--json', '--all']).stdout, before, 'nothing was issued');
+  return r;
+}
+
+// Issue #10 item 12: a repeated --daily-cap kept the last value silently.
+test('a single-valued flag given twice -> exit 2 naming it', () => {
+  const issue = ['key', 'issue', '--upstream', 'prod'];
+  usage([...issue, '--daily-cap', '5', '--daily-cap', '500'], /--daily-cap/);
+  for (const [flag, a, b] of [['--name', 'a', 'b'], ['--owner', 'a@example.com', 'b@example.com'],
+    ['--agent-run-id', 'r1', 'r2'], ['--scope', 'sending', 'full'], ['--expires-in', '1d', '7d'],
+    ['--expires-at', '2099-01-01T00:00:00Z', '2098-01-01T00:00:00Z']]) {
+    usage([...issue, flag, a, flag, b], new RegExp(flag));
+  }
+  usage(['key', 'issue', '--upstream', 'prod', '--upstream', 'prod'], /--upstream/);
+  usage([...issue, '--redis', w.env.SENDCAP_REDIS_URL, '--redis', 'redis://127.0.0.1:1/0'], /--redis/);
+  usage([...issue, '--redis=redis://127.0.0.1:1/0', '--redis', w.env.SENDCAP_REDIS_URL], /--redis/);
+  const k = w.issue(['--daily-cap', '5']);
+  usage(['key', 'rotate', k.id, '--grace', '1h', '--grace', '1d'], /--grace/);
+  for (const [flag, a, b] of [['--key', k.id, 'key_x'], ['--agent-run-id', 'a', 'b'], ['--since', '1h', '2h'],
+    ['--until', '1h', '2h'], ['--decision', 'allowed', 'denied'], ['--limit', '1', '2'], ['--format', 'json', 'csv']]) {
+    usage(['log', 'query', flag, a, flag, b], new RegExp(flag));
+  }
+  usage(['log', 'verify', '--since', '1h', '--since', '2h'], /--since/);
+  usage(['upstream', 'add', 'other', '--from-env', 'A', '--from-env', 'B'], /--from-env/);
+  // Repeatable lists stay repeatable.
+  const ok = w.cli([...issue, '--json', '--to-domain', 'example.com', '--to-domain', 'example.org', '--daily-cap', '5']);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(JSON.parse(ok.stdout).daily_cap, 5);
+});
