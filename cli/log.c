@@ -246,6 +246,11 @@ query_or_tail(struct cli *cli, int argc, char **argv, int tail)
         return cli_fail(CLI_USAGE, "--since: expected RFC 3339 or a duration, got '%s'", since);
     if (until && parse_t(until, now, &q.until_ms) != 0)
         return cli_fail(CLI_USAGE, "--until: expected RFC 3339 or a duration, got '%s'", until);
+    /* The store reads until_ms 0 as "no --until", so an --until at the epoch
+     * returned every row: at or before the epoch, no record is that old.
+     * (A --since at or before it means every record, as 0 does.) */
+    if (until && q.until_ms <= 0)
+        q.until_ms = -1;
     if (o.fmt == F_CSV)
         csv_header();
     if (tail) {

@@ -46,3 +46,30 @@ test('a single-valued flag given twice -> exit 2 naming it', () => {
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(JSON.parse(ok.stdout).daily_cap, 5);
 });
+
+// Issue #10 item 12: an --until at the epoch read as "no --until" and
+// returned every row; --since at the epoch must still mean "everything".
+test('log query --until/--since at and before the epoch', async () => {
+  await w.addProxy();
+  const k = w.issue();
+  const res = await w.call(k.key, 'GET', '/emails/e_1');
+  assert.ok(res.status >= 400);
+  const all = await w.waitForLog(1, ['--key', k.id]);
+  const rows = (args) => {
+    const r = w.cli(['log', 'query', '--key', k.id, '--format', 'json', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim().split('\n').filter(Boolean).length;
+  };
+  assert.equal(rows(['--until', '1970-01-01T00:00:00Z']), 0);
+  assert.equal(rows(['--until', '1970-01-01T00:00:00.000Z']), 0);
+  assert.equal(rows(['--until', '1970-01-01T00:00:00.001Z']), 0);
+  assert.equal(rows(['--until', '1970-01-01T01:00:00+01:00']), 0);
+  assert.equal(rows(['--until', '20000d']), 0, 'a duration reaching before the epoch');
+  assert.equal(rows(['--until', '1h']), 0);
+  assert.equal(rows(['--since', '1970-01-01T00:00:00Z']), all.length);
+  assert.equal(rows(['--since', '20000d']), all.length);
+  assert.equal(rows(['--since', '1970-01-01T00:00:00Z', '--until', '1970-01-01T00:00:00Z']), 0);
+  assert.equal(rows(['--since', '2099-01-01T00:00:00Z']), 0);
+  const csv = w.cli(['log', 'query', '--key', k.id, '--format', 'csv', '--until', '1970-01-01T00:00:00Z']);
+  assert.equal(csv.stdout.trim().split('\n').length, 1, 'the CSV header only');
+});
