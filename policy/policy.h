@@ -215,6 +215,26 @@ int policy_cap_fits(int64_t cap, int64_t used, int64_t n);
  * counter resets. */
 int64_t policy_cap_reset_seconds(int64_t now_ms);
 
+/* ---- the Public Suffix List (psl.c) ---- */
+
+struct policy_psl;
+
+/* Read the list's text (public_suffix_list.dat: UTF-8, "//" comments, "*."
+ * wildcard and "!" exception rules).  Returns a new list (caller frees with
+ * policy_psl_free), or NULL when out of memory.  Rules it cannot use (not
+ * UTF-8, too long) are skipped. */
+struct policy_psl *policy_psl_parse(const char *text, size_t len);
+void policy_psl_free(struct policy_psl *p);
+
+/* How many rules were read: 0 means the text was not the list. */
+size_t policy_psl_count(const struct policy_psl *p);
+
+/* Is rule (normalized by policy_domain_rule_normalize) a wildcard whose
+ * base is a public suffix ("*.co.uk", "*.github.io", "*.com"), or whose
+ * every child is one ("*.kawasaki.jp" over "*.kawasaki.jp")?  1 or 0; an
+ * exact rule is always 0: it matches one domain. */
+int policy_psl_wildcard_over_suffix(const struct policy_psl *p, const char *rule);
+
 /* ---- refusal text (utf8.c) ---- */
 
 /* The length of the longest prefix of s[0..len) that does not end inside a

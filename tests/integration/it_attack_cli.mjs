@@ -73,3 +73,33 @@ test('log query --until/--since at and before the epoch', async () => {
   const csv = w.cli(['log', 'query', '--key', k.id, '--format', 'csv', '--until', '1970-01-01T00:00:00Z']);
   assert.equal(csv.stdout.trim().split('\n').length, 1, 'the CSV header only');
 });
+
+// Issue #10 item 12: a wildcard over a public suffix is a key for a whole
+// registry's customers.  Refused (exit 2) unless --allow-public-suffix; an
+// exact rule matches one domain and stays allowed.  No list: fail closed.
+test('--to-domain/--from-domain wildcard over a public suffix', () => {
+  const issue = ['key', 'issue', '--upstream', 'prod'];
+  for (const flag of ['--to-domain', '--from-domain']) {
+    for (const rule of ['*.co.uk', '*.CO.UK', '*.github.io', '*.kawasaki.jp', '*.xn--55qx5d.cn', '*.com.cn']) {
+      usage([...issue, flag, 'example.com', flag, rule], /public suffix.*--allow-public-suffix/);
+    }
+    for (const rule of ['*.uk', '*.com']) usage([...issue, flag, rule], /not a domain rule/);
+  }
+  for (const rule of ['*.example.co.uk', '*.city.kawasaki.jp', '*.corp.example', 'co.uk', '*.example.xn--p1ai']) {
+    const r = w.cli([...issue, '--json', '--to-domain', rule]);
+    assert.equal(r.code, 0, `${rule}: ${r.stderr}`);
+  }
+  const r = w.cli([...issue, '--json', '--to-domain', '*.co.uk', '--allow-public-suffix']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).to_domains, ['*.co.uk']);
+
+  const env = { SENDCAP_PUBLIC_SUFFIX_LIST: '/nonexistent/public_suffix_list.dat' };
+  const before = w.cli(['key', 'list', '--json', '--all']).stdout;
+  const m = w.cli([...issue, '--to-domain', '*.example.co.uk'], { env });
+  assert.equal(m.code, 1, m.stderr);
+  assert.equal(m.stderr.trim().split('\n').length, 1);
+  assert.match(m.stderr, /publicsuffix.*--allow-public-suffix/);
+  assert.equal(w.cli(['key', 'list', '--json', '--all']).stdout, before, 'nothing was issued');
+  assert.equal(w.cli([...issue, '--to-domain', 'example.co.uk'], { env }).code, 0, 'no wildcard: no list needed');
+  assert.equal(w.cli([...issue, '--to-domain', '*.co.uk', '--allow-public-suffix'], { env }).code, 0);
+});
