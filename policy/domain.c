@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "policy.h"
+#include "policy_int.h"
 
 /* Code points an IDN label must not decode to: controls, spaces and
  * invisible format characters, and the compatibility forms that NFKC or a
@@ -37,9 +38,8 @@ idn_forbidden(uint32_t c)
     return 0;
 }
 
-/* RFC 3492 §6.1 bias adaptation. */
-static uint32_t
-adapt(uint32_t delta, uint32_t points, int first)
+uint32_t
+policy_punycode_adapt(uint32_t delta, uint32_t points, int first)
 {
     uint32_t k = 0;
 
@@ -94,7 +94,7 @@ punycode_ok(const char *in, size_t len)
             w *= 36 - t;
         }
         out++;
-        bias = adapt(i - oldi, out, oldi == 0);
+        bias = policy_punycode_adapt(i - oldi, out, oldi == 0);
         if (i / out > 0x10FFFF - n)
             return 0;
         n += i / out;

@@ -18,26 +18,12 @@
 #include <string.h>
 
 #include "policy.h"
+#include "policy_int.h"
 
 struct policy_psl {
     char **rule;
     size_t n, cap;
 };
-
-/* RFC 3492 §6.1 */
-static uint32_t
-adapt(uint32_t delta, uint32_t points, int first)
-{
-    uint32_t k = 0;
-
-    delta = first ? delta / 700 : delta / 2;
-    delta += delta / points;
-    while (delta > ((36 - 1) * 26) / 2) {
-        delta /= 36 - 1;
-        k += 36;
-    }
-    return k + (36 * delta) / (delta + 38);
-}
 
 static char
 digit(uint32_t d)
@@ -110,7 +96,7 @@ label_ascii(const unsigned char *s, size_t len, char out[64])
             if (o >= 63)
                 return 0;
             out[o++] = digit(q);
-            bias = adapt(delta, h + 1, h == b);
+            bias = policy_punycode_adapt(delta, h + 1, h == b);
             delta = 0;
             h++;
         }
