@@ -173,7 +173,8 @@ policy_psl_parse(const char *text, size_t len)
         }
         s = nl ? nl + 1 : end;
     }
-    qsort(p->rule, p->n, sizeof(*p->rule), cmp);
+    if (p->n > 0) /* qsort and bsearch want a real array */
+        qsort(p->rule, p->n, sizeof(*p->rule), cmp);
     return p;
 fail:
     policy_psl_free(p);
@@ -205,7 +206,7 @@ has(const struct policy_psl *p, const char *prefix, const char *s)
     const char *k = key;
     size_t pl = strlen(prefix), sl = strlen(s);
 
-    if (pl + sl + 1 > sizeof(key))
+    if (p->n == 0 || pl + sl + 1 > sizeof(key))
         return 0;
     memcpy(key, prefix, pl);
     memcpy(key + pl, s, sl + 1);
