@@ -64,6 +64,17 @@ struct cli_sub {
 int cli_dispatch(struct cli *cli, const char *group, const char *help, const struct cli_sub *subs,
                  int argc, char **argv);
 
+/* The single-valued options one command line gave so far.  Given twice,
+ * one value would silently win over the other (a repeated --daily-cap kept
+ * the last), so cli_once refuses the second: it returns 0, or CLI_USAGE
+ * after printing one line that names the option.  opt is the argument as
+ * written ("--redis" or "--redis=URL"); the pointers are borrowed from argv. */
+struct cli_once {
+    const char *seen[32];
+    size_t n;
+};
+int cli_once(struct cli_once *o, const char *opt);
+
 int cli_cmd_init(struct cli *cli, int argc, char **argv);
 int cli_cmd_upstream(struct cli *cli, int argc, char **argv);
 int cli_cmd_key(struct cli *cli, int argc, char **argv);

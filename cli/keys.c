@@ -6,6 +6,7 @@
  * Expiry and revocation times come from Redis's clock, the clock the proxy
  * checks them against.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +22,16 @@ static const char usage[] =
     "usage: sendcap key issue --upstream NAME [--name TEXT] [--owner EMAIL]\n"
     "                         [--daily-cap N] [--from-domain D]... [--to-domain D]...\n"
     "                         [--expires-in DURATION | --expires-at RFC3339]\n"
-    "                         [--agent-run-id ID] [--scope sending|full] [--json]\n"
+    "                         [--agent-run-id ID] [--scope sending|full]\n"
+    "                         [--allow-public-suffix] [--json]\n"
     "       sendcap key list [--json] [--all]\n"
     "       sendcap key show KEY_ID [--json]\n"
     "       sendcap key revoke KEY_ID\n"
     "       sendcap key rotate KEY_ID [--grace DURATION] [--json]\n"
     "\n"
     "DURATION is 30s, 15m, 4h or 7d.  A domain rule is example.com (exactly) or\n"
-    "*.example.com (its subdomains only); no list means any domain.  No --daily-cap\n"
+    "*.example.com (its subdomains only); no list means any domain.  A wildcard over a\n"
+    "public suffix (*.co.uk) is refused unless --allow-public-suffix.  No --daily-cap\n"
     "means no cap.  --scope sending (default) allows POST /emails, POST /emails/batch,\n"
     "GET/PATCH /emails/{id} and POST /emails/{id}/cancel; full allows every endpoint\n"
     "but /api-keys.  key list hides revoked and expired keys unless --all.\n"
@@ -63,6 +66,68 @@ add_domain(char *list, size_t cap, const char *rule, const char *flag)
         list[n++] = ',';
     memcpy(list + n, norm, strlen(norm) + 1);
     return 0;
+}
+
+/* The Public Suffix List, read from its file: a new list (caller frees),
+ * or NULL after printing one line.  A missing list fails closed: without
+ * it a wildcard cannot be checked, so it is refused. */
+static struct policy_psl *
+load_psl(const char *flag, const char *rule)
+{
+    const char *path = getenv("SENDCAP_PUBLIC_SUFFIX_LIST");
+    struct policy_psl *p = NULL;
+    FILE *f;
+    char *buf = NULL;
+    long n;
+    int err = 0;
+
+    if (path == NULL || *path == '\0')
+        path = SC_PSL_DEFAULT_PATH;
+    if ((f = fopen(path, "rb")) == NULL)
+        err = errno;
+    if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 || n > SC_PSL_FILE_MAX ||
+        fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n)) == NULL ||
+        fread(buf, 1, (size_t)n, f) != (size_t)n || (p = policy_psl_parse(buf, (size_t)n)) == NULL ||
+        policy_psl_count(p) == 0) {
+        cli_fail(CLI_ERR,
+                 "%s '%s': cannot read the public suffix list %s%s%s, so the wildcard cannot "
+                 "be checked: install Debian's publicsuffix package, or give "
+                 "--allow-public-suffix to accept it unchecked",
+                 flag, rule, path, err ? ": " : "", err ? strerror(err) : "");
+        policy_psl_free(p);
+        p = NULL;
+    }
+    if (f != NULL)
+        fclose(f);
+    free(buf);
+    return p;
+}
+
+/* A wildcard whose base is a public suffix ("*.co.uk") would let the key
+ * mail (or send as) every customer of a registry: refused unless
+ * --allow-public-suffix.  Returns CLI_OK, CLI_USAGE or CLI_ERR. */
+static int
+check_wildcards(const char *list, const char *flag, struct policy_psl **psl)
+{
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char rule[POLICY_DOMAIN_MAX + 3];
+
+        if (n < sizeof(rule) && p[0] == '*') {
+            memcpy(rule, p, n);
+            rule[n] = '\0';
+            if (*psl == NULL && (*psl = load_psl(flag, rule)) == NULL)
+                return CLI_ERR;
+            if (policy_psl_wildcard_over_suffix(*psl, rule))
+                return cli_fail(CLI_USAGE,
+                                "%s '%s' ranges over a public suffix (every domain registered "
+                                "under it): name your own domain, or give --allow-public-suffix",
+                                flag, rule);
+        }
+        p += n + (e ? 1 : 0);
+    }
+    return CLI_OK;
 }
 
 static json_t *
@@ -141,8 +206,10 @@ issue(struct cli *cli, int argc, char **argv)
     char from[STORE_KEY_DOMAINS_MAX] = "", to[STORE_KEY_DOMAINS_MAX] = "";
     char vk[64], err[512];
     const char *exp_in = NULL, *exp_at = NULL;
-    int json = 0;
+    int json = 0, allow_ps = 0, r;
     int64_t now;
+    struct cli_once once = {{NULL}, 0};
+    struct policy_psl *psl = NULL;
 
     memset(&spec, 0, sizeof(spec));
     spec.name = spec.owner = spec.agent_run_id = "";
@@ -156,9 +223,16 @@ issue(struct cli *cli, int argc, char **argv)
             json = 1;
             continue;
         }
+        if (strcmp(a, "--allow-public-suffix") == 0) {
+            allow_ps = 1;
+            continue;
+        }
         if (a[0] != '-' || v == NULL)
             return cli_fail(CLI_USAGE, "unexpected or incomplete argument '%s'\n%s", a, usage);
         i++;
+        if (strcmp(a, "--from-domain") != 0 && strcmp(a, "--to-domain") != 0 &&
+            cli_once(&once, a) != 0)
+            return CLI_USAGE;
         if (strcmp(a, "--upstream") == 0) {
             spec.upstream = v;
         } else if (strcmp(a, "--name") == 0 || strcmp(a, "--owner") == 0 ||
@@ -205,6 +279,14 @@ issue(struct cli *cli, int argc, char **argv)
         return cli_fail(CLI_USAGE, "--upstream NAME is required\n%s", usage);
     if (exp_in != NULL && exp_at != NULL)
         return cli_fail(CLI_USAGE, "give --expires-in or --expires-at, not both");
+    if (!allow_ps) {
+        r = check_wildcards(from, "--from-domain", &psl);
+        if (r == CLI_OK)
+            r = check_wildcards(to, "--to-domain", &psl);
+        policy_psl_free(psl);
+        if (r != CLI_OK)
+            return r;
+    }
     spec.from_domains = from;
     spec.to_domains = to;
     if (cli_conn(cli) == NULL)
@@ -444,11 +526,14 @@ rotate(struct cli *cli, int argc, char **argv)
     struct store_key k;
     char vk[64], err[512], t[32];
     int json = 0, r;
+    struct cli_once once = {{NULL}, 0};
 
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
         } else if (strcmp(argv[i], "--grace") == 0 && i + 1 < argc) {
+            if (cli_once(&once, argv[i]) != 0)
+                return CLI_USAGE;
             if (sc_parse_duration_ms(argv[++i], &grace) != 0)
                 return cli_fail(CLI_USAGE, "--grace: expected a duration like 1h, got '%s'",
                                 argv[i]);

@@ -198,6 +198,7 @@ query_or_tail(struct cli *cli, int argc, char **argv, int tail)
     char err[512];
     int64_t now, n;
     int ret = CLI_OK;
+    struct cli_once once = {{NULL}, 0};
 
     memset(&q, 0, sizeof(q));
     q.limit = 1000;
@@ -206,6 +207,8 @@ query_or_tail(struct cli *cli, int argc, char **argv, int tail)
         if (v == NULL)
             return cli_fail(CLI_USAGE, "'%s' needs a value\n%s", a, usage);
         i++;
+        if (cli_once(&once, a) != 0)
+            return CLI_USAGE;
         if (strcmp(a, "--key") == 0)
             q.key_id = v;
         else if (strcmp(a, "--agent-run-id") == 0)
@@ -243,6 +246,11 @@ query_or_tail(struct cli *cli, int argc, char **argv, int tail)
         return cli_fail(CLI_USAGE, "--since: expected RFC 3339 or a duration, got '%s'", since);
     if (until && parse_t(until, now, &q.until_ms) != 0)
         return cli_fail(CLI_USAGE, "--until: expected RFC 3339 or a duration, got '%s'", until);
+    /* The store reads until_ms 0 as "no --until", so an --until at the epoch
+     * returned every row: at or before the epoch, no record is that old.
+     * (A --since at or before it means every record, as 0 does.) */
+    if (until && q.until_ms <= 0)
+        q.until_ms = -1;
     if (o.fmt == F_CSV)
         csv_header();
     if (tail) {
@@ -272,6 +280,7 @@ verify(struct cli *cli, int argc, char **argv)
     int64_t now, since = 0;
     char err[512];
     int r;
+    struct cli_once once = {{NULL}, 0};
 
     if (store_secret_master_load(&cli->cfg, mk, err, sizeof(err)) != 0)
         return cli_fail(CLI_ERR, "%s", err);
@@ -281,6 +290,8 @@ verify(struct cli *cli, int argc, char **argv)
         return cli_fail(CLI_ERR, "%s", err);
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
+            if (cli_once(&once, argv[i]) != 0)
+                return CLI_USAGE;
             if (parse_t(argv[++i], now, &since) != 0)
                 return cli_fail(CLI_USAGE, "--since: expected RFC 3339 or a duration");
         } else {

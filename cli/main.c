@@ -55,6 +55,20 @@ cli_fail(int code, const char *fmt, ...)
 }
 
 int
+cli_once(struct cli_once *o, const char *opt)
+{
+    size_t len = strcspn(opt, "=");
+
+    for (size_t i = 0; i < o->n; i++)
+        if (strncmp(o->seen[i], opt, len) == 0 && strcspn(o->seen[i], "=") == len)
+            return cli_fail(CLI_USAGE, "%.*s is given more than once; give it once", (int)len,
+                            opt);
+    if (o->n < sizeof(o->seen) / sizeof(o->seen[0]))
+        o->seen[o->n++] = opt;
+    return 0;
+}
+
+int
 cli_dispatch(struct cli *cli, const char *group, const char *help, const struct cli_sub *subs,
              int argc, char **argv)
 {
@@ -278,6 +292,7 @@ main(int argc, char **argv)
     char **rest;
     int nrest = 0, ret;
     struct rlimit nocore = {0, 0};
+    struct cli_once global = {{NULL}, 0};
 
     /* No core dump may carry a real key. */
     setrlimit(RLIMIT_CORE, &nocore);
@@ -290,10 +305,14 @@ main(int argc, char **argv)
     if (rest == NULL)
         return cli_fail(CLI_ERR, "out of memory");
     for (int i = 1; i < argc;) {
-        int r = sc_config_flag(&cli.cfg, argc, argv, &i, err, sizeof(err));
+        int at = i, r = sc_config_flag(&cli.cfg, argc, argv, &i, err, sizeof(err));
         if (r < 0) {
             free(rest);
             return cli_fail(CLI_USAGE, "%s", err);
+        }
+        if (r > 0 && cli_once(&global, argv[at]) != 0) {
+            free(rest);
+            return CLI_USAGE;
         }
         if (r == 0)
             rest[nrest++] = argv[i++];

@@ -31,7 +31,11 @@ put(struct cli *cli, int argc, char **argv, int rotate)
     char err[512], *real = NULL;
     int ret = CLI_ERR;
 
+    struct cli_once once = {{NULL}, 0};
+
     for (int i = 0; i < argc; i++) {
+        if (strncmp(argv[i], "--from-env", 10) == 0 && cli_once(&once, argv[i]) != 0)
+            return CLI_USAGE;
         if (strcmp(argv[i], "--from-env") == 0 && i + 1 < argc)
             from_env = argv[++i];
         else if (strncmp(argv[i], "--from-env=", 11) == 0)

@@ -125,6 +125,11 @@
 #define SC_KEY_STALE_MS (30LL * 86400 * 1000)
 /* Longest name, owner or agent_run_id of a key. */
 #define SC_KEY_TEXT_MAX 200
+/* Where `key issue` reads the Public Suffix List (Debian's publicsuffix
+ * package; SENDCAP_PUBLIC_SUFFIX_LIST overrides), and its largest size
+ * (the 2023 list is 0.3 MB). */
+#define SC_PSL_DEFAULT_PATH "/usr/share/publicsuffix/public_suffix_list.dat"
+#define SC_PSL_FILE_MAX (16L * 1024 * 1024)
 /* Longest upstream name. */
 #define SC_UPSTREAM_NAME_MAX 64
 

@@ -4,7 +4,8 @@
  *   address  = addr-spec / [name] "<" addr-spec ">"
  *   addr-spec = local "@" domain
  *   local    = dot-atom-text of RFC 5322 §3.2.3 without "!" and "%"
- *              (source-routing relics), 1-64 characters
+ *              (source-routing relics) and without "=?" (encoded words),
+ *              1-64 characters
  *   domain   = see policy_domain_valid
  *   name     = printable ASCII without the specials that would need quoting
  *              ("(),:;<>@[\] and the double quote) and without "=?"
@@ -54,6 +55,16 @@ parse_spec(const char *s, size_t len, struct policy_addr *out, const char **why)
             }
         } else if (!atext((unsigned char)s[i])) {
             *why = "the part before @ holds a character sendcap does not accept";
+            return -1;
+        }
+    }
+    /* "=?charset?q?...?=" is an RFC 2047 encoded word: a mail system that
+     * decodes it where RFC 2047 forbids it (PortSwigger, "Splitting the
+     * email atom", 2024) reads another address out of the local part, e.g.
+     * "=?x?q?a=40evil.com=3e?=@allowed.com". */
+    for (size_t i = 0; i + 1 < ll; i++) {
+        if (s[i] == '=' && s[i + 1] == '?') {
+            *why = "encoded words are not accepted in the part before @";
             return -1;
         }
     }

@@ -10,6 +10,7 @@
  * no hash table per object.
  */
 #include "json.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <math.h>
@@ -416,7 +417,9 @@ read_container(struct reader *r, int type)
                 return rc;
             if ((rc = seen_add(r, (uint32_t)c, (uint32_t)k)) != 0)
                 return rc < 0 ? fail(r, POLICY_JSON_NOMEM, "out of memory")
-                              : fail(r, POLICY_JSON_DUPLICATE, "duplicate object key '%.40s'",
+                              : fail(r, POLICY_JSON_DUPLICATE, "duplicate object key '%.*s'",
+                                     (int)policy_utf8_fit(r->d->node[k].s,
+                                                          strnlen(r->d->node[k].s, 40)),
                                      r->d->node[k].s);
             skip_ws(r);
             if (r->p >= r->end || *r->p != ':')

@@ -289,4 +289,40 @@ int policy_request_sender_parse(const char *body, size_t len, struct policy_send
 void policy_request_sender_decide(const struct policy_key *key, const struct policy_sender *s,
                                   struct policy_decision *out);
 
+/* ---- the Public Suffix List (psl.c) ---- */
+
+struct policy_psl;
+
+/* Read the list's text (public_suffix_list.dat: UTF-8, "//" comments, "*."
+ * wildcard and "!" exception rules).  Returns a new list (caller frees with
+ * policy_psl_free), or NULL when out of memory.  Rules it cannot use (not
+ * UTF-8, too long) are skipped. */
+struct policy_psl *policy_psl_parse(const char *text, size_t len);
+void policy_psl_free(struct policy_psl *p);
+
+/* How many rules were read: 0 means the text was not the list. */
+size_t policy_psl_count(const struct policy_psl *p);
+
+/* Is rule (normalized by policy_domain_rule_normalize) a wildcard whose
+ * base is a public suffix ("*.co.uk", "*.github.io", "*.com"), or whose
+ * every child is one ("*.kawasaki.jp" over "*.kawasaki.jp")?  1 or 0; an
+ * exact rule is always 0: it matches one domain. */
+int policy_psl_wildcard_over_suffix(const struct policy_psl *p, const char *rule);
+
+/* ---- refusal text (utf8.c) ---- */
+
+/* The length of the longest prefix of s[0..len) that does not end inside a
+ * multibyte UTF-8 character: where to cut text that quotes a body. */
+size_t policy_utf8_fit(const char *s, size_t len);
+
+/* Cut the NUL-terminated s, whose first len bytes are kept by a bounded
+ * copy, back to a character boundary (s[policy_utf8_fit(s, len)] = 0). */
+void policy_utf8_cut(char *s, size_t len);
+
+/* Write s as the inside of a JSON string (no quotes) to out, cut on a
+ * character boundary to at most cap - 1 bytes, NUL-terminated; returns its
+ * length.  Never fails: '"', '\\' and control bytes are escaped, and every
+ * byte that is not part of well-formed UTF-8 becomes U+FFFD. */
+size_t policy_utf8_json(char *out, size_t cap, const char *s);
+
 #endif

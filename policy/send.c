@@ -27,10 +27,11 @@ static const char *const known_fields[] = {
     "tags", "attachments", "scheduled_at", "headers", "template", "topic_id",
 };
 
-/* out = a b c (c may be NULL), cut at size - 1 characters as snprintf
- * would: a field path that long only comes from a long header name, and the
- * message still points at it.  The send path builds a path per body key and
- * per address, so this is not a printf. */
+/* out = a b c (c may be NULL), cut at size - 1 bytes as snprintf would,
+ * then back to a UTF-8 character boundary: a field path that long only
+ * comes from a long header name, and the message still points at it.  The
+ * send path builds a path per body key and per address, so this is not a
+ * printf. */
 static void
 join(char *out, size_t size, const char *a, const char *b, const char *c)
 {
@@ -41,6 +42,7 @@ join(char *out, size_t size, const char *a, const char *b, const char *c)
         for (const char *p = parts[i]; *p != '\0' && n < size - 1; p++)
             out[n++] = *p;
     out[n] = '\0';
+    policy_utf8_cut(out, n);
 }
 
 /* "[i]" */
@@ -66,8 +68,11 @@ index_suffix(char out[24], size_t i)
 static int
 refuse(struct policy_send *s, const char *field, const char *fmt, const char *arg)
 {
-    snprintf(s->field, sizeof(s->field), "%s", field);
+    /* Both quote the body; a cut through a character would make them text
+     * that is not UTF-8. */
+    join(s->field, sizeof(s->field), field, NULL, NULL);
     snprintf(s->error, sizeof(s->error), fmt, arg ? arg : "");
+    policy_utf8_cut(s->error, strlen(s->error));
     return -1;
 }
 
@@ -102,6 +107,7 @@ one_addr(struct policy_send *s, const struct policy_json_node *v, const char *fi
     if (policy_addr_parse(v->s, v->len, a, &why) != 0) {
         char msg[200];
         snprintf(msg, sizeof(msg), "%s is not an address sendcap accepts: %s", field, why);
+        policy_utf8_cut(msg, strlen(msg));
         return refuse(s, field, "%s", msg);
     }
     return 0;
@@ -155,9 +161,33 @@ address_header(const char *name)
             return 1;
     if (strncasecmp(name, "Resent-", 7) == 0)
         return 1;
+    /* In-Reply-To (like References) holds message ids, not addresses (RFC
+     * 5322 §3.6.4): a reply must be able to thread. */
+    if (strcasecmp(name, "In-Reply-To") == 0)
+        return 0;
     /* Reply-To, Disposition-Notification-To, Return-Receipt-To, Errors-To,
      * Mail-Followup-To, Delivered-To, ... */
     return n >= 3 && strcasecmp(name + n - 3, "-To") == 0;
+}
+
+/* A control character in a header value: C0 but HT (RFC 5322 §2.2 allows
+ * only WSP and printable text), DEL, C1 (NEL, U+0085, breaks lines for some
+ * libraries), and U+2028/U+2029 (line and paragraph separators, which some
+ * JavaScript and Unicode-aware code treat as line ends).  Any of them could
+ * let one header be read as two somewhere between here and the recipient.
+ * The value is UTF-8 (json.c checked it). */
+static int
+header_value_control(const char *v)
+{
+    for (const unsigned char *p = (const unsigned char *)v; *p != '\0'; p++) {
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7F)
+            return 1;
+        if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)
+            return 1;
+        if (p[0] == 0xE2 && p[1] == 0x80 && (p[2] == 0xA8 || p[2] == 0xA9))
+            return 1;
+    }
+    return 0;
 }
 
 static int
@@ -188,6 +218,8 @@ read_headers(struct policy_send *s, const struct policy_json *doc, size_t v, con
             return refuse(s, hf, "%s must be a string", hf);
         if (strpbrk(val->s, "\r\n") != NULL || strlen(val->s) != val->len)
             return refuse(s, hf, "%s holds a line break or NUL", hf);
+        if (header_value_control(val->s))
+            return refuse(s, hf, "%s holds a control character or a line separator", hf);
     }
     return 0;
 }
@@ -279,13 +311,13 @@ policy_send_parse(const char *body, size_t len, int batch, struct policy_send *o
     if (rc != POLICY_JSON_OK) {
         char msg[256];
         if (rc == POLICY_JSON_DUPLICATE)
-            snprintf(msg, sizeof(msg), "the body repeats an object key (%.120s)", jerr);
+            snprintf(msg, sizeof(msg), "the body repeats an object key (%s)", jerr);
         else if (rc == POLICY_JSON_NOMEM)
             snprintf(msg, sizeof(msg), "out of memory");
         else if (rc == POLICY_JSON_TOO_MANY)
             snprintf(msg, sizeof(msg), "the body holds %s; no send needs that many", jerr);
         else
-            snprintf(msg, sizeof(msg), "the body is not valid JSON: %.120s (line %d)", jerr,
+            snprintf(msg, sizeof(msg), "the body is not valid JSON: %s (line %d)", jerr,
                      line);
         refuse(out, "body", "%s", msg);
         goto done;

@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "proxy.h"
 
 /* Request ids need to be unique, not secret: a random per-process prefix
@@ -38,31 +36,30 @@ proxy_request_id(char *buf, size_t len)
     buf[24] = '\0';
 }
 
+/* The body is built here, not by jansson: json_pack refuses a string that
+ * is not UTF-8, and a refusal that quotes what an agent sent (cut to a
+ * buffer, or not UTF-8 to begin with) then became 503 "out of memory".
+ * policy_utf8_json escapes any bytes, so building the reply cannot fail on
+ * its message's content, and it allocates nothing. */
 void
 proxy_reply_error(struct http_request *req, const char *request_id, int status, const char *name,
                   const char *fmt, ...)
 {
-    char msg[1024];
+    char msg[1024], qmsg[6 * sizeof(msg)], qname[64], body[sizeof(qmsg) + sizeof(qname) + 64];
     va_list ap;
-    json_t *o;
-    char *body;
+    int n;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    o = json_pack("{s:i, s:s, s:s}", "statusCode", status, "message", msg, "name", name);
-    body = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
+    policy_utf8_cut(msg, strlen(msg)); /* vsnprintf may have cut a character */
+    policy_utf8_json(qmsg, sizeof(qmsg), msg);
+    policy_utf8_json(qname, sizeof(qname), name);
+    n = snprintf(body, sizeof(body), "{\"statusCode\":%d,\"message\":\"%s\",\"name\":\"%s\"}",
+                 status, qmsg, qname);
     proxy_http_add_header(req, "Content-Type", "application/json");
     proxy_http_add_header(req, "X-Request-Id", request_id);
     if (status == 503)
         proxy_http_add_header(req, "Retry-After", "1");
-    if (body == NULL) {
-        static const char fallback[] =
-            "{\"statusCode\":503,\"message\":\"out of memory\",\"name\":\"service_unavailable\"}";
-        proxy_http_respond(req, 503, fallback, sizeof(fallback) - 1);
-        return;
-    }
-    proxy_http_respond(req, status, body, strlen(body));
-    free(body);
+    proxy_http_respond(req, status, body, (size_t)n);
 }

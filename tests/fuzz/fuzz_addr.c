@@ -7,6 +7,10 @@
  *  - a domain that passes the allowlist "example.com,*.corp.example" is
  *    exactly example.com or ends in ".corp.example" with a label before it
  *    (checked by an independent oracle);
+ *  - an accepted input holds none of the forms SPEC §3 refuses, by an
+ *    independent scan (oracle_refused_form: encoded words, quotes, comments,
+ *    literals, groups, routes, control and non-ASCII bytes, brackets, empty
+ *    parts, stray dots, reserved labels);
  *  - a domain rule built from the input, if accepted, matches itself (or,
  *    for a wildcard, a subdomain of itself) and never its parent.
  */
@@ -31,6 +35,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (policy_addr_parse((const char *)data, size, &a, &why) == 0) {
         int n = policy_addr_format(&a, buf, sizeof(buf));
+        const char *form = oracle_refused_form(data, size);
+        if (form != NULL) {
+            fprintf(stderr, "accepted an address with a refused form: %s\n", form);
+            abort();
+        }
         if (n <= 0)
             abort();
         for (int i = 0; i < n; i++)
