@@ -110,7 +110,7 @@ try {
     const held = [];
     let refused = 0;
     for (let i = 0; i < 10100; i++) {
-      const s = net.connect({ host: '127.0.0.2', port: Number(u.port) });
+      const s = net.connect({ host: '127.0.0.1', localAddress: '127.0.0.2', port: Number(u.port) });
       s.on('error', () => { refused++; });
       s.on('close', () => {});
       held.push(s);
@@ -119,8 +119,8 @@ try {
     await sleep(1000);
     const open = held.filter((s) => !s.destroyed).length;
     const r = await w.call(k.key, 'POST', '/emails', email, { proxy: { url: base } });
-    console.log(`second client (127.0.0.1) while 127.0.0.2 opened 10,100 idle connections ` +
-      `(${open} still open on the client side): answered ${r.status} (goal: served); ` +
+    console.log(`second client (from 127.0.0.1) while 127.0.0.2 opened 10,100 idle connections ` +
+      `(${open} still open on the client side): answered ${r.status} ${r.status === 200 ? "" : r.text} (goal: served); ` +
       `daemon RSS ${(status(pid).rss / MiB).toFixed(1)} MiB`);
     for (const s of held) s.destroy();
   }

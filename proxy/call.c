@@ -53,6 +53,7 @@ struct call {
     int64_t t0_us, redis_t0_us;
 
     int is_send;
+    int reads_body;   /* a send, or a body naming a sender: checked as JSON */
     struct policy_send send;     /* facts of a send body */
     struct policy_sender *sender;/* from, reply_to of a template/broadcast body */
     struct policy_decision dec;  /* on the record the script confirms */
@@ -462,8 +463,9 @@ forward(struct call *c)
 
         if (dropped_request_header(name, connection) || policy_request_header_dropped(name))
             continue;
-        /* A send goes as the JSON that was checked, whatever it was labelled. */
-        if (c->is_send &&
+        /* A body that was checked goes as the JSON it was read as, whatever
+         * it was labelled. */
+        if (c->reads_body &&
             (strcasecmp(name, "Content-Type") == 0 || strcasecmp(name, "Content-Encoding") == 0))
             continue;
         if (strcasecmp(name, "User-Agent") == 0) {
@@ -498,7 +500,7 @@ forward(struct call *c)
         h = t;
     if ((t = curl_slist_append(h, "Expect:")) != NULL) /* no 100-continue round trip */
         h = t;
-    if (c->is_send) {
+    if (c->reads_body) {
         if ((t = curl_slist_append(h, "Content-Type: application/json")) == NULL)
             goto nomem;
         h = t;
@@ -1015,7 +1017,8 @@ media_check(struct call *c)
 
     if (proxy_http_header_count(c->req, "Content-Type") > 1 ||
         proxy_http_header_count(c->req, "Content-Encoding") > 1)
-        why = "a send must carry at most one Content-Type and one Content-Encoding";
+        why = "a body sendcap checks must carry at most one Content-Type and one "
+              "Content-Encoding";
     else if (policy_request_media_check(proxy_http_header(c->req, "Content-Type"),
                                         proxy_http_header(c->req, "Content-Encoding"), &why) == 0)
         return 0;
@@ -1069,6 +1072,7 @@ read_request(struct call *c)
         const char *p = n ? (const char *)evbuffer_pullup(b, -1) : "";
 
         c->is_send = 1;
+        c->reads_body = 1;
         if (media_check(c) == 0)
             policy_send_parse(p, n, strcmp(c->route->name, "emails.batch") == 0, &c->send);
     } else if (c->route->cls == POLICY_ROUTE_OWN_EMAIL) {
@@ -1082,8 +1086,11 @@ read_request(struct call *c)
             sc_strlcpy(c->email_id, "(too long)", sizeof(c->email_id));
         }
     }
-    if (policy_request_names_sender(c->route))
-        sender_read(c);
+    if (policy_request_names_sender(c->route)) {
+        c->reads_body = 1;
+        if (media_check(c) == 0)
+            sender_read(c);
+    }
     if (idempotency_count(c->req) > 1)
         c->idem_error = "the request carries more than one Idempotency-Key";
     else if (idem != NULL && (*idem == '\0' || strlen(idem) > SC_IDEMPOTENCY_KEY_MAX))

@@ -63,3 +63,33 @@ test("a template's from is held to the from-domain list, its reply_to to the to-
   await w.call(fromKey.key, 'POST', '/templates', { name: 'no from', html: 'x' });
   assert.equal(w.fake.received.at(-1).json.name, 'no from');
 });
+
+// POST a body under the Content-Type (and other headers) given.
+async function labelled(k, path, body, headers) {
+  const res = await fetch(`${w.proxy.url}${path}`,
+    { method: 'POST', headers: { authorization: `Bearer ${k.key}`, ...headers }, body });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { /* not JSON */ }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
+test("a template's body is held to JSON like a send's: no form label lets an unchecked from through", async () => {
+  // Checked as JSON, a form parser upstream would read from=CEO <ceo@evil.com>.
+  const body = '{"name":"t","from":"a@ok.com","html":"x&from=CEO%20%3Cceo%40evil.com%3E&y="}';
+  for (const type of ['application/x-www-form-urlencoded', 'text/plain']) {
+    const n = w.fake.received.length;
+    const res = await labelled(fromKey, '/templates', body, { 'content-type': type });
+    errorShape(assert, res, 415, 'validation_error');
+    assert.equal(w.fake.received.length, n, `${type} never reaches Resend`);
+  }
+  // Accepted ones go as exactly application/json, whatever the label said.
+  const n = w.fake.received.length;
+  await labelled(fromKey, '/templates', body,
+    { 'content-type': 'Application/JSON; charset=utf-8', 'content-encoding': 'identity' });
+  assert.equal(w.fake.received.length, n + 1);
+  const last = w.fake.received.at(-1);
+  assert.equal(last.headers['content-type'], 'application/json');
+  assert.equal(last.headers['content-encoding'], undefined);
+  assert.equal(last.body, body);
+});
