@@ -49,6 +49,7 @@ struct call {
     char key_id[40];
     int stale_tries;
     int looking_up;   /* head phase: call.lua asked only whether the key is live */
+    int live;         /* call.lua found the key live (not unknown, revoked, expired) */
     int64_t t0;
     int64_t t0_us, redis_t0_us;
 
@@ -818,6 +819,8 @@ script_done(redisReply *r, const char *errstr, void *arg)
         fail(c, 503, "service_unavailable", "unexpected answer from Redis; nothing was sent");
         return;
     }
+    c->live = strcmp(kind, "ok") == 0 || strcmp(kind, "stale") == 0 ||
+              strcmp(kind, "cap") == 0 || strcmp(kind, "not_own") == 0;
     if (strcmp(kind, "ok") == 0 && c->looking_up) { /* the key is live: its body next */
         c->looking_up = 0;
         read_body(c);
@@ -1178,9 +1181,12 @@ write_record(struct call *c)
     proxy_metrics_request(c->px->metrics, c->route ? c->route->name : "none",
                           c->decision ? c->decision : "error", c->reason ? c->reason : "",
                           c->status, sc_mono_us() - c->t0_us);
-    /* A caller without a known key: bounded per client address (flood.c).
-     * Such a call reserved nothing and has no intent to complete. */
-    if (c->key_id[0] == '\0' && !c->intent_written &&
+    /* A caller without a working key (none, unknown, revoked, expired, or
+     * refused before Redis confirmed it): bounded per client address
+     * (flood.c).  Such a call reserved nothing and has no intent to
+     * complete.  A revoked key is the credential most likely to be in an
+     * attacker's hands, so it is bounded like an unknown one. */
+    if (!c->live && !c->intent_written &&
         !proxy_flood_admit(c->px->flood, c->client, c->status))
         return;
     if (!c->rec_filled) /* a send's intent already filled it */

@@ -2,8 +2,8 @@
  * flood.c - the call records of callers without a known vault key, bounded
  * (SPEC §3).
  *
- * A caller with no key, a malformed one or an unknown one is refused before
- * anything is forwarded, but each refusal is a call record in Redis, and a
+ * A caller with no key, or a malformed, unknown, revoked or expired one, is
+ * refused before anything is forwarded, but each refusal is a call record in Redis, and a
  * record costs about 1.6 KB: 20,000 such requests a second would fill a
  * Redis with maxmemory and noeviction in minutes, and then every agent gets
  * 503.  So these records are written one by one only up to

@@ -75,6 +75,38 @@ test(`${N} calls without a working key: bounded records, every call counted`, as
   assert.equal(w.cli(['log', 'verify']).code, 0, 'the summaries are chained like any record');
 });
 
+test('a revoked key is bounded like an unknown one', async () => {
+  const k = w.issue();
+  assert.equal(w.cli(['key', 'revoke', k.id]).code, 0);
+  const M = 3000;
+  const t0 = Date.now();
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  let next = 0;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (next < M) {
+      next++;
+      const r = await httpCall(w.proxy.url, { path: '/emails/x', headers: { authorization: `Bearer ${k.key}` }, agent });
+      assert.equal(r.status, 403);
+    }
+  }));
+  const seconds = Math.ceil((Date.now() - t0) / 1000) + 1;
+  agent.destroy();
+  const json = (args) => w.cli(['log', 'query', ...args, '--format', 'json']).stdout.trim().split('\n')
+    .filter(Boolean).map((l) => JSON.parse(l));
+  // The key's own records first, at most 1,000 (all of them, before the bound).
+  let mine = json(['--key', k.id, '--limit', '1000']);
+  assert.ok(mine.length <= 50 * seconds, `${mine.length} single records in ${seconds} s`);
+  assert.ok(mine.every((r) => r.reason === 'revoked'));
+  let counted = 0;
+  for (let i = 0; i < 100 && mine.length + counted < M; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    mine = json(['--key', k.id, '--limit', '1000']);
+    counted = json(['--since', new Date(t0).toISOString(), '--limit', '100000'])
+      .filter((r) => r.reason === 'unauthenticated_flood').reduce((n, r) => n + r.count, 0);
+  }
+  assert.equal(mine.length + counted, M, 'each refusal once, in a record or a count');
+});
+
 test('Redis out of memory: 503 says so, and so does the log', async () => {
   const k = w.issue();
   w.redis.cli('CONFIG', 'SET', 'maxmemory', '1');
