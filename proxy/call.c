@@ -1209,8 +1209,9 @@ write_record(struct call *c)
     st.ids = (const char *const *)c->ids;
     st.nids = c->nids;
     /* Given all back: a repeat of this send must reserve anew. */
-    st.idem_key = c->reserved > 0 && c->refund >= c->reserved ? c->idem_key : "";
+    st.idem_key = c->reserved > 0 ? c->idem_key : "";
     st.idem_value = c->idem_val;
+    st.idem_kept = c->refund < c->reserved;
     store_audit_log_write(c->px->audit, rec, c->intent_written ? c->id : NULL,
                           c->is_send ? &st : NULL);
 }

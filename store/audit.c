@@ -452,7 +452,7 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     names[n] = "mac";
     vals[n++] = mac;
 
-    argc = 1 + 13 + (st ? (int)st->nids : 0) + 2 * n + 2;
+    argc = 1 + 13 + (st ? (int)st->nids : 0) + 2 * n + 3;
     src = calloc((size_t)argc, sizeof(*src));
     if (src == NULL) {
         free(packed);
@@ -481,6 +481,7 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     }
     src[a++] = st && st->idem_key ? st->idem_key : "";
     src[a++] = st && st->idem_value ? st->idem_value : "";
+    src[a++] = st && st->idem_kept ? "1" : "0";
     /* One block: the pointers, then the strings they point to. */
     for (int i = 0; i < argc; i++)
         bytes += strlen(src[i]) + 1;

@@ -100,8 +100,11 @@ struct store_audit_settle {
     long long owner_ttl_s;   /* how long to remember each email's family */
     const char *const *ids;  /* Resend email ids returned */
     size_t nids;
-    const char *idem_key;    /* replay record to delete (all was given back), or NULL */
-    const char *idem_value;  /* ... only if it still holds this */
+    const char *idem_key;    /* the replay record the send set, or NULL */
+    const char *idem_value;  /* ... changed only if it still holds this */
+    int idem_kept;           /* 1: the send kept its reservation: the record now
+                              * lets a repeat replay; 0: all was given back:
+                              * the record goes, and a repeat reserves anew */
 };
 
 /* ---- a writer's chain ---- */

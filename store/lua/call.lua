@@ -40,10 +40,14 @@
 --
 -- Idempotent replays (SPEC §3): sc:idem:<family>:<sha256 of the key> holds
 -- "<sha256 of the body>:<request id>" of the send that reserved under that
--- key, for 24 h.  A send repeating key and body while it exists reserves
+-- key, for 24 h; its settlement (log_write.lua) deletes it when all was
+-- given back, or confirms it (":ok" appended) when the reservation was
+-- kept.  A send repeating key and body of a confirmed record reserves
 -- nothing (its intent is still written) and is forwarded, so Resend
--- replays.  Another body under the key reserves as a new send and leaves
--- the record to the send that set it.
+-- replays.  While the first is still in flight a repeat reserves like any
+-- send (the counter may run ahead, never behind: a repeat cannot go out
+-- unreserved if the first is then given back).  Another body under the key
+-- reserves as a new send and leaves the record to the send that set it.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nows = string.format('%d', now)
@@ -101,7 +105,8 @@ local ik, iv = '', ''
 if ARGV[9] and ARGV[9] ~= '' then
   local k = 'sc:idem:' .. family .. ':' .. ARGV[9]
   local prev = redis.call('GET', k)
-  if prev and string.sub(prev, 1, #ARGV[10] + 1) == ARGV[10] .. ':' then
+  if prev and string.sub(prev, 1, #ARGV[10] + 1) == ARGV[10] .. ':' and
+     string.sub(prev, -3) == ':ok' then
     intent()
     return {'ok', id, nows, '', string.format('%d', used), '', ''}
   end

@@ -14,8 +14,11 @@
 --   +12 m, then +13 .. +12+m the Resend email ids returned
 --   +13+m .. +22+m the record's 5 field, value pairs (r, w, seq, prev, mac)
 --   +23+m the idempotent-replay record call.lua set for this send ("" if
---         none), deleted with a full refund if it still holds +24+m
+--         none), changed only if it still holds +24+m
 --   +24+m its value
+--   +25+m "1": the send kept its reservation, the record is confirmed
+--         ("<value>:ok") and lets an identical repeat replay; "0": all of it
+--         was given back, the record is deleted and a repeat reserves anew
 -- A record whose seq its writer already wrote (bit set in
 -- sc:logbits:<writer>) is a re-send after a lost reply: neither it nor its
 -- settlement is applied twice.  Index entries and intent removals of the
@@ -50,7 +53,11 @@ while i <= #ARGV do
     end
     local ik = ARGV[f + 10]
     if ik ~= '' and redis.call('GET', ik) == ARGV[f + 11] then
-      redis.call('DEL', ik)
+      if ARGV[f + 12] == '1' then
+        redis.call('SET', ik, ARGV[f + 11] .. ':ok', 'KEEPTTL')
+      else
+        redis.call('DEL', ik)
+      end
     end
     for j = i + 13, i + 12 + m do
       redis.call('SET', 'sc:em:' .. ARGV[j], ARGV[i + 10], 'EX', ARGV[i + 11])
@@ -69,7 +76,7 @@ while i <= #ARGV do
     rids[#rids + 1] = ARGV[i + 3]
     ikeys[#ikeys + 1] = 'sc:intent:' .. ARGV[i + 3]
   end
-  i = f + 12
+  i = f + 13
 end
 for _, k in ipairs(order) do
   redis.call('ZADD', k, unpack(idx[k]))

@@ -68,3 +68,22 @@ test('a repeat of a send that was itself a replay is still a replay (one reserva
   assert.equal((await send(k, 'M')).status, 200, 'still a replay');
   assert.equal(counter(k), 1);
 });
+
+test('a repeat while the first send is in flight reserves like a new send', async () => {
+  // Were it a replay then, and Resend refused the first (all given back)
+  // but sent the repeat, an email would go out with nothing reserved.
+  const k = w.issue(['--daily-cap', '1']);
+  w.fake.next({ hang: true });
+  const first = send(k, 'F');
+  for (let i = 0; i < 200 && w.fake.hanging.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(w.fake.hanging.length, 1, 'the first send is held by Resend');
+  const n = w.fake.received.length;
+  errorShape(assert, await send(k, 'F'), 429, 'daily_quota_exceeded');
+  assert.equal(w.fake.received.length, n, 'the repeat did not go out unreserved');
+  const res = w.fake.hanging.pop();
+  res.writeHead(422, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ statusCode: 422, name: 'validation_error', message: 'bad' }));
+  assert.equal((await first).status, 422);
+  await w.waitForLog(2, ['--key', k.id]);
+  assert.equal(counter(k), 0, 'all given back');
+});
