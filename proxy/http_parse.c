@@ -396,11 +396,14 @@ chunk_size(const char *line)
     const char *c = line, *ext;
     int64_t sz = 0;
 
-    for (; isxdigit((unsigned char)*c) && c - line <= 15; c++)
+    /* 15 digits at most are read, so sz stays below 2^60: a 16th digit
+     * is refused before it could overflow (found by fuzz_http). */
+    for (; isxdigit((unsigned char)*c) && c - line < 15; c++)
         sz = sz * 16 +
              (isdigit((unsigned char)*c) ? *c - '0' : tolower((unsigned char)*c) - 'a' + 10);
     ext = c + strspn(c, " \t");
-    if (c == line || c - line > 15 || (*ext != '\0' && *ext != ';') || (ext != c && *ext == '\0'))
+    if (c == line || isxdigit((unsigned char)*c) || (*ext != '\0' && *ext != ';') ||
+        (ext != c && *ext == '\0'))
         return -1;
     return sz;
 }
