@@ -2,14 +2,19 @@
  * http.c - HTTP/1.1 request parsing and response writing on bufferevents.
  * See http.h for the rules and why this is not evhttp.
  *
+ * The bytes of a request are parsed by proxy/http_parse.c (no I/O); this
+ * file feeds it from the bufferevent and keeps the limits that span
+ * requests, the deadlines and the connection bookkeeping.
+ *
  * Life of a connection: IDLE (keep-alive, idle timer) -> HEAD (first byte
- * seen, absolute read deadline armed) -> BODY or CHUNK_* -> HANDLING (the
+ * seen, absolute read deadline armed) -> BODY -> HANDLING (the
  * handler owns the request; input is left buffered) -> WRITING -> IDLE or
  * closed.  A request outlives its connection: when the client goes away
  * while the request is handled, the request is detached and its response
  * dropped, so the handler can still finish (and audit) it.
  */
 #include "http.h"
+#include "http_parse.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -41,8 +46,7 @@
  * C_LINGER: the answer to a refused request is out; what the client still
  * sends is read and dropped for a bounded time, then the connection closes
  * (so the client reads the answer instead of a reset). */
-enum cstate { C_IDLE, C_HEAD, C_HELD, C_BODY, C_CHUNK_SIZE, C_CHUNK_DATA, C_CHUNK_CRLF,
-              C_TRAILER, C_HANDLING, C_WRITING, C_LINGER };
+enum cstate { C_IDLE, C_HEAD, C_HELD, C_BODY, C_HANDLING, C_WRITING, C_LINGER };
 
 /* Open connections of one client IP address (not port), for
  * --max-conns-per-client; one per address with connections, in a small
@@ -89,7 +93,6 @@ struct http_conn {
     struct event *resume; /* run process() from the loop (proxy_http_read_body) */
     enum cstate state;
     struct http_request *req;
-    size_t head_bytes;
     int keepalive;
     int closing; /* close once the response is written */
     int linger;  /* ... after reading and dropping what the client still sends */
@@ -97,22 +100,11 @@ struct http_conn {
     char peer[64];
 };
 
-struct hdr {
-    char *name;
-    char *value;
-};
-
 struct http_request {
     struct http_server *srv;
     struct http_conn *conn; /* NULL once the client is gone */
-    char *line;             /* request line storage */
-    char *method, *target;
-    int minor;              /* HTTP/1.minor */
-    struct hdr hdr[SC_HTTP_MAX_HEADERS];
-    int nhdr;
+    struct http_parser *p;  /* the request's head, and the state of its body */
     struct evbuffer *body;
-    int64_t body_left;      /* Content-Length bytes still to read, or chunk bytes */
-    int chunked;
     int has_body;           /* Content-Length > 0 or chunked */
     struct evbuffer *resp_hdrs;
     int handed;             /* given to the handler (counts as in flight) */
@@ -167,10 +159,11 @@ req_new(struct http_conn *c)
         return NULL;
     r->srv = c->srv;
     r->conn = c;
-    r->minor = 1;
+    r->p = proxy_http_parse_new(c->srv->lim.max_body);
     r->body = evbuffer_new();
     r->resp_hdrs = evbuffer_new();
-    if (r->body == NULL || r->resp_hdrs == NULL) {
+    if (r->p == NULL || r->body == NULL || r->resp_hdrs == NULL) {
+        proxy_http_parse_free(r->p);
         if (r->body)
             evbuffer_free(r->body);
         if (r->resp_hdrs)
@@ -188,18 +181,10 @@ req_free(struct http_request *r)
     if (r == NULL)
         return;
     r->srv->pending_body -= r->pending;
-    free(r->line);
-    for (int i = 0; i < r->nhdr; i++)
-        free(r->hdr[i].name); /* value points into the same allocation */
+    proxy_http_parse_free(r->p);
     evbuffer_free(r->body);
     evbuffer_free(r->resp_hdrs);
     free(r);
-}
-
-static int
-is_tchar(int ch)
-{
-    return isalnum(ch) || (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
 /* From here on the request is the handler's and counts as in flight. */
@@ -235,167 +220,6 @@ refuse(struct http_conn *c, int status, const char *msg)
     c->srv->on_error(r, status, msg, c->srv->arg);
 }
 
-/* ---- parsing ---- */
-
-static int
-parse_request_line(struct http_request *r, char *line)
-{
-    char *sp1 = strchr(line, ' '), *sp2;
-
-    if (sp1 == NULL)
-        return -1;
-    sp2 = strchr(sp1 + 1, ' ');
-    if (sp2 == NULL || strchr(sp2 + 1, ' ') != NULL)
-        return -1;
-    *sp1 = *sp2 = '\0';
-    for (char *p = line; *p; p++)
-        if (!is_tchar((unsigned char)*p))
-            return -1;
-    if (*line == '\0' || sp1[1] == '\0')
-        return -1;
-    for (char *p = sp1 + 1; *p; p++)
-        if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-            return -1;
-    if (strcmp(sp2 + 1, "HTTP/1.1") == 0)
-        r->minor = 1;
-    else if (strcmp(sp2 + 1, "HTTP/1.0") == 0)
-        r->minor = 0;
-    else
-        return -1;
-    r->line = line;
-    r->method = line;
-    r->target = sp1 + 1;
-    return 0;
-}
-
-/* Parse "Name: value" (line is taken over).  0, -1 bad, -2 too many. */
-static int
-parse_header(struct http_request *r, char *line)
-{
-    char *colon = strchr(line, ':'), *v, *e;
-
-    if (r->nhdr >= SC_HTTP_MAX_HEADERS)
-        return -2;
-    if (colon == NULL || colon == line || line[0] == ' ' || line[0] == '\t')
-        return -1; /* includes obs-fold, which RFC 9112 §5.2 lets a server reject */
-    for (char *p = line; p < colon; p++)
-        if (!is_tchar((unsigned char)*p))
-            return -1;
-    *colon = '\0';
-    v = colon + 1;
-    while (*v == ' ' || *v == '\t')
-        v++;
-    e = v + strlen(v);
-    while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-        *--e = '\0';
-    for (char *p = v; *p; p++)
-        if (*p == '\r' || *p == '\n' || ((unsigned char)*p < 0x20 && *p != '\t') || *p == 0x7f)
-            return -1;
-    r->hdr[r->nhdr].name = line;
-    r->hdr[r->nhdr].value = v;
-    r->nhdr++;
-    return 0;
-}
-
-/*
- * Does a Connection header name a field that decides how the request is
- * framed or authorised?  A hop that honours Connection removes the fields it
- * names, so the upstream would read a different request (its body type,
- * length or key) from the one checked here (SPEC §3).
- */
-static int
-connection_names_framing(const struct http_request *r)
-{
-    static const char *const framing_fields[] = {"Content-Type", "Content-Length",
-                                                 "Transfer-Encoding", "Authorization", "Host"};
-
-    for (int i = 0; i < r->nhdr; i++) {
-        const char *p = r->hdr[i].value;
-
-        if (strcasecmp(r->hdr[i].name, "Connection") != 0)
-            continue;
-        while (*p != '\0') {
-            size_t n;
-
-            p += strspn(p, " \t,");
-            n = strcspn(p, " \t,");
-            for (size_t k = 0; k < sizeof(framing_fields) / sizeof(framing_fields[0]); k++)
-                if (n == strlen(framing_fields[k]) && strncasecmp(p, framing_fields[k], n) == 0)
-                    return 1;
-            p += n;
-        }
-    }
-    return 0;
-}
-
-/* All headers are in: decide the framing.  0 ok, or sets a refusal. */
-static int
-framing(struct http_conn *c)
-{
-    struct http_request *r = c->req;
-    const char *te = NULL, *cl = NULL, *conn;
-    int nte = 0, ncl = 0, nhost = proxy_http_header_count(r, "Host");
-    int64_t len = 0;
-
-    for (int i = 0; i < r->nhdr; i++) {
-        if (strcasecmp(r->hdr[i].name, "Transfer-Encoding") == 0) {
-            te = r->hdr[i].value;
-            nte++;
-        } else if (strcasecmp(r->hdr[i].name, "Content-Length") == 0) {
-            cl = r->hdr[i].value;
-            ncl++;
-        }
-    }
-    conn = proxy_http_header(r, "Connection");
-    if (r->minor == 0)
-        c->keepalive = conn != NULL && strcasestr(conn, "keep-alive") != NULL;
-    else
-        c->keepalive = !(conn != NULL && strcasestr(conn, "close") != NULL);
-
-    if (nte > 0 && ncl > 0) {
-        refuse(c, 400, "the request has both Transfer-Encoding and Content-Length");
-        return -1;
-    }
-    /* RFC 9112 §3.2: an HTTP/1.1 request without Host, or any request with
-     * more than one, gets 400. */
-    if (nhost > 1 || (nhost == 0 && r->minor == 1)) {
-        refuse(c, 400, "an HTTP/1.1 request carries exactly one Host header");
-        return -1;
-    }
-    if (connection_names_framing(r)) {
-        refuse(c, 400,
-               "the Connection header may not name Content-Type, Content-Length, "
-               "Transfer-Encoding, Authorization or Host");
-        return -1;
-    }
-    if (ncl > 1) {
-        refuse(c, 400, "the request has more than one Content-Length");
-        return -1;
-    }
-    if (nte > 1 || (te != NULL && (r->minor == 0 || strcasecmp(te, "chunked") != 0))) {
-        refuse(c, 400, "only Transfer-Encoding: chunked is accepted");
-        return -1;
-    }
-    if (cl != NULL) {
-        if (strlen(cl) > 18 || sc_parse_i64(cl, 0, INT64_MAX, &len) != 0 ||
-            !isdigit((unsigned char)cl[0])) {
-            refuse(c, 400, "Content-Length is not a number");
-            return -1;
-        }
-        if (len > c->srv->lim.max_body) {
-            char msg[160];
-            snprintf(msg, sizeof(msg), "the request body is larger than the %lld bytes allowed",
-                     (long long)c->srv->lim.max_body);
-            refuse(c, 413, msg);
-            return -1;
-        }
-    }
-    r->chunked = te != NULL;
-    r->body_left = len;
-    r->has_body = r->chunked || len > 0;
-    return 0;
-}
-
 /* Reserve a Content-Length body's bytes in the server's budget before any
  * is read (a chunked body reserves its bytes as they arrive). */
 static int
@@ -403,11 +227,13 @@ reserve_body(struct http_request *r)
 {
     struct http_server *srv = r->srv;
 
-    if (r->chunked || r->body_left == 0)
+    int64_t len = proxy_http_parse_length(r->p);
+
+    if (proxy_http_parse_framing(r->p) != HTTP_FRAMING_LENGTH || len == 0)
         return 0;
-    if (r->body_left > srv->lim.max_pending_body - srv->pending_body)
+    if (len > srv->lim.max_pending_body - srv->pending_body)
         return -1;
-    r->pending = r->body_left;
+    r->pending = len;
     srv->pending_body += r->pending;
     return 0;
 }
@@ -419,12 +245,12 @@ start_body(struct http_conn *c)
     struct http_request *r = c->req;
     const char *expect = proxy_http_header(r, "Expect");
 
-    if (expect != NULL && strcasecmp(expect, "100-continue") == 0 && r->minor == 1 &&
-        (r->chunked || r->body_left > 0)) {
+    if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
+        proxy_http_parse_minor(r->p) == 1 && r->has_body) {
         evbuffer_add(bufferevent_get_output(c->bev), "HTTP/1.1 100 Continue\r\n\r\n", 25);
         send_output(c);
     }
-    c->state = r->chunked ? C_CHUNK_SIZE : C_BODY;
+    c->state = C_BODY;
 }
 
 static void
@@ -461,87 +287,92 @@ dispatch(struct http_conn *c)
     c->srv->handler(r, c->srv->arg);
 }
 
+/*
+ * The head is in and its framing decided: settle the connection's
+ * keep-alive, then let the head handler decide whether the body is read
+ * (or read it at once).  0 to go on reading, -1 to stop.
+ */
 static int
-body_too_big(struct http_conn *c, size_t more)
+head_done(struct http_conn *c)
 {
-    char msg[160];
+    struct http_request *r = c->req;
+    const char *conn = proxy_http_header(r, "Connection");
 
-    if ((int64_t)(evbuffer_get_length(c->req->body) + more) <= c->srv->lim.max_body)
-        return 0;
-    snprintf(msg, sizeof(msg), "the request body is larger than the %lld bytes allowed",
-             (long long)c->srv->lim.max_body);
-    refuse(c, 413, msg);
-    return 1;
-}
-
-/* Read one CRLF-terminated line into a new string; NULL if no full line
- * yet.  *too_long is set to 1 when the buffered bytes exceed cap without a
- * line end, to -1 when the line holds a NUL, a CR or a LF of its own: RFC
- * 9112 §2.2 lets a recipient take a bare LF as a line end, and one that
- * does reads such a request differently from one that does not, so a
- * proxy that checks what it forwards accepts CRLF only. */
-static char *
-getline_bounded(struct evbuffer *in, size_t cap, size_t *used, int *too_long)
-{
-    size_t n;
-    char *line;
-
-    *too_long = 0;
-    line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF_STRICT);
-    if (line == NULL) {
-        if (evbuffer_search(in, "\n", 1, NULL).pos >= 0)
-            *too_long = -1; /* a LF without its CR */
-        else if (evbuffer_get_length(in) + *used > cap)
-            *too_long = 1;
-        return NULL;
-    }
-    *used += n + 2;
-    if (*used > cap || memchr(line, '\0', n) != NULL || memchr(line, '\r', n) != NULL ||
-        memchr(line, '\n', n) != NULL) {
-        *too_long = *used > cap;
-        if (!*too_long) {
-            free(line);
-            *too_long = -1;
-            return NULL;
-        }
-        free(line);
-        return NULL;
-    }
-    return line;
-}
-
-/* Move up to body_left buffered bytes into the request body.  -1 when
- * nothing is buffered yet (wait for more), else 0. */
-static int
-take_body(struct http_conn *c, struct evbuffer *in)
-{
-    size_t avail = evbuffer_get_length(in);
-    size_t take = avail < (size_t)c->req->body_left ? avail : (size_t)c->req->body_left;
-
-    if (take == 0)
+    if (proxy_http_parse_minor(r->p) == 0)
+        c->keepalive = conn != NULL && strcasestr(conn, "keep-alive") != NULL;
+    else
+        c->keepalive = !(conn != NULL && strcasestr(conn, "close") != NULL);
+    r->has_body = proxy_http_parse_framing(r->p) == HTTP_FRAMING_CHUNKED ||
+                  proxy_http_parse_length(r->p) > 0;
+    if (c->srv->head != NULL) {
+        /* The head handler decides whether the body is read. */
+        c->state = C_HELD;
+        hand(r);
+        c->srv->head(r, c->srv->arg);
         return -1;
-    if (c->req->chunked) { /* a chunked body reserves its bytes as they arrive */
-        struct http_server *srv = c->srv;
-
-        if ((int64_t)take > srv->lim.max_pending_body - srv->pending_body) {
-            budget_refused(c);
-            return -2;
-        }
-        c->req->pending += (int64_t)take;
-        srv->pending_body += (int64_t)take;
     }
-    evbuffer_remove_buffer(in, c->req->body, take);
-    c->req->body_left -= (int64_t)take;
+    if (reserve_body(r) != 0) {
+        budget_refused(c);
+        return -1;
+    }
+    start_body(c);
     return 0;
+}
+
+/*
+ * Hand the first buffered segment to the request's parser and act on what
+ * it found.  0 to go on, -1 to stop (wait for input, or the request left
+ * this state).  Body bytes move into the request's body without a copy.
+ */
+static int
+parse_some(struct http_conn *c, struct evbuffer *in)
+{
+    struct http_request *r = c->req;
+    struct evbuffer_iovec v = {NULL, 0};
+    struct http_parse_out o;
+    char msg[200];
+
+    if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+        v.iov_len = 0;
+    switch (proxy_http_parse_feed(r->p, v.iov_base, v.iov_len, &o)) {
+    case HTTP_PARSE_MORE:
+        evbuffer_drain(in, o.used);
+        return evbuffer_get_length(in) > 0 ? 0 : -1;
+    case HTTP_PARSE_HEAD:
+        evbuffer_drain(in, o.used);
+        return head_done(c);
+    case HTTP_PARSE_BODY:
+        if (proxy_http_parse_framing(r->p) == HTTP_FRAMING_CHUNKED) {
+            /* a chunked body reserves its bytes as they arrive */
+            struct http_server *srv = c->srv;
+
+            if ((int64_t)o.body_len > srv->lim.max_pending_body - srv->pending_body) {
+                budget_refused(c);
+                return -1;
+            }
+            r->pending += (int64_t)o.body_len;
+            srv->pending_body += (int64_t)o.body_len;
+        }
+        evbuffer_drain(in, o.body_off);
+        evbuffer_remove_buffer(in, r->body, o.body_len);
+        return 0;
+    case HTTP_PARSE_DONE:
+        evbuffer_drain(in, o.used);
+        dispatch(c);
+        return -1;
+    case HTTP_PARSE_ERROR:
+        break;
+    }
+    /* the message lives in the parser, which the answer frees */
+    sc_strlcpy(msg, proxy_http_parse_message(r->p), sizeof(msg));
+    refuse(c, proxy_http_parse_status(r->p), msg);
+    return -1;
 }
 
 static void
 process(struct http_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
-    struct http_request *r;
-    char *line;
-    int too_long;
 
     for (;;) {
         switch (c->state) {
@@ -558,156 +389,13 @@ process(struct http_conn *c)
                 conn_free(c);
                 return;
             }
-            c->head_bytes = 0;
             c->state = C_HEAD;
             arm(c, c->srv->lim.read_deadline_ms);
             break;
         case C_HEAD:
-            r = c->req;
-            line = getline_bounded(in, SC_HTTP_MAX_HEADER_BYTES, &c->head_bytes, &too_long);
-            if (line == NULL) {
-                if (too_long > 0)
-                    refuse(c, 413, "the request header block is too large");
-                else if (too_long < 0)
-                    refuse(c, 400,
-                           "the request head holds a NUL byte, or a CR or LF outside a CRLF "
-                           "line end");
-                return;
-            }
-            if (r->method == NULL) {
-                if (*line == '\0' && c->head_bytes <= 8) { /* RFC 9112 §2.2: skip a blank line */
-                    free(line);
-                    break;
-                }
-                if (parse_request_line(r, line) != 0) {
-                    free(line);
-                    refuse(c, 400, "malformed request line");
-                    return;
-                }
-                break;
-            }
-            if (*line == '\0') {
-                free(line);
-                if (framing(c) != 0)
-                    return;
-                if (c->srv->head != NULL) {
-                    /* The head handler decides whether the body is read. */
-                    c->state = C_HELD;
-                    hand(r);
-                    c->srv->head(r, c->srv->arg);
-                    return;
-                }
-                if (reserve_body(r) != 0) {
-                    budget_refused(c);
-                    return;
-                }
-                start_body(c);
-                break;
-            }
-            switch (parse_header(r, line)) {
-            case 0:
-                break;
-            case -2:
-                free(line);
-                refuse(c, 413, "the request has too many header fields");
-                return;
-            default:
-                free(line);
-                refuse(c, 400, "malformed header field");
-                return;
-            }
-            break;
         case C_BODY:
-            if (c->req->body_left == 0) {
-                dispatch(c);
+            if (parse_some(c, in) != 0)
                 return;
-            }
-            if (take_body(c, in) < 0)
-                return;
-            break;
-        case C_CHUNK_SIZE: {
-            size_t used = 0;
-            char *end;
-            unsigned long long sz;
-
-            line = getline_bounded(in, SC_HTTP_MAX_CHUNK_LINE, &used, &too_long);
-            if (line == NULL) {
-                if (too_long)
-                    refuse(c, 400, "malformed chunked body");
-                return;
-            }
-            /* chunk-size = 1*HEXDIG, then optional BWS and chunk-ext (RFC 9112
-             * §7.1): no sign, no "0x" (strtoull would take both), nothing
-             * else. */
-            sz = 0;
-            for (end = line; isxdigit((unsigned char)*end) && end - line <= 15; end++)
-                sz = sz * 16 + (unsigned)(isdigit((unsigned char)*end)
-                                              ? *end - '0'
-                                              : tolower((unsigned char)*end) - 'a' + 10);
-            {
-                const char *ext = end + strspn(end, " \t");
-
-                if (end == line || end - line > 15 || (*ext != '\0' && *ext != ';') ||
-                    (ext != end && *ext == '\0'))
-                    end = NULL;
-            }
-            if (end == NULL) {
-                free(line);
-                refuse(c, 400, "malformed chunk size");
-                return;
-            }
-            free(line);
-            if (sz == 0) {
-                c->state = C_TRAILER;
-                break;
-            }
-            if (body_too_big(c, (size_t)sz))
-                return;
-            c->req->body_left = (int64_t)sz;
-            c->state = C_CHUNK_DATA;
-            break;
-        }
-        case C_CHUNK_DATA:
-            if (take_body(c, in) < 0)
-                return;
-            if (c->req->body_left == 0)
-                c->state = C_CHUNK_CRLF;
-            break;
-        case C_CHUNK_CRLF: {
-            size_t used = 0;
-
-            line = getline_bounded(in, 2, &used, &too_long);
-            if (line == NULL) {
-                if (too_long)
-                    refuse(c, 400, "malformed chunked body");
-                return;
-            }
-            if (*line != '\0') {
-                free(line);
-                refuse(c, 400, "malformed chunked body");
-                return;
-            }
-            free(line);
-            c->state = C_CHUNK_SIZE;
-            break;
-        }
-        case C_TRAILER:
-            /* Trailer fields are read and dropped: nothing after the body
-             * may change what was checked. */
-            line = getline_bounded(in, SC_HTTP_MAX_HEADER_BYTES, &c->head_bytes, &too_long);
-            if (line == NULL) {
-                if (too_long > 0)
-                    refuse(c, 413, "the request trailer is too large");
-                else if (too_long < 0)
-                    refuse(c, 400, "malformed chunked body");
-                return;
-            }
-            if (*line == '\0') {
-                free(line);
-                dispatch(c);
-                return;
-            }
-            free(line);
             break;
         case C_LINGER:
             c->lingered += evbuffer_get_length(in);
@@ -1286,44 +974,42 @@ proxy_http_free(struct http_server *srv)
 const char *
 proxy_http_method(const struct http_request *req)
 {
-    return req->method;
+    return proxy_http_parse_method(req->p);
 }
 
 const char *
 proxy_http_target(const struct http_request *req)
 {
-    return req->target;
+    return proxy_http_parse_target(req->p);
 }
 
 const char *
 proxy_http_header(const struct http_request *req, const char *name)
 {
-    for (int i = 0; i < req->nhdr; i++)
-        if (strcasecmp(req->hdr[i].name, name) == 0)
-            return req->hdr[i].value;
+    const char *n, *v;
+
+    for (int i = 0; proxy_http_parse_header_at(req->p, i, &n, &v) == 0; i++)
+        if (strcasecmp(n, name) == 0)
+            return v;
     return NULL;
 }
 
 int
 proxy_http_header_count(const struct http_request *req, const char *name)
 {
-    int n = 0;
+    const char *n, *v;
+    int count = 0;
 
-    for (int i = 0; i < req->nhdr; i++)
-        if (strcasecmp(req->hdr[i].name, name) == 0)
-            n++;
-    return n;
+    for (int i = 0; proxy_http_parse_header_at(req->p, i, &n, &v) == 0; i++)
+        count += strcasecmp(n, name) == 0;
+    return count;
 }
 
 int
 proxy_http_header_at(const struct http_request *req, int i, const char **name,
                      const char **value)
 {
-    if (i < 0 || i >= req->nhdr)
-        return -1;
-    *name = req->hdr[i].name;
-    *value = req->hdr[i].value;
-    return 0;
+    return proxy_http_parse_header_at(req->p, i, name, value);
 }
 
 struct evbuffer *
@@ -1442,12 +1128,14 @@ proxy_http_respond(struct http_request *req, int status, const char *body, size_
         }
         evtimer_del(c->timer);
         close_after = c->closing || !c->keepalive || srv->draining;
-        int head = req->method != NULL && strcmp(req->method, "HEAD") == 0;
+        const char *method = proxy_http_parse_method(req->p);
+        int head = method != NULL && strcmp(method, "HEAD") == 0;
+        int minor = proxy_http_parse_minor(req->p);
 
         char line[64], *o = line;
         const char *rs = reason(status);
 
-        memcpy(o, req->minor ? "HTTP/1.1 " : "HTTP/1.0 ", 9);
+        memcpy(o, minor ? "HTTP/1.1 " : "HTTP/1.0 ", 9);
         o = sc_put_u64(o + 9, (uint64_t)status);
         *o++ = ' ';
         memcpy(o, rs, strlen(rs)); /* the longest reason is 21 bytes */
@@ -1465,7 +1153,7 @@ proxy_http_respond(struct http_request *req, int status, const char *body, size_
         }
         if (close_after)
             evbuffer_add(out, "Connection: close\r\n", 19);
-        else if (req->minor == 0)
+        else if (minor == 0)
             evbuffer_add(out, "Connection: keep-alive\r\n", 24);
         evbuffer_add(out, "\r\n", 2);
         if (len > 0 && !head)

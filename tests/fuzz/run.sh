@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-30}
 CC=clang cmake -S . -B build-fuzz -DFUZZ=ON -DWITH_TESTS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_addr fuzz_send fuzz_json >/dev/null
-for t in addr send json; do
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_addr fuzz_send fuzz_json fuzz_http >/dev/null
+for t in addr send json http; do
   bin=build-fuzz/tests/fuzz/fuzz_$t
   if [ -d "tests/fuzz/regressions/$t" ] && [ -n "$(ls -A "tests/fuzz/regressions/$t")" ]; then
     "$bin" tests/fuzz/regressions/$t/* >/dev/null 2>&1 || { echo "fuzz_$t: a kept crasher fails again"; exit 1; }
