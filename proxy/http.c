@@ -75,7 +75,7 @@ struct http_server {
     struct http_client *clients[CLIENT_BUCKETS];
     long nconns;
     long inflight;
-    int64_t pending_body; /* bytes held by, or promised to, bodies of requests */
+    int64_t pending_body; /* bytes of request bodies received and held */
     int draining;
     void (*drained)(void *);
     void *drained_arg;
@@ -220,21 +220,40 @@ refuse(struct http_conn *c, int status, const char *msg)
     c->srv->on_error(r, status, msg, c->srv->arg);
 }
 
-/* Reserve a Content-Length body's bytes in the server's budget before any
- * is read (a chunked body reserves its bytes as they arrive). */
+/*
+ * May a body be read now?  The budget counts bytes that arrived, not bytes
+ * announced: reserving a Content-Length up front let anyone with a key hold
+ * the whole budget for the read deadline by sending headers alone
+ * (seven "Content-Length: 41943040" heads for 256 MiB), refusing every
+ * other caller's body.  A Content-Length body that would not fit in what is
+ * held now is refused before it is read; once read, every body counts its
+ * bytes as they arrive (count_body), and one that would pass the budget is
+ * refused then.
+ */
 static int
-reserve_body(struct http_request *r)
+body_fits(struct http_request *r)
+{
+    struct http_server *srv = r->srv;
+    int64_t len = proxy_http_parse_length(r->p);
+
+    if (srv->pending_body >= srv->lim.max_pending_body)
+        return -1;
+    if (proxy_http_parse_framing(r->p) == HTTP_FRAMING_LENGTH &&
+        len > srv->lim.max_pending_body - srv->pending_body)
+        return -1;
+    return 0;
+}
+
+/* n more body bytes arrived: count them, or -1 past the budget. */
+static int
+count_body(struct http_request *r, size_t n)
 {
     struct http_server *srv = r->srv;
 
-    int64_t len = proxy_http_parse_length(r->p);
-
-    if (proxy_http_parse_framing(r->p) != HTTP_FRAMING_LENGTH || len == 0)
-        return 0;
-    if (len > srv->lim.max_pending_body - srv->pending_body)
+    if ((int64_t)n > srv->lim.max_pending_body - srv->pending_body)
         return -1;
-    r->pending = len;
-    srv->pending_body += r->pending;
+    r->pending += (int64_t)n;
+    srv->pending_body += (int64_t)n;
     return 0;
 }
 
@@ -311,7 +330,7 @@ head_done(struct http_conn *c)
         c->srv->head(r, c->srv->arg);
         return -1;
     }
-    if (reserve_body(r) != 0) {
+    if (body_fits(r) != 0) {
         budget_refused(c);
         return -1;
     }
@@ -342,16 +361,9 @@ parse_some(struct http_conn *c, struct evbuffer *in)
         evbuffer_drain(in, o.used);
         return head_done(c);
     case HTTP_PARSE_BODY:
-        if (proxy_http_parse_framing(r->p) == HTTP_FRAMING_CHUNKED) {
-            /* a chunked body reserves its bytes as they arrive */
-            struct http_server *srv = c->srv;
-
-            if ((int64_t)o.body_len > srv->lim.max_pending_body - srv->pending_body) {
-                budget_refused(c);
-                return -1;
-            }
-            r->pending += (int64_t)o.body_len;
-            srv->pending_body += (int64_t)o.body_len;
+        if (count_body(r, o.body_len) != 0) {
+            budget_refused(c);
+            return -1;
         }
         evbuffer_drain(in, o.body_off);
         evbuffer_remove_buffer(in, r->body, o.body_len);
@@ -639,8 +651,21 @@ client_get(struct http_server *srv, const struct sockaddr *sa, int *full)
         srv->clients[h] = k;
     }
     if (k->n >= srv->lim.max_conns_per_client) {
-        *full = 1;
-        return NULL;
+        /* The address's own connection idle the longest makes room: all
+         * the agents behind one address (127.0.0.1 by default, a NAT, a
+         * sidecar) share this limit, and idle connections must not lock
+         * them out.  Only connections with a request in progress refuse. */
+        struct http_conn *idle;
+        TAILQ_FOREACH(idle, &srv->idle, idle_next)
+            if (idle->client == k)
+                break;
+        if (idle == NULL) {
+            *full = 1;
+            return NULL;
+        }
+        k->n++; /* the new one first, so freeing the idle one keeps k */
+        conn_free(idle);
+        return k;
     }
     k->n++;
     return k;
@@ -1050,7 +1075,7 @@ proxy_http_read_body(struct http_request *req)
         return -1;
     if (c->state != C_HELD || req->reading)
         return 0; /* asked twice: the first call's promise holds */
-    if (!req->late && reserve_body(req) != 0)
+    if (!req->late && body_fits(req) != 0)
         return -2;
     req->reading = 1;
     if (!req->late) /* else process() refuses it (408) from C_HELD */

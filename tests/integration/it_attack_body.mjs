@@ -105,6 +105,24 @@ test('--max-pending-body: a body that would pass it gets 503 before it is read',
   assert.equal(again.status, 200);
 });
 
+test('announcing bodies holds nothing: heads alone cannot take the budget from others', async () => {
+  const k = w.issue();
+  await w.call(k.key, 'GET', '/emails/none'); // the key's record is cached
+  // Two heads announcing 2 MB each (the whole 4 MB budget), no body byte sent.
+  const socks = await Promise.all([0, 1].map(() => new Promise((resolve) => {
+    const s = net.connect(addr(), () => {
+      s.write(['POST /emails HTTP/1.1', 'Host: x', `Authorization: Bearer ${k.key}`,
+        'Content-Type: application/json', 'Content-Length: 2000000'].join('\r\n') + '\r\n\r\n');
+      resolve(s);
+    });
+    s.on('error', () => {});
+  })));
+  await new Promise((r) => setTimeout(r, 300)); // both heads are read and their bodies awaited
+  const r = await w.call(k.key, 'POST', '/emails', email);
+  for (const s of socks) s.destroy();
+  assert.equal(r.status, 200, `another caller's body is still read: ${r.text}`);
+});
+
 test('30 connections sending 39 MiB without a key: memory stays flat, an agent is served', async () => {
   const k = w.issue();
   // The default --max-pending-body, 256 MiB.  Under AddressSanitizer (CI's

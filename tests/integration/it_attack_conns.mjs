@@ -1,6 +1,7 @@
 // Issue #10 item 7, SPEC §3: one address holding many idle connections must
 // not lock other callers out.  Connections are bounded per client address
-// (--max-conns-per-client; the one over it gets 503 service_unavailable) and
+// (--max-conns-per-client: the address's longest-idle connection makes room;
+// with none idle, the one over it gets 503 service_unavailable) and
 // in total (--max-conns), where the idle keep-alive connection that waited
 // longest is closed to make room for a new one instead of refusing it.
 // Two addresses: 127.0.0.1 and 127.0.0.2 (both loopback on Linux).
@@ -43,14 +44,25 @@ function openIdle(w, key, from = '127.0.0.1') {
   });
 }
 
-test('one address at --max-conns-per-client: its next connection gets 503, another address is served', async () => {
+// A connection from `from` in the middle of sending a request head: busy,
+// not idle.  Resolves once it is open.
+function openBusy(w, from = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port: Number(new URL(w.proxy.url).port), host: '127.0.0.1', localAddress: from }, () => {
+      s.write('GET /emails/e1 HTTP/1.1\r\nHost: x\r\n');
+      resolve(s);
+    });
+    s.gone = new Promise((r) => s.once('close', r));
+    s.on('error', () => { /* close follows */ });
+    s.once('error', reject);
+  });
+}
+
+test('one address busy at --max-conns-per-client: its next connection gets 503, another address is served', async () => {
   const { w, key } = await world(['--max-conns-per-client', '5']);
   const held = [];
-  for (let i = 0; i < 5; i++) {
-    const s = await openIdle(w, key);
-    assert.equal(s.status, 200, s.text);
-    held.push(s);
-  }
+  for (let i = 0; i < 5; i++) held.push(await openBusy(w));
+  await new Promise((r) => setTimeout(r, 100)); // the server has accepted them
   const n = w.fake.received.length;
   const over = await openIdle(w, key);
   assert.equal(over.status, 503, over.text);
@@ -59,6 +71,7 @@ test('one address at --max-conns-per-client: its next connection gets 503, anoth
   assert.equal(json.name, 'service_unavailable');
   assert.equal(w.fake.received.length, n, 'the refused connection reached nothing');
   await over.gone;
+  for (const s of held) assert.equal(s.destroyed, false, 'a busy connection is never closed for room');
 
   const other = await openIdle(w, key, '127.0.0.2');
   assert.equal(other.status, 200, other.text);
@@ -76,6 +89,23 @@ test('one address at --max-conns-per-client: its next connection gets 503, anoth
   }
   assert.equal(again.status, 200, again.text);
   for (const s of [...held, again]) s.destroy();
+});
+
+test('one address idle at --max-conns-per-client: its longest-idle connection makes room', async () => {
+  // Every agent behind one address (127.0.0.1 by default) shares its limit:
+  // idle keep-alive connections must not lock them out.
+  const { w, key } = await world(['--max-conns-per-client', '5']);
+  const held = [];
+  for (let i = 0; i < 5; i++) {
+    const s = await openIdle(w, key);
+    assert.equal(s.status, 200, s.text);
+    held.push(s);
+  }
+  const next = await openIdle(w, key);
+  assert.equal(next.status, 200, next.text);
+  await held[0].gone;
+  for (const s of held.slice(1)) assert.equal(s.destroyed, false, 'only the oldest idle one goes');
+  for (const s of [...held, next]) s.destroy();
 });
 
 test('at --max-conns the longest-idle keep-alive connection makes room for a new one', async () => {
