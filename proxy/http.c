@@ -315,12 +315,11 @@ static int
 head_done(struct http_conn *c)
 {
     struct http_request *r = c->req;
-    const char *conn = proxy_http_header(r, "Connection");
 
     if (proxy_http_parse_minor(r->p) == 0)
-        c->keepalive = conn != NULL && strcasestr(conn, "keep-alive") != NULL;
+        c->keepalive = proxy_http_parse_connection_has(r->p, "keep-alive");
     else
-        c->keepalive = !(conn != NULL && strcasestr(conn, "close") != NULL);
+        c->keepalive = !proxy_http_parse_connection_has(r->p, "close");
     r->has_body = proxy_http_parse_framing(r->p) == HTTP_FRAMING_CHUNKED ||
                   proxy_http_parse_length(r->p) > 0;
     if (c->srv->head != NULL) {

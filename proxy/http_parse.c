@@ -249,6 +249,29 @@ header_count(const struct http_parser *p, const char *name)
     return n;
 }
 
+int
+proxy_http_parse_connection_has(const struct http_parser *p, const char *token)
+{
+    size_t tl = strlen(token);
+
+    for (int i = 0; i < p->nhdr; i++) {
+        const char *c = p->hdr[i].value;
+
+        if (strcasecmp(p->hdr[i].name, "Connection") != 0)
+            continue;
+        while (*c != '\0') {
+            size_t n;
+
+            c += strspn(c, " \t,");
+            n = strcspn(c, " \t,");
+            if (n == tl && strncasecmp(c, token, n) == 0)
+                return 1;
+            c += n;
+        }
+    }
+    return 0;
+}
+
 /*
  * Does a Connection header name a field that decides how the request is
  * framed or authorised?  A hop that honours Connection removes the fields it
@@ -261,22 +284,9 @@ connection_names_framing(const struct http_parser *p)
     static const char *const framing_fields[] = {"Content-Type", "Content-Length",
                                                  "Transfer-Encoding", "Authorization", "Host"};
 
-    for (int i = 0; i < p->nhdr; i++) {
-        const char *c = p->hdr[i].value;
-
-        if (strcasecmp(p->hdr[i].name, "Connection") != 0)
-            continue;
-        while (*c != '\0') {
-            size_t n;
-
-            c += strspn(c, " \t,");
-            n = strcspn(c, " \t,");
-            for (size_t k = 0; k < sizeof(framing_fields) / sizeof(framing_fields[0]); k++)
-                if (n == strlen(framing_fields[k]) && strncasecmp(c, framing_fields[k], n) == 0)
-                    return 1;
-            c += n;
-        }
-    }
+    for (size_t k = 0; k < sizeof(framing_fields) / sizeof(framing_fields[0]); k++)
+        if (proxy_http_parse_connection_has(p, framing_fields[k]))
+            return 1;
     return 0;
 }
 

@@ -72,6 +72,9 @@ int proxy_http_parse_header_at(const struct http_parser *p, int i, const char **
 /* After HEAD: how the body is framed, and Content-Length's value (0 otherwise). */
 enum http_parse_framing proxy_http_parse_framing(const struct http_parser *p);
 int64_t proxy_http_parse_length(const struct http_parser *p);
+/* Does a Connection header carry this token (case-insensitive, whole
+ * comma-separated tokens: "close" is not found in "x-closed")?  1 or 0. */
+int proxy_http_parse_connection_has(const struct http_parser *p, const char *token);
 /* After ERROR: 400, 413 (or 503 when memory ran out) and why, in words
  * that can go to the client. */
 int proxy_http_parse_status(const struct http_parser *p);

@@ -137,3 +137,12 @@ test('a 413 with the body still coming is read by the client', async () => {
   assert.match(res.buf, /^HTTP\/1\.1 413 /);
   assert.match(res.buf, /"statusCode":413/);
 });
+
+test('Connection tokens are whole tokens: "x-closed" keeps an HTTP/1.1 connection, "close" ends it', async () => {
+  const get = (conn) => `GET /emails/e1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nConnection: ${conn}\r\n\r\n`;
+  const kept = await raw(get('x-closed'));
+  assert.match(kept, /^HTTP\/1\.1 200 /);
+  assert.doesNotMatch(kept, /^connection: close/im, kept);
+  const closed = await raw(get('Keep-Alive, close'));
+  assert.match(closed, /^connection: close/im, closed);
+});

@@ -324,6 +324,37 @@ test_head_then_body(void **state)
     proxy_http_parse_free(p);
 }
 
+/* Connection tokens are whole comma-separated tokens: "x-closed" does not
+ * close a connection, "not-keep-alive" does not keep one (HTTP/1.0). */
+static void
+test_connection_tokens(void **state)
+{
+    static const struct {
+        const char *value, *token;
+        int has;
+    } t[] = {
+        {"close", "close", 1},          {"Keep-Alive, CLOSE", "close", 1},
+        {"x-closed", "close", 0},       {"closed", "close", 0},
+        {"not-keep-alive", "keep-alive", 0}, {"te,\tkeep-alive", "keep-alive", 1},
+        {"upgrade", "close", 0},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char in[256];
+        struct http_parser *p = proxy_http_parse_new(MAX_BODY);
+        struct http_parse_out out;
+        int n = snprintf(in, sizeof(in), "GET / HTTP/1.1\r\nHost: x\r\nConnection: %s\r\n\r\n",
+                         t[i].value);
+
+        assert_non_null(p);
+        assert_int_equal(proxy_http_parse_feed(p, in, (size_t)n, &out), HTTP_PARSE_HEAD);
+        if (proxy_http_parse_connection_has(p, t[i].token) != t[i].has)
+            fail_msg("Connection: %s, token %s: expected %d", t[i].value, t[i].token, t[i].has);
+        proxy_http_parse_free(p);
+    }
+}
+
 int
 main(void)
 {
@@ -332,6 +363,7 @@ main(void)
         cmocka_unit_test(test_chunks_over_max_body),
         cmocka_unit_test(test_header_limits),
         cmocka_unit_test(test_head_then_body),
+        cmocka_unit_test(test_connection_tokens),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
