@@ -23,7 +23,7 @@ before(async () => {
   });
   proc.stdout.on('data', (d) => { out += d; });
   proc.stderr.on('data', (d) => { out += d; });
-  for (let i = 0; i < 400 && !out.includes('cluster: front'); i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 1200 && !out.includes('cluster: front'); i++) await new Promise((r) => setTimeout(r, 25));
   const m = out.match(/cluster: front (\S+) redis (\S+) state (\S+)/);
   assert.ok(m, out);
   w.front = m[1];
