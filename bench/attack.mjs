@@ -1,8 +1,9 @@
 // bench/attack.mjs - the figures of the hardening issue, measured against
 // real parts (redis-server, the fake Resend, sendcapd from ./build), with
 // the daemon's default settings.  Usage (after building):
-//   ulimit -n 30000; node bench/attack.mjs
-// Prints one line per figure.  Sends only to 127.0.0.1 and 127.0.0.2.
+//   ulimit -n 20000; node bench/attack.mjs
+// SENDCAPD=/path/sendcapd SENDCAP=/path/sendcap measure another build (an
+// older commit, for the figures before a fix).  Prints one line per figure.  Sends only to 127.0.0.1 and 127.0.0.2.
 import net from 'node:net';
 import http from 'node:http';
 import { readFileSync } from 'node:fs';
@@ -29,6 +30,7 @@ function bodyFlood(url, keyHeader, until) {
       conns++;
       const s = net.connect({ host: u.hostname, port: Number(u.port) });
       s.on('error', () => {});
+      s.on('data', () => s.destroy()); // answered: a keep-alive server would wait for more
       s.on('close', () => setImmediate(one));
       s.write(['POST /emails HTTP/1.1', 'Host: x', ...(keyHeader ? [keyHeader] : []),
         'Content-Type: application/json', `Content-Length: ${39 * MiB}`].join('\r\n') + '\r\n\r\n');
@@ -118,7 +120,8 @@ try {
     }
     await sleep(1000);
     const open = held.filter((s) => !s.destroyed).length;
-    const r = await w.call(k.key, 'POST', '/emails', email, { proxy: { url: base } });
+    const r = await w.call(k.key, 'POST', '/emails', email, { proxy: { url: base } })
+      .catch((e) => ({ status: 0, text: `no answer (${e.cause?.code ?? e.message})` }));
     console.log(`second client (from 127.0.0.1) while 127.0.0.2 opened 10,100 idle connections ` +
       `(${open} still open on the client side): answered ${r.status} ${r.status === 200 ? "" : r.text} (goal: served); ` +
       `daemon RSS ${(status(pid).rss / MiB).toFixed(1)} MiB`);
