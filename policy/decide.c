@@ -4,30 +4,13 @@
  * Order of checks, first failure wins: scope (and /api-keys, and blind
  * sends), the body's validity, a from address where the key has a
  * from-domain list, the from domain, then every to/cc/bcc/reply_to domain
- * in body order.  The cap is checked by the reservation in Redis with the
- * same rule as policy_cap_fits.
+ * in body order.  The cap is decided atomically by call.lua in Redis, where
+ * the counter is.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "policy.h"
-
-const char *
-policy_reason_name(enum policy_reason r)
-{
-    switch (r) {
-    case POLICY_ALLOW: return "allowed";
-    case POLICY_DENY_SCOPE: return "scope";
-    case POLICY_DENY_FORBIDDEN: return "scope";
-    case POLICY_DENY_BLIND_SEND: return "scope";
-    case POLICY_DENY_INVALID_BODY: return "invalid_body";
-    case POLICY_DENY_FROM_REQUIRED: return "from_domain";
-    case POLICY_DENY_FROM_DOMAIN: return "from_domain";
-    case POLICY_DENY_TO_DOMAIN: return "to_domain";
-    case POLICY_DENY_CAP: return "daily_cap";
-    }
-    return "unknown";
-}
 
 static void
 deny(struct policy_decision *out, enum policy_reason r, const char *field, const char *domain)
@@ -82,14 +65,6 @@ policy_decide(const struct policy_key *key, const struct policy_route *route,
         }
     }
     out->sends = send->recipients;
-}
-
-int
-policy_cap_fits(int64_t cap, int64_t used, int64_t n)
-{
-    if (cap < 0)
-        return 1;
-    return used <= cap && n <= cap - used;
 }
 
 int64_t

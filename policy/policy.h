@@ -240,12 +240,15 @@ struct policy_decision {
 void policy_decide(const struct policy_key *key, const struct policy_route *route,
                    const struct policy_send *send, struct policy_decision *out);
 
-/* The reason's audit name: "scope", "from_domain", "daily_cap", ... */
+/* The audit reason (README "The call log") of a decision: "scope",
+ * "invalid_body", "from_domain", "daily_cap", "ok" for POLICY_ALLOW...
+ * A static string (reason.c's table). */
 const char *policy_reason_name(enum policy_reason r);
 
-/* Would n more sends fit under cap with used already counted?  cap < 0 is
- * no cap.  This is the rule reserve.lua applies atomically in Redis. */
-int policy_cap_fits(int64_t cap, int64_t used, int64_t n);
+/* The audit reason of an error the proxy answers with this status and
+ * Resend-style name ("validation_error", "invalid_api_key"...), from the
+ * same table: a decision and its error never name two reasons.  Static. */
+const char *policy_reason_of_error(int status, const char *name);
 
 /* Seconds from now_ms to the next 00:00 UTC (1..86400): when a day's
  * counter resets. */

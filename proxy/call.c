@@ -116,29 +116,6 @@ static void call_free(struct call *c)
     free(c);
 }
 
-/* The audit reason and decision of an error the proxy makes, by its name. */
-static const char *
-reason_of(int status, const char *name)
-{
-    static const struct {
-        const char *name, *reason;
-    } map[] = {
-        {"missing_api_key", "missing_key"},     {"invalid_api_key", "unknown_key"},
-        {"vault_key_revoked", "revoked"},       {"vault_key_expired", "expired"},
-        {"restricted_api_key", "scope"},        {"invalid_from_address", "from_domain"},
-        {"invalid_to_address", "to_domain"},    {"daily_quota_exceeded", "daily_cap"},
-        {"not_found", "not_found"},             {"method_not_allowed", "method"},
-        {"service_unavailable", "store_unavailable"},
-    };
-
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (strcmp(map[i].name, name) == 0)
-            return map[i].reason;
-    if (strcmp(name, "application_error") == 0)
-        return status == 504 ? "upstream_timeout" : "upstream_error";
-    return status == 422 ? "invalid_body" : "invalid_request";
-}
-
 /* Answer the call with an error of the proxy's own, and note it for the
  * call record. */
 static void __attribute__((format(printf, 4, 5)))
@@ -152,7 +129,7 @@ reply(struct call *c, int status, const char *name, const char *fmt, ...)
     va_end(ap);
     c->status = status;
     if (c->reason == NULL)
-        c->reason = reason_of(status, name);
+        c->reason = policy_reason_of_error(status, name);
     c->decision = status >= 500 ? "error" : "denied";
     c->gone = proxy_http_client_gone(c->req);
     proxy_reply_error(c->req, c->id, status, name, "%s", msg);
