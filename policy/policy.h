@@ -74,6 +74,18 @@ int policy_route_allowed(const struct policy_route *r, enum policy_scope scope, 
 int policy_request_target_check(const char *target, const char **why);
 
 /*
+ * Check and normalise a request target (SPEC §3): origin-form only, no
+ * percent-encoding, no fragment, policy_request_target_check's bytes, no
+ * "." or ".." segment; runs of "/" fold to one, a trailing "/" is dropped,
+ * and prefix ("" for none; "/resend/v1") is stripped on a segment boundary.
+ * Returns 0 with *path a new string (caller frees) and *query borrowed from
+ * target ("?..." or ""), or -1 with *why a static reason (answered 400),
+ * or *why NULL when the path is outside the prefix (not ours: 404).
+ */
+int policy_request_target_normalise(const char *target, const char *prefix, char **path,
+                                    const char **query, const char **why);
+
+/*
  * A send's media type (SPEC §3): Content-Type, when present (NULL if not),
  * must be application/json, parameters aside, case-insensitive; a
  * Content-Encoding other than "identity" is refused.  Returns 0, or -1 with

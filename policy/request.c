@@ -10,6 +10,7 @@
  * key's lists were never held against.  No I/O; the caller picks statuses.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -47,6 +48,76 @@ policy_request_target_check(const char *target, const char **why)
             return -1;
         }
     }
+    return 0;
+}
+
+/*
+ * The path is compared with routes and prefix byte for byte after this, so
+ * every spelling that could mean another path is refused or folded here:
+ * origin-form only (RFC 9112 §3.2.1), no percent-encoding and no dot
+ * segments (SPEC §3: refused, not decoded), pchar bytes only; runs of "/"
+ * fold to one (a base URL's trailing slash gives "//emails") and a
+ * trailing "/" is dropped; then the prefix is stripped on a segment
+ * boundary.
+ */
+int
+policy_request_target_normalise(const char *target, const char *prefix, char **path,
+                                const char **query, const char **why)
+{
+    const char *q = strchr(target, '?');
+    size_t n = q ? (size_t)(q - target) : strlen(target), pl = strlen(prefix);
+    char *p, *o;
+
+    *path = NULL;
+    if (target[0] != '/') {
+        *why = "the request target must be a path (absolute-form and authority-form are refused)";
+        return -1;
+    }
+    if (memchr(target, '%', n) != NULL) {
+        *why = "percent-encoded request paths are refused";
+        return -1;
+    }
+    if (strchr(target, '#') != NULL) {
+        *why = "the request target must not carry a fragment";
+        return -1;
+    }
+    if (policy_request_target_check(target, why) != 0)
+        return -1;
+    if ((p = malloc(n + 2)) == NULL) {
+        *why = "out of memory";
+        return -1;
+    }
+    o = p;
+    for (size_t i = 0; i < n; i++) {
+        if (target[i] == '/' && o > p && o[-1] == '/')
+            continue;
+        *o++ = target[i];
+    }
+    if (o - p > 1 && o[-1] == '/')
+        o--;
+    *o = '\0';
+    for (char *s = p; s != NULL && *s; s = strchr(s + 1, '/')) {
+        if (strncmp(s, "/.", 2) == 0 &&
+            (s[2] == '/' || s[2] == '\0' || (s[2] == '.' && (s[3] == '/' || s[3] == '\0')))) {
+            free(p);
+            *why = "dot segments (. and ..) in the request path are refused";
+            return -1;
+        }
+    }
+    if (pl > 0) {
+        if (strncmp(p, prefix, pl) != 0 || (p[pl] != '/' && p[pl] != '\0')) {
+            free(p);
+            *why = NULL; /* not ours: 404 */
+            return -1;
+        }
+        memmove(p, p + pl, strlen(p + pl) + 1);
+        if (*p == '\0') {
+            p[0] = '/';
+            p[1] = '\0';
+        }
+    }
+    *query = q ? q : "";
+    *path = p;
     return 0;
 }
 

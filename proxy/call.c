@@ -142,75 +142,6 @@ fail(struct call *c, int status, const char *name, const char *msg)
     call_free(c);
 }
 
-/*
- * Check and normalise the request target (SPEC §3): origin-form only; no
- * percent-encoding, no "." or ".." segments in the path; runs of "/" fold
- * to one (a base URL's trailing slash gives "//emails"); a trailing "/" is
- * dropped; the configured prefix is stripped.  Returns 0, or -1 with msg.
- */
-static int
-normalise(struct call *c, const char *target, const char **msg)
-{
-    const char *q = strchr(target, '?');
-    size_t n = q ? (size_t)(q - target) : strlen(target);
-    const char *prefix = c->px->cfg.path_prefix;
-    char *p, *o;
-
-    if (target[0] != '/') {
-        *msg = "the request target must be a path (absolute-form and authority-form are refused)";
-        return -1;
-    }
-    if (memchr(target, '%', n) != NULL) {
-        *msg = "percent-encoded request paths are refused";
-        return -1;
-    }
-    if (memchr(target, '#', strlen(target)) != NULL) {
-        *msg = "the request target must not carry a fragment";
-        return -1;
-    }
-    if (policy_request_target_check(target, msg) != 0)
-        return -1;
-    c->query = q ? q : "";
-    p = malloc(n + 2);
-    if (p == NULL) {
-        *msg = "out of memory";
-        return -1;
-    }
-    o = p;
-    for (size_t i = 0; i < n; i++) {
-        if (target[i] == '/' && o > p && o[-1] == '/')
-            continue;
-        *o++ = target[i];
-    }
-    if (o - p > 1 && o[-1] == '/')
-        o--;
-    *o = '\0';
-    /* dot segments */
-    for (char *s = p; s != NULL && *s; s = strchr(s + 1, '/')) {
-        if (strncmp(s, "/.", 2) == 0 &&
-            (s[2] == '/' || s[2] == '\0' || (s[2] == '.' && (s[3] == '/' || s[3] == '\0')))) {
-            free(p);
-            *msg = "dot segments (. and ..) in the request path are refused";
-            return -1;
-        }
-    }
-    if (c->px->prefix_len > 0) {
-        size_t pl = c->px->prefix_len;
-        if (strncmp(p, prefix, pl) != 0 || (p[pl] != '/' && p[pl] != '\0')) {
-            free(p);
-            *msg = NULL; /* not ours: 404 */
-            return -1;
-        }
-        memmove(p, p + pl, strlen(p + pl) + 1);
-        if (*p == '\0') {
-            p[0] = '/';
-            p[1] = '\0';
-        }
-    }
-    c->path = p;
-    return 0;
-}
-
 /* Headers never forwarded upstream: hop-by-hop (RFC 9110 §7.6.1), the
  * client's credentials, framing that libcurl sets itself, and ours. */
 static int
@@ -1339,7 +1270,8 @@ call_start(struct call *c)
     struct http_request *req = c->req;
     const char *msg = NULL;
 
-    if (normalise(c, proxy_http_target(req), &msg) != 0) {
+    if (policy_request_target_normalise(proxy_http_target(req), c->px->cfg.path_prefix, &c->path,
+                                        &c->query, &msg) != 0) {
         if (msg == NULL)
             fail(c, 404, "not_found", "no such endpoint under this sendcap's path prefix");
         else
