@@ -98,14 +98,22 @@ int policy_request_media_check(const char *content_type, const char *content_enc
  * any case)?  1 or 0. */
 int policy_request_idempotency_name(const char *name);
 
+/* ---- headers (header.c) ---- */
+
 /*
- * Is this request header never forwarded, because it would let the
- * upstream read the request differently from the proxy?  Method and URL
+ * Is this request header never forwarded upstream (SPEC §3)?  Hop-by-hop
+ * headers (RFC 9110 §7.6.1) and any the client's Connection value names
+ * (connection: that value, NULL if none), the client's credentials, framing
+ * libcurl sets itself, X-Agent-Run-Id, Accept-Encoding; method and URL
  * overrides (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override,
- * X-Original-URL, X-Rewrite-URL) and an Idempotency-Key spelled with '_'
- * (only the exact spelling is namespaced by key family).  1 or 0.
+ * X-Original-URL, X-Rewrite-URL); an Idempotency-Key spelled with '_' (only
+ * the exact spelling is namespaced by key family).  1 or 0.
  */
-int policy_request_header_dropped(const char *name);
+int policy_header_request_dropped(const char *name, const char *connection);
+
+/* Is this upstream response header not relayed to the client (hop-by-hop,
+ * framing, Resend's X-Request-Id)?  1 or 0. */
+int policy_header_response_dropped(const char *name);
 
 /* ---- domains (domain.c) ---- */
 

@@ -1,12 +1,13 @@
 /*
- * request.c - pure rules about the request around a body: the bytes of its
- * target, the media type of a send, the headers never forwarded, and the
- * sender a non-send body names (templates, broadcasts).
+ * request.c - pure rules about the request around a body: its target (bytes
+ * and normalisation), the media type of a send, the Idempotency-Key's
+ * spellings and namespaced value, and the sender a non-send body names
+ * (templates, broadcasts).  Which headers are forwarded: header.c.
  *
  * Each rule closes a way for the upstream to read a request differently
  * from the proxy (SPEC §3): a path spelling the proxy did not route, a body
- * the proxy did not read as JSON, an override header, an Idempotency-Key
- * spelling that escapes the family namespace, a template whose from the
+ * the proxy did not read as JSON, an Idempotency-Key outside the family
+ * namespace, a template whose from the
  * key's lists were never held against.  No I/O; the caller picks statuses.
  */
 #include <stdio.h>
@@ -171,22 +172,6 @@ int
 policy_request_idempotency_name(const char *name)
 {
     return same_name(name, "Idempotency-Key");
-}
-
-int
-policy_request_header_dropped(const char *name)
-{
-    static const char *const drop[] = {
-        "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
-        "X-Original-URL",         "X-Rewrite-URL",
-    };
-
-    for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-        if (strcasecmp(name, drop[i]) == 0)
-            return 1;
-    /* Servers that map '_' to '-' would read it as an Idempotency-Key
-     * outside the family's namespace: drop it rather than guess. */
-    return policy_request_idempotency_name(name) && strchr(name, '_') != NULL;
 }
 
 /* ---- senders outside sends ---- */

@@ -142,51 +142,6 @@ fail(struct call *c, int status, const char *name, const char *msg)
     call_free(c);
 }
 
-/* Headers never forwarded upstream: hop-by-hop (RFC 9110 §7.6.1), the
- * client's credentials, framing that libcurl sets itself, and ours. */
-static int
-dropped_request_header(const char *name, const char *connection)
-{
-    static const char *const drop[] = {
-        "Host", "Authorization", "Connection", "Keep-Alive", "Proxy-Connection",
-        "Proxy-Authorization", "Proxy-Authenticate", "TE", "Trailer", "Transfer-Encoding",
-        "Upgrade", "Content-Length", "Expect", "X-Agent-Run-Id", "Accept-Encoding",
-    };
-
-    for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-        if (strcasecmp(name, drop[i]) == 0)
-            return 1;
-    /* Fields the client named in Connection are hop-by-hop too. */
-    if (connection != NULL) {
-        size_t nl = strlen(name);
-        for (const char *p = connection; *p;) {
-            while (*p == ' ' || *p == ',' || *p == '\t')
-                p++;
-            const char *e = p;
-            while (*e && *e != ',' && *e != ' ' && *e != '\t')
-                e++;
-            if ((size_t)(e - p) == nl && strncasecmp(p, name, nl) == 0)
-                return 1;
-            p = e;
-        }
-    }
-    return 0;
-}
-
-static int
-dropped_response_header(const char *name)
-{
-    static const char *const drop[] = {
-        "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade",
-        "Trailer", "TE", "Content-Length", "X-Request-Id",
-    };
-
-    for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++)
-        if (strcasecmp(name, drop[i]) == 0)
-            return 1;
-    return 0;
-}
-
 /* Resend ids are UUIDs; accept the safe characters of any id scheme. */
 static int
 id_ok(const char *s, size_t n)
@@ -310,7 +265,7 @@ upstream_done(const struct upstream_result *res, void *arg)
         return;
     }
     for (int i = 0; i < res->nhdr; i++) {
-        if (dropped_response_header(res->hdr[i].name))
+        if (policy_header_response_dropped(res->hdr[i].name))
             continue;
         proxy_http_add_header(req, res->hdr[i].name, res->hdr[i].value);
     }
@@ -370,7 +325,7 @@ forward(struct call *c)
         size_t need = strlen(name) + strlen(value) + 3;
         char *l;
 
-        if (dropped_request_header(name, connection) || policy_request_header_dropped(name))
+        if (policy_header_request_dropped(name, connection))
             continue;
         /* A body that was checked goes as the JSON it was read as, whatever
          * it was labelled. */

@@ -1,0 +1,83 @@
+/*
+ * header.c - which headers cross the proxy, one owner for every rule.
+ *
+ * A request header the upstream would read differently from the proxy,
+ * or that belongs to this hop, never goes upstream (SPEC §3); a response
+ * header that belongs to the hop between Resend and the proxy never comes
+ * back.  The proxy adds its own framing, credentials and X-Request-Id.
+ * No I/O: the caller holds the headers and writes them.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "policy.h"
+
+static int
+listed(const char *name, const char *const *list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcasecmp(name, list[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Is name one of the comma- or space-separated tokens of a Connection
+ * value?  Case-insensitive. */
+static int
+connection_names(const char *connection, const char *name)
+{
+    size_t nl = strlen(name);
+
+    for (const char *p = connection; *p;) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ' && *e != '\t')
+            e++;
+        if ((size_t)(e - p) == nl && strncasecmp(p, name, nl) == 0)
+            return 1;
+        p = e;
+    }
+    return 0;
+}
+
+int
+policy_header_request_dropped(const char *name, const char *connection)
+{
+    /* Hop-by-hop (RFC 9110 §7.6.1), the client's credentials, framing
+     * libcurl sets itself, and ours. */
+    static const char *const hop[] = {
+        "Host", "Authorization", "Connection", "Keep-Alive", "Proxy-Connection",
+        "Proxy-Authorization", "Proxy-Authenticate", "TE", "Trailer", "Transfer-Encoding",
+        "Upgrade", "Content-Length", "Expect", "X-Agent-Run-Id", "Accept-Encoding",
+    };
+    /* Method and URL overrides: the upstream would route what the proxy
+     * did not. */
+    static const char *const override[] = {
+        "X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override",
+        "X-Original-URL",         "X-Rewrite-URL",
+    };
+
+    if (listed(name, hop, sizeof(hop) / sizeof(hop[0])) ||
+        listed(name, override, sizeof(override) / sizeof(override[0])))
+        return 1;
+    /* Fields the client named in Connection are hop-by-hop too. */
+    if (connection != NULL && connection_names(connection, name))
+        return 1;
+    /* Servers that map '_' to '-' would read it as an Idempotency-Key
+     * outside the family's namespace: drop it rather than guess. */
+    return policy_request_idempotency_name(name) && strchr(name, '_') != NULL;
+}
+
+int
+policy_header_response_dropped(const char *name)
+{
+    /* Hop-by-hop and framing of the upstream connection, and Resend's
+     * X-Request-Id, which comes back as X-Upstream-Request-Id beside ours. */
+    static const char *const drop[] = {
+        "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade",
+        "Trailer", "TE", "Content-Length", "X-Request-Id",
+    };
+
+    return listed(name, drop, sizeof(drop) / sizeof(drop[0]));
+}
