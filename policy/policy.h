@@ -98,6 +98,19 @@ int policy_request_media_check(const char *content_type, const char *content_enc
  * any case)?  1 or 0. */
 int policy_request_idempotency_name(const char *name);
 
+#define POLICY_SHA256_HEX 65 /* 64 hex digits + NUL */
+
+/*
+ * The Idempotency-Key value forwarded for a key family (SPEC §3):
+ * "<family>:<value>", or "<family>:sha256:<hex of value>" when that would be
+ * longer than max characters.  hash writes the SHA-256 of s[0..n) as
+ * POLICY_SHA256_HEX bytes of lower-case hex (policy/ links libc only, so the
+ * caller brings it).  Writes out (len bytes); 0, or -1 if out is too small.
+ */
+int policy_request_idempotency_value(const char *family, const char *value, size_t max,
+                                     void (*hash)(const char *s, size_t n, char *hex), char *out,
+                                     size_t len);
+
 /* ---- headers (header.c) ---- */
 
 /*

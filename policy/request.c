@@ -174,6 +174,30 @@ policy_request_idempotency_name(const char *name)
     return same_name(name, "Idempotency-Key");
 }
 
+/*
+ * Two agents behind one real key must never share an idempotency space, and
+ * one agent's retry must still replay (SPEC §3): the family prefixes the
+ * value.  Past max (Resend's 256 characters) once prefixed, the value's
+ * hash stands in for it, deterministically, so a retry still matches.
+ */
+int
+policy_request_idempotency_value(const char *family, const char *value, size_t max,
+                                 void (*hash)(const char *s, size_t n, char *hex), char *out,
+                                 size_t len)
+{
+    size_t fl = strlen(family), vl = strlen(value);
+    char hex[POLICY_SHA256_HEX];
+    int n;
+
+    if (fl + 1 + vl <= max)
+        n = snprintf(out, len, "%s:%s", family, value);
+    else {
+        hash(value, vl, hex);
+        n = snprintf(out, len, "%s:sha256:%s", family, hex);
+    }
+    return n >= 0 && (size_t)n < len ? 0 : -1;
+}
+
 /* ---- senders outside sends ---- */
 
 int

@@ -286,24 +286,16 @@ upstream_done(const struct upstream_result *res, void *arg)
     call_free(c);
 }
 
-/* Idempotency-Key, namespaced by key family (SPEC §3): two agents behind
- * one real key never collide, and one agent's retry still replays.  Longer
- * than Resend's 256 characters once prefixed -> the hash of the agent's key
- * stands in for it, deterministically. */
+/* "Idempotency-Key: <family>:…" (policy_request_idempotency_value). */
 static int
 idempotency_line(const struct call *c, const char *value, char *line, size_t len)
 {
-    size_t fl = strlen(c->family), vl = strlen(value);
+    char v[SC_IDEMPOTENCY_KEY_MAX + 1];
 
-    if (fl + 1 + vl <= SC_IDEMPOTENCY_KEY_MAX)
-        return sc_cat(line, len, "Idempotency-Key: ", c->family, ":", value, NULL) < len ? 0 : -1;
-    {
-        char hex[SC_KEY_HASH_HEX];
-        store_secret_key_hash(value, vl, hex);
-        return sc_cat(line, len, "Idempotency-Key: ", c->family, ":sha256:", hex, NULL) < len
-                   ? 0
-                   : -1;
-    }
+    if (policy_request_idempotency_value(c->family, value, SC_IDEMPOTENCY_KEY_MAX,
+                                         store_secret_key_hash, v, sizeof(v)) != 0)
+        return -1;
+    return sc_cat(line, len, "Idempotency-Key: ", v, NULL) < len ? 0 : -1;
 }
 
 static void

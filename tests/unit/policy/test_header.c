@@ -60,8 +60,7 @@ test_request(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        if (policy_header_request_dropped(cases[i].name, cases[i].connection) !=
-            cases[i].dropped)
+        if (policy_header_request_dropped(cases[i].name, cases[i].connection) != cases[i].dropped)
             fail_msg("request header %zu '%s' (Connection '%s'): expected %d", i, cases[i].name,
                      cases[i].connection ? cases[i].connection : "(none)", cases[i].dropped);
 }
@@ -73,11 +72,21 @@ test_response(void **state)
         const char *name;
         int dropped;
     } cases[] = {
-        {"Connection", 1},        {"keep-alive", 1},          {"Proxy-Connection", 1},
-        {"Transfer-Encoding", 1}, {"Upgrade", 1},             {"Trailer", 1},
-        {"TE", 1},                {"content-length", 1},      {"X-Request-Id", 1},
-        {"Content-Type", 0},      {"ratelimit-remaining", 0}, {"Retry-After", 0},
-        {"x-resend-foo", 0},      {"X-Request-Ids", 0},       {"Set-Cookie", 0},
+        {"Connection", 1},
+        {"keep-alive", 1},
+        {"Proxy-Connection", 1},
+        {"Transfer-Encoding", 1},
+        {"Upgrade", 1},
+        {"Trailer", 1},
+        {"TE", 1},
+        {"content-length", 1},
+        {"X-Request-Id", 1},
+        {"Content-Type", 0},
+        {"ratelimit-remaining", 0},
+        {"Retry-After", 0},
+        {"x-resend-foo", 0},
+        {"X-Request-Ids", 0},
+        {"Set-Cookie", 0},
     };
 
     (void)state;

@@ -16,11 +16,27 @@
 
 /* The reasons README "The call log" lists. */
 static const char *const documented[] = {
-    "ok",          "daily_cap",        "from_domain",     "to_domain",      "expired",
-    "revoked",     "unknown_key",      "missing_key",     "scope",          "not_own_email",
-    "invalid_body", "invalid_request", "not_found",       "method",         "store_unavailable",
-    "decrypt_failed", "no_upstream",   "upstream_error",  "upstream_timeout",
-    "unauthenticated_flood", "outcome_unknown",
+    "ok",
+    "daily_cap",
+    "from_domain",
+    "to_domain",
+    "expired",
+    "revoked",
+    "unknown_key",
+    "missing_key",
+    "scope",
+    "not_own_email",
+    "invalid_body",
+    "invalid_request",
+    "not_found",
+    "method",
+    "store_unavailable",
+    "decrypt_failed",
+    "no_upstream",
+    "upstream_error",
+    "upstream_timeout",
+    "unauthenticated_flood",
+    "outcome_unknown",
 };
 
 static int

@@ -52,9 +52,9 @@ test_targets(void **state)
             if (rc == 0)
                 fail_msg("'%s' (prefix '%s') accepted as '%s'", target, prefix, path);
             assert_null(path);
-            if (json_is_true(json_object_get(c, "not_ours")) ? why != NULL
-                                                             : why == NULL ||
-                                                                   strstr(why, want_why) == NULL)
+            if (json_is_true(json_object_get(c, "not_ours"))
+                    ? why != NULL
+                    : why == NULL || strstr(why, want_why) == NULL)
                 fail_msg("'%s' (prefix '%s'): reason '%s'", target, prefix,
                          why ? why : "(not ours)");
         }
