@@ -235,6 +235,27 @@ struct policy_send {
 int policy_send_parse(const char *body, size_t len, int batch, struct policy_send *out);
 void policy_send_release(struct policy_send *s);
 
+/* ---- settling a send (settle.c) ---- */
+
+/* How the upstream call of a send ended (proxy/upstream.h's outcomes). */
+enum policy_outcome {
+    POLICY_OUTCOME_ANSWERED = 0, /* a complete answer, any status */
+    POLICY_OUTCOME_NOT_SENT,     /* no byte of the request left */
+    POLICY_OUTCOME_FAILED,       /* lost or garbled after sending */
+    POLICY_OUTCOME_TIMEOUT,
+};
+
+/*
+ * How many of the reserved sends to give back (SPEC §3): all of them on a
+ * 4xx answer or a request never sent; none on a 5xx, a failure after
+ * sending or a timeout (the email may have gone out); on a 2xx answer to a
+ * batch (s->batch), the recipients of each element whose index Resend
+ * listed under "errors" (errors[0..nerrors), any values: each valid index
+ * counts once), at most reserved.  s is the send's facts.
+ */
+int64_t policy_settle_refund(const struct policy_send *s, enum policy_outcome o, long status,
+                             int64_t reserved, const int64_t *errors, size_t nerrors);
+
 /* ---- decisions and caps (decide.c) ---- */
 
 /* What the policy needs of a vault key. */

@@ -169,26 +169,41 @@ add_id(struct call *c, const char *s, size_t n)
         c->nids++;
 }
 
+static enum policy_outcome
+outcome_of(enum upstream_outcome o)
+{
+    switch (o) {
+    case UPSTREAM_ANSWERED:
+        return POLICY_OUTCOME_ANSWERED;
+    case UPSTREAM_NOT_SENT:
+        return POLICY_OUTCOME_NOT_SENT;
+    case UPSTREAM_FAILED:
+        return POLICY_OUTCOME_FAILED;
+    case UPSTREAM_TIMEOUT:
+        break;
+    }
+    return POLICY_OUTCOME_TIMEOUT;
+}
+
 /*
- * After Resend answered a send: what to give back of the reservation (a 4xx,
- * or a failure before sending; for a permissive batch, the elements Resend
- * lists under "errors"), and the ids it returned.  Applied with the call's
- * record by log_write.lua, queued before the answer to the agent is written.
+ * After Resend answered a send: what to give back of the reservation
+ * (policy_settle_refund, from the indexes a permissive batch lists under
+ * "errors"), and the ids it returned.  Applied with the call's record by
+ * log_write.lua, queued before the answer to the agent is written.
  */
 static void
 settle(struct call *c, const struct upstream_result *res)
 {
     json_t *root = NULL;
+    int64_t *errs = NULL;
+    size_t nerr = 0;
 
     if (!c->is_send)
         return;
-    if ((res->outcome == UPSTREAM_ANSWERED && res->status >= 400 && res->status < 500) ||
-        res->outcome == UPSTREAM_NOT_SENT)
-        c->refund = c->reserved;
     if (res->outcome == UPSTREAM_ANSWERED && res->status >= 200 && res->status < 300 &&
         (root = json_loadb(res->body, res->body_len, 0, NULL)) != NULL) {
         size_t i;
-        json_t *el;
+        json_t *el, *errors = json_object_get(root, "errors");
 
         if (!c->send.batch) {
             json_t *id = json_object_get(root, "id");
@@ -200,22 +215,21 @@ settle(struct call *c, const struct upstream_result *res)
                 if (json_is_string(id))
                     add_id(c, json_string_value(id), json_string_length(id));
             }
-            unsigned char seen[POLICY_BATCH_MAX] = {0}; /* an index counts once */
-            json_array_foreach(json_object_get(root, "errors"), i, el) {
-                json_t *ix = json_object_get(el, "index");
-                if (json_is_integer(ix) && json_integer_value(ix) >= 0 &&
-                    (size_t)json_integer_value(ix) < c->send.nmsg &&
-                    (size_t)json_integer_value(ix) < POLICY_BATCH_MAX &&
-                    !seen[json_integer_value(ix)]) {
-                    seen[json_integer_value(ix)] = 1;
-                    c->refund += c->send.msg[json_integer_value(ix)].recipients;
+            /* Out of memory here gives nothing back: the reservation is
+             * kept, which never lets the cap be passed. */
+            if (json_array_size(errors) > 0 &&
+                (errs = malloc(json_array_size(errors) * sizeof(*errs))) != NULL) {
+                json_array_foreach(errors, i, el) {
+                    json_t *ix = json_object_get(el, "index");
+                    errs[nerr++] = json_is_integer(ix) ? json_integer_value(ix) : -1;
                 }
             }
-            if (c->refund > c->reserved)
-                c->refund = c->reserved;
         }
-        json_decref(root);
     }
+    c->refund = policy_settle_refund(&c->send, outcome_of(res->outcome), res->status, c->reserved,
+                                     errs, nerr);
+    free(errs);
+    json_decref(root);
     if (c->nids > 0) { /* comma-joined for the record */
         size_t total = 0, o = 0;
         for (size_t i = 0; i < c->nids; i++)

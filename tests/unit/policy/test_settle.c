@@ -1,0 +1,88 @@
+/*
+ * test_settle.c - the refund rule (policy_settle_refund), from
+ * tests/data/policy/refunds.jsonl: the outcome and status of the upstream
+ * call, the reserved count, each batch element's recipients and the
+ * indexes Resend listed under "errors" -> what is given back.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "policy/policy.h"
+
+static enum policy_outcome
+outcome(const char *s)
+{
+    if (strcmp(s, "answered") == 0)
+        return POLICY_OUTCOME_ANSWERED;
+    if (strcmp(s, "not_sent") == 0)
+        return POLICY_OUTCOME_NOT_SENT;
+    if (strcmp(s, "failed") == 0)
+        return POLICY_OUTCOME_FAILED;
+    assert_string_equal(s, "timeout");
+    return POLICY_OUTCOME_TIMEOUT;
+}
+
+static void
+test_refunds(void **state)
+{
+    const char *dir = getenv("SENDCAP_TEST_DATA");
+    char file[512], line[2048];
+    FILE *f;
+    int n = 0;
+
+    (void)state;
+    snprintf(file, sizeof(file), "%s/policy/refunds.jsonl", dir ? dir : "tests/data");
+    f = fopen(file, "r");
+    assert_non_null(f);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        json_error_t e;
+        json_t *c = json_loads(line, 0, &e), *v;
+        struct policy_send_msg msg[POLICY_BATCH_MAX];
+        struct policy_send s;
+        int64_t errs[16], got, want;
+        size_t nerr = 0, i;
+
+        if (c == NULL)
+            fail_msg("refunds.jsonl line %d: %s", n + 1, e.text);
+        memset(&s, 0, sizeof(s));
+        memset(msg, 0, sizeof(msg));
+        s.batch = json_is_true(json_object_get(c, "batch"));
+        s.msg = msg;
+        json_array_foreach(json_object_get(c, "recipients"), i, v)
+        {
+            msg[s.nmsg++].recipients = (long)json_integer_value(v);
+        }
+        json_array_foreach(json_object_get(c, "errors"), i, v)
+        {
+            errs[nerr++] = json_integer_value(v);
+        }
+        got = policy_settle_refund(&s, outcome(json_string_value(json_object_get(c, "outcome"))),
+                                   (long)json_integer_value(json_object_get(c, "status")),
+                                   json_integer_value(json_object_get(c, "reserved")), errs, nerr);
+        want = json_integer_value(json_object_get(c, "refund"));
+        if (got != want)
+            fail_msg("%s: refund %lld, expected %lld", json_string_value(json_object_get(c, "why")),
+                     (long long)got, (long long)want);
+        json_decref(c);
+        n++;
+    }
+    fclose(f);
+    assert_true(n >= 20);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_refunds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
