@@ -20,7 +20,7 @@
 -- expired; the proxy's cached record and sealed real key are current;
 -- ownership; then the daily counter of the key's family
 -- (sc:cnt:<family>:<UTC day number>) is increased by the sends only if the
--- result stays within daily_cap (policy_cap_fits is the same rule in C),
+-- result stays within daily_cap (decided here only; it_cap_lua_edges tests the edges),
 -- and the audit intent is written in the same step: an allowed send is on
 -- record before it is forwarded.  The intent is written first, so a Redis
 -- out of memory refuses the call before anything is counted.
