@@ -47,9 +47,21 @@ policy_header_request_dropped(const char *name, const char *connection)
     /* Hop-by-hop (RFC 9110 §7.6.1), the client's credentials, framing
      * libcurl sets itself, and ours. */
     static const char *const hop[] = {
-        "Host", "Authorization", "Connection", "Keep-Alive", "Proxy-Connection",
-        "Proxy-Authorization", "Proxy-Authenticate", "TE", "Trailer", "Transfer-Encoding",
-        "Upgrade", "Content-Length", "Expect", "X-Agent-Run-Id", "Accept-Encoding",
+        "Host",
+        "Authorization",
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Connection",
+        "Proxy-Authorization",
+        "Proxy-Authenticate",
+        "TE",
+        "Trailer",
+        "Transfer-Encoding",
+        "Upgrade",
+        "Content-Length",
+        "Expect",
+        "X-Agent-Run-Id",
+        "Accept-Encoding",
     };
     /* Method and URL overrides: the upstream would route what the proxy
      * did not. */
@@ -76,7 +88,7 @@ policy_header_response_dropped(const char *name)
      * X-Request-Id, which comes back as X-Upstream-Request-Id beside ours. */
     static const char *const drop[] = {
         "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade",
-        "Trailer", "TE", "Content-Length", "X-Request-Id",
+        "Trailer",    "TE",         "Content-Length",   "X-Request-Id",
     };
 
     return listed(name, drop, sizeof(drop) / sizeof(drop[0]));
