@@ -295,8 +295,9 @@ issue(struct cli *cli, int argc, char **argv)
         return cli_fail(CLI_ERR, "%s", err);
     if (exp_at != NULL && spec.expires_at_ms <= now)
         return cli_fail(CLI_USAGE, "--expires-at %s is in the past", exp_at);
-    if (store_keys_issue(cli->conn, &spec, vk, sizeof(vk), &rec, err, sizeof(err)) != 0)
-        return cli_fail(strstr(err, "no upstream named") ? CLI_NOTFOUND : CLI_ERR, "%s", err);
+    r = store_keys_issue(cli->conn, &spec, vk, sizeof(vk), &rec, err, sizeof(err));
+    if (r != 0)
+        return cli_fail(cli_store_exit(r), "%s", err);
 
     if (json) {
         json_t *o = key_json(&rec, now);

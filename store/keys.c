@@ -172,9 +172,11 @@ store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *
 
     r = store_redis_eval(c, STORE_SCRIPT_KEY_ISSUE, 3, n, args, err, errlen);
     if (r == NULL) {
-        if (strstr(err, "ERR_NO_UPSTREAM") != NULL)
+        if (strstr(err, "ERR_NO_UPSTREAM") != NULL) {
             snprintf(err, errlen, "no upstream named '%s' (add it with 'sendcap upstream add')",
                      spec->upstream);
+            ret = STORE_ERR_NOT_FOUND;
+        }
         goto fail;
     }
     freeReplyObject(r);

@@ -61,7 +61,8 @@ int store_keys_from_reply(const redisReply *r, struct store_key *rec);
 
 /* Issue a key: writes the record and indexes atomically (key_issue.lua).
  * vault_key receives the new key (>= 48 bytes): the only time it exists
- * outside the agent.  0 or -1 with err. */
+ * outside the agent.  0, or a negative enum store_err with err
+ * (STORE_ERR_NOT_FOUND: spec->upstream does not exist). */
 int store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *vault_key,
                      size_t vklen, struct store_key *out, char *err, size_t errlen);
 

@@ -22,6 +22,13 @@
 
 struct event_base;
 
+/* How a store call that says so in its header failed: the CLI maps the kind
+ * to its exit code, so the words of err can change without changing it. */
+enum store_err {
+    STORE_ERR_FAIL = -1,      /* Redis, a script, the master key: could not */
+    STORE_ERR_NOT_FOUND = -2, /* no such upstream (or key) */
+};
+
 /* A parsed SENDCAP_REDIS_URL. */
 struct store_redis_addr {
     int is_unix;
