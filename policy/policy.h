@@ -244,7 +244,7 @@ void policy_decide(const struct policy_key *key, const struct policy_route *rout
 const char *policy_reason_name(enum policy_reason r);
 
 /* Would n more sends fit under cap with used already counted?  cap < 0 is
- * no cap.  This is the rule reserve.lua applies atomically in Redis. */
+ * no cap.  This is the rule call.lua applies atomically in Redis. */
 int policy_cap_fits(int64_t cap, int64_t used, int64_t n);
 
 /* Seconds from now_ms to the next 00:00 UTC (1..86400): when a day's
