@@ -106,7 +106,7 @@ static int
 multi_timer_cb(CURLM *multi, long timeout_ms, void *arg)
 {
     struct upstream *up = arg;
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    struct timeval tv = sc_tv_ms(timeout_ms);
 
     (void)multi;
     if (timeout_ms < 0)

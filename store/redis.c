@@ -286,8 +286,7 @@ check(struct store_conn *c, redisReply *r, char *err, size_t errlen)
 static struct store_conn *
 connect_via_sentinels(const struct store_redis_addr *a, char *err, size_t errlen)
 {
-    struct timeval ct = {SC_REDIS_CONNECT_TIMEOUT_MS / 1000,
-                         (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
+    struct timeval ct = sc_tv_ms(SC_REDIS_CONNECT_TIMEOUT_MS);
     struct store_redis_addr m;
 
     snprintf(err, errlen, "no sentinel answered for master '%s'", a->master_name);
@@ -344,10 +343,8 @@ connect_via_sentinels(const struct store_redis_addr *a, char *err, size_t errlen
 struct store_conn *
 store_redis_connect(const struct store_redis_addr *a, char *err, size_t errlen)
 {
-    struct timeval ct = {SC_REDIS_CONNECT_TIMEOUT_MS / 1000,
-                         (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
-    struct timeval cmd = {SC_REDIS_COMMAND_TIMEOUT_MS / 1000,
-                          (SC_REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
+    struct timeval ct = sc_tv_ms(SC_REDIS_CONNECT_TIMEOUT_MS);
+    struct timeval cmd = sc_tv_ms(SC_REDIS_COMMAND_TIMEOUT_MS);
     struct store_conn *c;
     redisReply *r;
 
@@ -632,7 +629,7 @@ static void drop(struct store_async *as, const char *why);
 static void
 schedule_retry(struct store_async *as)
 {
-    struct timeval tv = {as->backoff_ms / 1000, (as->backoff_ms % 1000) * 1000};
+    struct timeval tv = sc_tv_ms(as->backoff_ms);
 
     if (as->freeing)
         return;
@@ -865,8 +862,7 @@ ask_sentinel(struct store_async *as)
 static void
 start_connect(struct store_async *as)
 {
-    struct timeval dl = {SC_REDIS_CONNECT_TIMEOUT_MS / 1000,
-                         (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
+    struct timeval dl = sc_tv_ms(SC_REDIS_CONNECT_TIMEOUT_MS);
 
     if (as->freeing || as->state != A_DOWN)
         return;
@@ -885,8 +881,7 @@ start_connect(struct store_async *as)
 static void
 start_master(struct store_async *as)
 {
-    struct timeval dl = {SC_REDIS_CONNECT_TIMEOUT_MS / 1000,
-                         (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
+    struct timeval dl = sc_tv_ms(SC_REDIS_CONNECT_TIMEOUT_MS);
     redisAsyncContext *ac;
 
     if (as->addr.is_unix)
@@ -1020,8 +1015,7 @@ pending_deadline_cb(evutil_socket_t fd, short what, void *arg)
      * until after its deadline), the command gets its time once more
      * instead of failing, with every call queued behind it. */
     if (!p->extended && sc_mono_us() - p->due_us > SC_REDIS_LOOP_SLACK_MS * 1000) {
-        struct timeval dl = {SC_REDIS_COMMAND_TIMEOUT_MS / 1000,
-                             (SC_REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
+        struct timeval dl = sc_tv_ms(SC_REDIS_COMMAND_TIMEOUT_MS);
         p->extended = 1;
         p->due_us = sc_mono_us() + SC_REDIS_COMMAND_TIMEOUT_MS * 1000LL;
         evtimer_add(p->deadline, &dl);
@@ -1118,8 +1112,7 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
     char nk[16], *buf = NULL, *o;
     size_t lens[STORE_REDIS_MAX_ARGS], total, nkl;
     struct pending *p;
-    struct timeval dl = {SC_REDIS_COMMAND_TIMEOUT_MS / 1000,
-                         (SC_REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
+    struct timeval dl = sc_tv_ms(SC_REDIS_COMMAND_TIMEOUT_MS);
     int ret = -1;
 
     if (as->state != A_READY || as->ac == NULL) {
