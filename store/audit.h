@@ -182,6 +182,12 @@ struct store_audit_row {
     char *buf;             /* owns the unpacked values (internal) */
 };
 
+/* Unpack a packed record (22 fields, or 23 with the optional count) into
+ * row->v: values are copied NUL-terminated into a new row->buf (caller
+ * frees).  0, or -1 for anything malformed (an edited record), leaving
+ * row->buf NULL. */
+int store_audit_row_unpack(const char *p, size_t n, struct store_audit_row *row);
+
 /* Run a query; fn is called once per row, oldest first.  0 or -1 (err). */
 int store_audit_query(struct store_conn *c, const struct store_audit_query *q,
                       void (*fn)(const struct store_audit_row *, void *), void *arg, char *err,
