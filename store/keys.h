@@ -88,9 +88,6 @@ int store_keys_rotate(struct store_conn *c, const char *id, int64_t grace_ms, ch
                       size_t vklen, struct store_key *out, int64_t *old_expires, char *err,
                       size_t errlen);
 
-/* Redis's clock, ms since the epoch.  0 or -1. */
-int store_keys_redis_time(struct store_conn *c, int64_t *now_ms, char *err, size_t errlen);
-
 /* "active", "revoked" or "expired" at now_ms. */
 const char *store_keys_status(const struct store_key *k, int64_t now_ms);
 

@@ -24,8 +24,6 @@
 
 /* ---- address ---- */
 
-static int store_redis_addr_resolve_one(struct store_redis_addr *a, char *err, size_t errlen);
-
 int
 store_redis_addr_parse(const char *url, struct store_redis_addr *out, char *err, size_t errlen)
 {
@@ -167,8 +165,11 @@ store_redis_addr_sentinels(struct store_redis_addr *a, const char *list, const c
     return 0;
 }
 
+/* Replace host (a name or a numeric address) by its first address, in
+ * numeric form; what names it in err ("redis host ", or "" for a sentinel,
+ * the words the messages always had).  Blocking: start-up only. */
 static int
-resolve_host(char *host, size_t len, char *err, size_t errlen)
+resolve_host(char *host, size_t len, const char *what, char *err, size_t errlen)
 {
     struct addrinfo hints, *res = NULL;
     char buf[INET6_ADDRSTRLEN];
@@ -178,7 +179,7 @@ resolve_host(char *host, size_t len, char *err, size_t errlen)
     hints.ai_socktype = SOCK_STREAM;
     r = getaddrinfo(host, NULL, &hints, &res);
     if (r != 0 || res == NULL) {
-        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(r));
+        snprintf(err, errlen, "cannot resolve %s%s: %s", what, host, gai_strerror(r));
         return -1;
     }
     if (res->ai_family == AF_INET)
@@ -194,36 +195,11 @@ int
 store_redis_addr_resolve(struct store_redis_addr *a, char *err, size_t errlen)
 {
     for (int i = 0; i < a->nsentinels; i++)
-        if (resolve_host(a->sentinel[i].host, sizeof(a->sentinel[i].host), err, errlen) != 0)
+        if (resolve_host(a->sentinel[i].host, sizeof(a->sentinel[i].host), "", err, errlen) != 0)
             return -1;
-    if (a->nsentinels > 0)
+    if (a->nsentinels > 0 || a->is_unix)
         return 0;
-    return store_redis_addr_resolve_one(a, err, errlen);
-}
-
-static int
-store_redis_addr_resolve_one(struct store_redis_addr *a, char *err, size_t errlen)
-{
-    struct addrinfo hints, *res = NULL;
-    char buf[INET6_ADDRSTRLEN];
-    int r;
-
-    if (a->is_unix)
-        return 0;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    r = getaddrinfo(a->host, NULL, &hints, &res);
-    if (r != 0 || res == NULL) {
-        snprintf(err, errlen, "cannot resolve redis host %s: %s", a->host, gai_strerror(r));
-        return -1;
-    }
-    if (res->ai_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, buf, sizeof(buf));
-    else
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, buf, sizeof(buf));
-    freeaddrinfo(res);
-    sc_strlcpy(a->host, buf, sizeof(a->host));
-    return 0;
+    return resolve_host(a->host, sizeof(a->host), "redis host ", err, errlen);
 }
 
 /* ---- scripts ---- */
@@ -444,6 +420,27 @@ store_redis_eval(struct store_conn *c, enum store_script_id id, int nkeys, int n
         r = redisCommandArgv(c->ctx, nargs + 3, argv, NULL);
     }
     return check(c, r, err, errlen);
+}
+
+int
+store_redis_time(struct store_conn *c, int64_t *now_ms, char *err, size_t errlen)
+{
+    redisReply *r = store_redis_cmd(c, err, errlen, "TIME");
+    int64_t s, us;
+    int ret = -1;
+
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        sc_parse_i64(r->element[0]->str, 0, INT64_MAX / 1000, &s) == 0 &&
+        sc_parse_i64(r->element[1]->str, 0, 999999, &us) == 0) {
+        *now_ms = s * 1000 + us / 1000;
+        ret = 0;
+    } else {
+        snprintf(err, errlen, "redis: unexpected TIME reply");
+    }
+    freeReplyObject(r);
+    return ret;
 }
 
 /* ---- async ---- */

@@ -17,6 +17,7 @@
 #define SC_STORE_REDIS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <hiredis/hiredis.h>
 
@@ -108,6 +109,10 @@ redisContext *store_redis_ctx(struct store_conn *c);
  * store_redis_cmd for the result. */
 redisReply *store_redis_eval(struct store_conn *c, enum store_script_id id, int nkeys, int nargs,
                              const char **args, char *err, size_t errlen);
+
+/* Redis's clock (TIME), ms since the epoch: the clock expiry, revocation
+ * and the daily counter are judged by.  0 or -1 with err. */
+int store_redis_time(struct store_conn *c, int64_t *now_ms, char *err, size_t errlen);
 
 /* ---- async ---- */
 
