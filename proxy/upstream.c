@@ -61,6 +61,7 @@ struct ucall {
     size_t body_len, body_cap;
     char *hbuf; /* header lines "name\0value\0..." */
     size_t hlen, hcap;
+    int nhdr; /* header fields in hbuf */
     int too_large;
     int64_t t0;
     char errbuf[CURL_ERROR_SIZE];
@@ -218,6 +219,7 @@ header_cb(char *ptr, size_t size, size_t nitems, void *arg)
 
     if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
         c->hlen = 0;
+        c->nhdr = 0;
         return n;
     }
     while (end > ptr && (end[-1] == '\n' || end[-1] == '\r'))
@@ -232,7 +234,10 @@ header_cb(char *ptr, size_t size, size_t nitems, void *arg)
     while (v < end && (*v == ' ' || *v == '\t'))
         v++;
     vl = (size_t)(end - v);
-    if (c->hlen + nl + vl + 2 > SC_UPSTREAM_MAX_RESPONSE_HEADERS) {
+    /* Past either bound the answer cannot be relayed unchanged (SPEC §3):
+     * fail it (502) rather than pass on some of its fields. */
+    if (c->hlen + nl + vl + 2 > SC_UPSTREAM_MAX_RESPONSE_HEADERS ||
+        c->nhdr >= SC_UPSTREAM_MAX_HEADERS) {
         c->too_large = 1;
         return 0;
     }
@@ -243,6 +248,7 @@ header_cb(char *ptr, size_t size, size_t nitems, void *arg)
     memcpy(c->hbuf + c->hlen + nl + 1, v, vl);
     c->hbuf[c->hlen + nl + 1 + vl] = '\0';
     c->hlen += nl + vl + 2;
+    c->nhdr++;
     return n;
 }
 
@@ -296,7 +302,7 @@ finish(struct ucall *c, CURLcode rc)
         res.error = c->too_large ? "the upstream answer is larger than allowed"
                     : c->errbuf[0] ? c->errbuf
                                    : curl_easy_strerror(rc);
-    for (size_t off = 0; off < c->hlen && res.nhdr < UPSTREAM_MAX_HEADERS;) {
+    for (size_t off = 0; off < c->hlen && res.nhdr < SC_UPSTREAM_MAX_HEADERS;) {
         res.hdr[res.nhdr].name = c->hbuf + off;
         off += strlen(c->hbuf + off) + 1;
         res.hdr[res.nhdr].value = c->hbuf + off;

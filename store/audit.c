@@ -17,6 +17,7 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
 
@@ -261,14 +262,11 @@ store_audit_log_pending(const struct store_audit_log *l)
     return l->queued;
 }
 
-/* Records sent in one log_write call: those that finished in one loop turn
- * (up to LOG_BATCH_MAX, and within store_redis_async_eval's argument limit). */
-#define LOG_BATCH_MAX 8
-
+/* One log_write.lua call: the records that finished in one loop turn. */
 struct batch {
     struct store_audit_log *log;
     int n;
-    struct qrec *q[LOG_BATCH_MAX];
+    struct qrec *q[SC_LOG_BATCH_MAX];
 };
 
 static void
@@ -329,7 +327,7 @@ store_audit_log_flush(struct store_audit_log *l)
             return; /* out of memory: the 100 ms retry flushes again */
         b->log = l;
         argv[0] = "sc:log"; /* KEYS[1]; each record's argv[0] is the same */
-        for (; q != NULL && b->n < LOG_BATCH_MAX; q = q->next) {
+        for (; q != NULL && b->n < SC_LOG_BATCH_MAX; q = q->next) {
             if (q->sent)
                 continue;
             if (argc + q->argc - 1 > STORE_REDIS_MAX_ARGS)
@@ -503,7 +501,7 @@ store_audit_log_write(struct store_audit_log *l, struct store_audit_rec *rec, co
 {
     struct qrec *q;
 
-    if (l->queued >= STORE_AUDIT_QUEUE_MAX) {
+    if (l->queued >= SC_LOG_QUEUE_MAX) {
         /* Not sealed, so the chain has no hole: the loss is declared, with
          * a MAC, once there is room again. */
         l->lost++;

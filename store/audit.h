@@ -145,7 +145,7 @@ const char *store_audit_log_writer(const struct store_audit_log *l);
 /*
  * Seal rec (next seq of this writer's chain) and queue it for Redis; the
  * record is taken over (cleared).  Never blocks.  Records wait in order in
- * memory while Redis is away (at most STORE_AUDIT_QUEUE_MAX; past that the
+ * memory while Redis is away (at most SC_LOG_QUEUE_MAX; past that the
  * oldest unsent are dropped and counted, and a MAC'd "lost" record states
  * the gap when Redis returns).  intent_request_id, if not NULL, is the
  * intent this record completes (removed in the same step); settle, if not
@@ -160,8 +160,6 @@ void store_audit_log_flush(struct store_audit_log *l);
 
 /* Records queued and not yet acknowledged by Redis. */
 long store_audit_log_pending(const struct store_audit_log *l);
-
-#define STORE_AUDIT_QUEUE_MAX 100000
 
 /* ---- CLI: reading and verifying (sync) ---- */
 

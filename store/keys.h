@@ -21,11 +21,17 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/limits.h"
 #include "redis.h"
 #include "secret.h"
 
 #define STORE_KEY_ID_MAX 40
-#define STORE_KEY_TEXT_MAX 256    /* name, owner, agent_run_id */
+/* Buffer of a record's name, owner, agent_run_id, upstream: what the CLI
+ * accepts (SC_KEY_TEXT_MAX) plus headroom; a longer field in Redis makes
+ * the record unreadable rather than cut. */
+#define STORE_KEY_TEXT_MAX 256
+_Static_assert(STORE_KEY_TEXT_MAX > SC_KEY_TEXT_MAX && STORE_KEY_TEXT_MAX > SC_UPSTREAM_NAME_MAX,
+               "a key record's text buffers hold what key issue accepts, and its NUL");
 #define STORE_KEY_DOMAINS_MAX 4096 /* comma-joined domain list */
 
 struct store_key {
