@@ -969,6 +969,12 @@ proxy_http_inflight(const struct http_server *srv)
     return srv->inflight;
 }
 
+long
+proxy_http_conns(const struct http_server *srv)
+{
+    return srv->nconns;
+}
+
 int64_t
 proxy_http_pending_body(const struct http_server *srv)
 {

@@ -165,6 +165,9 @@ render(struct proxy *px, size_t *len)
     fprintf(f, "# HELP sendcap_inflight_requests Calls received and not yet answered.\n"
                "# TYPE sendcap_inflight_requests gauge\nsendcap_inflight_requests %ld\n",
             proxy_http_inflight(px->http));
+    fprintf(f, "# HELP sendcap_open_connections Agent connections open now.\n"
+               "# TYPE sendcap_open_connections gauge\nsendcap_open_connections %ld\n",
+            proxy_http_conns(px->http));
     fprintf(f, "# HELP sendcap_upstream_inflight Calls to Resend started and not finished.\n"
                "# TYPE sendcap_upstream_inflight gauge\nsendcap_upstream_inflight %ld\n",
             proxy_upstream_inflight(px->upstream));
