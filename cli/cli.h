@@ -37,6 +37,9 @@ struct store_conn *cli_conn(struct cli *cli);
 /* Print "sendcap: <msg>" on stderr; returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* The exit code for a failed store call's enum store_err. */
+int cli_store_exit(int store_err);
+
 /* Print one JSON object on one line to stdout, then free it. */
 void cli_print_json(json_t *obj);
 

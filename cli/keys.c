@@ -291,12 +291,13 @@ issue(struct cli *cli, int argc, char **argv)
     spec.to_domains = to;
     if (cli_conn(cli) == NULL)
         return CLI_ERR;
-    if (store_keys_redis_time(cli->conn, &now, err, sizeof(err)) != 0)
+    if (store_redis_time(cli->conn, &now, err, sizeof(err)) != 0)
         return cli_fail(CLI_ERR, "%s", err);
     if (exp_at != NULL && spec.expires_at_ms <= now)
         return cli_fail(CLI_USAGE, "--expires-at %s is in the past", exp_at);
-    if (store_keys_issue(cli->conn, &spec, vk, sizeof(vk), &rec, err, sizeof(err)) != 0)
-        return cli_fail(strstr(err, "no upstream named") ? CLI_NOTFOUND : CLI_ERR, "%s", err);
+    r = store_keys_issue(cli->conn, &spec, vk, sizeof(vk), &rec, err, sizeof(err));
+    if (r != 0)
+        return cli_fail(cli_store_exit(r), "%s", err);
 
     if (json) {
         json_t *o = key_json(&rec, now);
@@ -379,7 +380,7 @@ list(struct cli *cli, int argc, char **argv)
     }
     if (cli_conn(cli) == NULL)
         return CLI_ERR;
-    if (store_keys_redis_time(cli->conn, &lc.now, err, sizeof(err)) != 0)
+    if (store_redis_time(cli->conn, &lc.now, err, sizeof(err)) != 0)
         return cli_fail(CLI_ERR, "%s", err);
     lc.conn = cli->conn;
     if (!lc.json)
@@ -435,7 +436,7 @@ show(struct cli *cli, int argc, char **argv)
         return cli_fail(CLI_USAGE, "missing KEY_ID\n%s", usage);
     if (cli_conn(cli) == NULL)
         return CLI_ERR;
-    if (store_keys_redis_time(cli->conn, &now, err, sizeof(err)) != 0)
+    if (store_redis_time(cli->conn, &now, err, sizeof(err)) != 0)
         return cli_fail(CLI_ERR, "%s", err);
     r = store_keys_get(cli->conn, id, &k, err, sizeof(err));
     if (r < 0)
@@ -552,7 +553,7 @@ rotate(struct cli *cli, int argc, char **argv)
         return cli_fail(CLI_NOTFOUND, "no key with id '%s'", id);
     if (r < 0)
         return cli_fail(CLI_ERR, "%s", err);
-    if (store_keys_redis_time(cli->conn, &now, err, sizeof(err)) != 0)
+    if (store_redis_time(cli->conn, &now, err, sizeof(err)) != 0)
         now = k.created_at;
     if (json) {
         json_t *o = key_json(&k, now);

@@ -240,7 +240,7 @@ query_or_tail(struct cli *cli, int argc, char **argv, int tail)
     }
     if (cli_conn(cli) == NULL)
         return CLI_ERR;
-    if (store_keys_redis_time(cli->conn, &now, err, sizeof(err)) != 0)
+    if (store_redis_time(cli->conn, &now, err, sizeof(err)) != 0)
         return cli_fail(CLI_ERR, "%s", err);
     if (since && parse_t(since, now, &q.since_ms) != 0)
         return cli_fail(CLI_USAGE, "--since: expected RFC 3339 or a duration, got '%s'", since);
@@ -286,7 +286,7 @@ verify(struct cli *cli, int argc, char **argv)
         return cli_fail(CLI_ERR, "%s", err);
     if (cli_conn(cli) == NULL)
         return CLI_ERR;
-    if (store_keys_redis_time(cli->conn, &now, err, sizeof(err)) != 0)
+    if (store_redis_time(cli->conn, &now, err, sizeof(err)) != 0)
         return cli_fail(CLI_ERR, "%s", err);
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {

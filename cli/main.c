@@ -42,6 +42,12 @@ static const char usage[] =
     "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 not found.\n\n";
 
 int
+cli_store_exit(int store_err)
+{
+    return store_err == STORE_ERR_NOT_FOUND ? CLI_NOTFOUND : CLI_ERR;
+}
+
+int
 cli_fail(int code, const char *fmt, ...)
 {
     va_list ap;

@@ -29,7 +29,7 @@ put(struct cli *cli, int argc, char **argv, int rotate)
     const char *name = NULL, *from_env = NULL;
     unsigned char mk[SC_MASTER_KEY_LEN];
     char err[512], *real = NULL;
-    int ret = CLI_ERR;
+    int ret = CLI_ERR, r;
 
     struct cli_once once = {{NULL}, 0};
 
@@ -58,8 +58,9 @@ put(struct cli *cli, int argc, char **argv, int rotate)
         ret = CLI_USAGE;
         goto done;
     }
-    if (store_upstreams_put(cli->conn, mk, name, real, rotate, err, sizeof(err)) != 0) {
-        ret = cli_fail(strstr(err, "no upstream named") ? CLI_NOTFOUND : CLI_ERR, "%s", err);
+    r = store_upstreams_put(cli->conn, mk, name, real, rotate, err, sizeof(err));
+    if (r != 0) {
+        ret = cli_fail(cli_store_exit(r), "%s", err);
         goto done;
     }
     printf("%s upstream %s\n", rotate ? "rotated" : "added", name);
@@ -146,7 +147,7 @@ remove_cmd(struct cli *cli, int argc, char **argv)
         return CLI_ERR;
     r = store_upstreams_remove(cli->conn, name, force, &live, err, sizeof(err));
     if (r < 0)
-        return cli_fail(strstr(err, "no upstream named") ? CLI_NOTFOUND : CLI_ERR, "%s", err);
+        return cli_fail(cli_store_exit(r), "%s", err);
     if (r == 1)
         return cli_fail(CLI_ERR,
                         "upstream %s is used by %ld vault key%s; revoke them first, or use "

@@ -187,7 +187,7 @@ apply_file(struct sc_config *cfg, const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot read settings file %s", path);
         return -1;
     }
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > 65536 ||
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || n > SC_CONFIG_FILE_MAX ||
         fseek(f, 0, SEEK_SET) != 0 || (cfg->file_buf = malloc((size_t)n + 1)) == NULL ||
         fread(cfg->file_buf, 1, (size_t)n, f) != (size_t)n) {
         fclose(f);

@@ -59,6 +59,10 @@
 #define SC_UPSTREAM_MAX_RESPONSE_HEADERS (64 * 1024)
 /* Idle upstream connections kept for reuse. */
 #define SC_UPSTREAM_MAX_IDLE_CONNS 64
+/* Header fields of one upstream answer; more -> 502, as a header block
+ * over SC_UPSTREAM_MAX_RESPONSE_HEADERS: the answer is relayed unchanged
+ * or not at all, never with fields silently dropped. */
+#define SC_UPSTREAM_MAX_HEADERS 100
 /* Largest --upstream-ca file; it is read once at start-up and kept in memory. */
 #define SC_UPSTREAM_CA_MAX_BYTES (1L * 1024 * 1024)
 
@@ -102,6 +106,12 @@
 #define SC_UNAUTH_RECORDS_PER_S 50
 /* Client addresses tracked for that; the rest share one bound. */
 #define SC_UNAUTH_MAX_ADDRS 4096
+/* Label sets of the request counter in /metrics (proxy/metrics.c); past
+ * it, calls are counted under route="other", so the table is fixed. */
+#define SC_METRICS_MAX_SERIES 2048
+/* Largest --config / SENDCAP_CONFIG settings file (common/config.c): it
+ * holds a few dozen SENDCAP_*=value lines. */
+#define SC_CONFIG_FILE_MAX 65536
 
 /* ---- call log (store/audit.c) ---- */
 
@@ -111,6 +121,12 @@
 #define SC_LOG_FLUSH_INTERVAL_MS 100
 /* SIGTERM: after the last call, this long to get its records into Redis. */
 #define SC_LOG_DRAIN_MS 5000
+/* Records a writer holds in memory while Redis is away; past it the oldest
+ * unsent are dropped and counted, and a MAC'd "lost" record states the gap. */
+#define SC_LOG_QUEUE_MAX 100000
+/* Records sent in one log_write.lua call: those that finished in one loop
+ * turn, up to this many (within store_redis_async_eval's argument limit). */
+#define SC_LOG_BATCH_MAX 8
 
 /* ---- key material ---- */
 
@@ -123,7 +139,10 @@
 /* A key not used for this long (or never, this long after issue) is "stale"
  * in `sendcap key list`. */
 #define SC_KEY_STALE_MS (30LL * 86400 * 1000)
-/* Longest name, owner or agent_run_id of a key. */
+/* Longest name, owner or agent_run_id of a key, as `key issue` accepts it.
+ * A key record's text fields (upstream too, at most SC_UPSTREAM_NAME_MAX)
+ * are held in buffers of STORE_KEY_TEXT_MAX bytes (store/keys.h), which
+ * must keep room above this, so a record read back is never cut. */
 #define SC_KEY_TEXT_MAX 200
 /* Where `key issue` reads the Public Suffix List (Debian's publicsuffix
  * package; SENDCAP_PUBLIC_SUFFIX_LIST overrides), and its largest size
@@ -132,5 +151,8 @@
 #define SC_PSL_FILE_MAX (16L * 1024 * 1024)
 /* Longest upstream name. */
 #define SC_UPSTREAM_NAME_MAX 64
+/* Largest secret sealed under the master key (a real Resend key is at most
+ * SC_REAL_KEY_MAX; this bounds store_secret_seal for any caller). */
+#define SC_SECRET_MAX 65536
 
 #endif

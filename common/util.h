@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
 
 /* Parse a whole decimal number in [min, max]; 0 or -1 (junk, sign, range). */
 int sc_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
@@ -27,6 +28,10 @@ void sc_format_time_ms(int64_t ms, char *buf, size_t len);
 int64_t sc_now_ms(void);
 int64_t sc_mono_ms(void);
 int64_t sc_mono_us(void);
+
+/* ms as a struct timeval, for libevent timers and hiredis timeouts; a
+ * negative ms is 0 (fire at once) rather than an invalid timeval. */
+struct timeval sc_tv_ms(int64_t ms);
 
 /* Write v in decimal at o (no NUL; at most 20 bytes) and return the end:
  * for hot paths that build protocol text without snprintf. */

@@ -125,7 +125,7 @@ static void send_output(struct http_conn *c);
 static void
 arm(struct http_conn *c, int ms)
 {
-    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    struct timeval tv = sc_tv_ms(ms);
 
     evtimer_add(c->timer, &tv);
 }
@@ -717,8 +717,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 {
     struct http_server *srv = arg;
     struct http_conn *c;
-    struct timeval wt = {srv->lim.write_timeout_ms / 1000,
-                         (srv->lim.write_timeout_ms % 1000) * 1000};
+    struct timeval wt = sc_tv_ms(srv->lim.write_timeout_ms);
     char host[INET6_ADDRSTRLEN] = "?";
     int port = 0, one = 1;
 
@@ -968,6 +967,12 @@ long
 proxy_http_inflight(const struct http_server *srv)
 {
     return srv->inflight;
+}
+
+long
+proxy_http_conns(const struct http_server *srv)
+{
+    return srv->nconns;
 }
 
 int64_t

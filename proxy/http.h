@@ -94,6 +94,10 @@ void proxy_http_set_limits(struct http_server *srv, const struct http_limits *li
 /* Requests handed to the handler and not yet answered. */
 long proxy_http_inflight(const struct http_server *srv);
 
+/* Client connections open now (a closed one leaves at once, even while
+ * the handler still answers its request). */
+long proxy_http_conns(const struct http_server *srv);
+
 /* Bytes of request bodies being received or held by requests in flight
  * (the total that --max-pending-body bounds), for metrics. */
 int64_t proxy_http_pending_body(const struct http_server *srv);

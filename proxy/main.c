@@ -49,7 +49,7 @@ static void
 flush_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct proxy *px = arg;
-    struct timeval tv = {0, SC_LOG_FLUSH_INTERVAL_MS * 1000};
+    struct timeval tv = sc_tv_ms(SC_LOG_FLUSH_INTERVAL_MS);
 
     (void)fd;
     (void)what;
@@ -94,7 +94,7 @@ static void
 signal_cb(evutil_socket_t sig, short what, void *arg)
 {
     struct proxy *px = arg;
-    struct timeval tv = {SC_DRAIN_DEADLINE_MS / 1000, (SC_DRAIN_DEADLINE_MS % 1000) * 1000};
+    struct timeval tv = sc_tv_ms(SC_DRAIN_DEADLINE_MS);
 
     (void)what;
     if (drain_deadline != NULL)
@@ -414,7 +414,7 @@ main(int argc, char **argv)
     if (px.audit == NULL || flush_timer == NULL || px.flood == NULL)
         sc_fatal("out of memory");
     {
-        struct timeval tv = {0, SC_LOG_FLUSH_INTERVAL_MS * 1000};
+        struct timeval tv = sc_tv_ms(SC_LOG_FLUSH_INTERVAL_MS);
         evtimer_add(flush_timer, &tv);
     }
 

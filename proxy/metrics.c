@@ -5,17 +5,17 @@
  * Everything is in process memory and lock-free (one thread).  Label sets
  * are bounded: routes come from the static table, decisions and reasons
  * from fixed lists, statuses from what the proxy answers, so the request
- * counter table cannot grow without bound (METRICS_MAX_SERIES caps it
+ * counter table cannot grow without bound (SC_METRICS_MAX_SERIES caps it
  * anyway; past it, calls are counted under route="other").
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/limits.h"
 #include "common/util.h"
 #include "proxy.h"
 
-#define METRICS_MAX_SERIES 2048
 #define NBUCKETS 15
 
 static const double bucket_s[NBUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -33,7 +33,7 @@ struct series {
 };
 
 struct metrics {
-    struct series s[METRICS_MAX_SERIES];
+    struct series s[SC_METRICS_MAX_SERIES];
     size_t ns;
     struct hist total, upstream, redis;
     unsigned long long redis_errors, up_timeout, up_not_sent, up_failed;
@@ -89,7 +89,7 @@ proxy_metrics_request(struct metrics *m, const char *route, const char *decision
         if (strcmp(m->s[i].labels, labels) == 0)
             break;
     if (i == m->ns) {
-        if (m->ns == METRICS_MAX_SERIES) {
+        if (m->ns == SC_METRICS_MAX_SERIES) {
             snprintf(labels, sizeof(labels),
                      "route=\"other\",decision=\"%s\",reason=\"other\",status=\"%d\"", decision,
                      status);
@@ -165,6 +165,9 @@ render(struct proxy *px, size_t *len)
     fprintf(f, "# HELP sendcap_inflight_requests Calls received and not yet answered.\n"
                "# TYPE sendcap_inflight_requests gauge\nsendcap_inflight_requests %ld\n",
             proxy_http_inflight(px->http));
+    fprintf(f, "# HELP sendcap_open_connections Agent connections open now.\n"
+               "# TYPE sendcap_open_connections gauge\nsendcap_open_connections %ld\n",
+            proxy_http_conns(px->http));
     fprintf(f, "# HELP sendcap_upstream_inflight Calls to Resend started and not finished.\n"
                "# TYPE sendcap_upstream_inflight gauge\nsendcap_upstream_inflight %ld\n",
             proxy_upstream_inflight(px->upstream));

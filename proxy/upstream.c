@@ -23,6 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/dynbuf.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
@@ -57,10 +58,10 @@ struct ucall {
     upstream_done_cb *cb;
     void *arg;
     char *url;
-    char *body;
-    size_t body_len, body_cap;
-    char *hbuf; /* header lines "name\0value\0..." */
-    size_t hlen, hcap;
+    struct sc_dynbuf body; /* at most SC_UPSTREAM_MAX_RESPONSE */
+    struct sc_dynbuf hbuf; /* header lines "name\0value\0...", at most
+                            * SC_UPSTREAM_MAX_RESPONSE_HEADERS */
+    int nhdr;              /* header fields in hbuf */
     int too_large;
     int64_t t0;
     char errbuf[CURL_ERROR_SIZE];
@@ -106,7 +107,7 @@ static int
 multi_timer_cb(CURLM *multi, long timeout_ms, void *arg)
 {
     struct upstream *up = arg;
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    struct timeval tv = sc_tv_ms(timeout_ms);
 
     (void)multi;
     if (timeout_ms < 0)
@@ -172,39 +173,21 @@ prereq_cb(void *arg, char *conn_primary_ip, char *conn_local_ip, int conn_primar
     return c->attempts++ == 0 ? CURL_PREREQFUNC_OK : CURL_PREREQFUNC_ABORT;
 }
 
-/* Make *buf hold at least need bytes, doubling from first. */
-static int
-grow(char **buf, size_t *cap, size_t need, size_t first)
-{
-    size_t c = *cap ? *cap : first;
-    char *nb;
-
-    if (need <= *cap)
-        return 0;
-    while (c < need)
-        c *= 2;
-    if ((nb = realloc(*buf, c)) == NULL)
-        return -1;
-    *buf = nb;
-    *cap = c;
-    return 0;
-}
-
 static size_t
 write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 {
     struct ucall *c = arg;
     size_t n = size * nmemb;
 
-    if (c->body_len + n > SC_UPSTREAM_MAX_RESPONSE) {
+    switch (sc_dynbuf_add(&c->body, ptr, n)) {
+    case SC_DYNBUF_OK:
+        return n;
+    case SC_DYNBUF_TOO_LARGE:
         c->too_large = 1;
         return 0; /* makes curl fail the transfer with CURLE_WRITE_ERROR */
-    }
-    if (grow(&c->body, &c->body_cap, c->body_len + n + 1, 4096) != 0)
+    default:
         return 0;
-    memcpy(c->body + c->body_len, ptr, n);
-    c->body_len += n;
-    return n;
+    }
 }
 
 /* Collect "Name: value" lines of the final response.  A status line
@@ -217,7 +200,8 @@ header_cb(char *ptr, size_t size, size_t nitems, void *arg)
     char *colon, *v, *end = ptr + n;
 
     if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
-        c->hlen = 0;
+        sc_dynbuf_reset(&c->hbuf);
+        c->nhdr = 0;
         return n;
     }
     while (end > ptr && (end[-1] == '\n' || end[-1] == '\r'))
@@ -232,17 +216,20 @@ header_cb(char *ptr, size_t size, size_t nitems, void *arg)
     while (v < end && (*v == ' ' || *v == '\t'))
         v++;
     vl = (size_t)(end - v);
-    if (c->hlen + nl + vl + 2 > SC_UPSTREAM_MAX_RESPONSE_HEADERS) {
+    /* Past either bound the answer cannot be relayed unchanged (SPEC §3):
+     * fail it (502) rather than pass on some of its fields. */
+    if (c->nhdr >= SC_UPSTREAM_MAX_HEADERS ||
+        sc_dynbuf_len(&c->hbuf) + nl + vl + 2 > c->hbuf.max) {
         c->too_large = 1;
         return 0;
     }
-    if (grow(&c->hbuf, &c->hcap, c->hlen + nl + vl + 2, 1024) != 0)
+    /* Room was checked above: only out of memory can fail these. */
+    if (sc_dynbuf_add(&c->hbuf, ptr, nl) != SC_DYNBUF_OK ||
+        sc_dynbuf_add(&c->hbuf, "", 1) != SC_DYNBUF_OK ||
+        sc_dynbuf_add(&c->hbuf, v, vl) != SC_DYNBUF_OK ||
+        sc_dynbuf_add(&c->hbuf, "", 1) != SC_DYNBUF_OK)
         return 0;
-    memcpy(c->hbuf + c->hlen, ptr, nl);
-    c->hbuf[c->hlen + nl] = '\0';
-    memcpy(c->hbuf + c->hlen + nl + 1, v, vl);
-    c->hbuf[c->hlen + nl + 1 + vl] = '\0';
-    c->hlen += nl + vl + 2;
+    c->nhdr++;
     return n;
 }
 
@@ -268,8 +255,8 @@ ucall_free(struct ucall *c)
     }
     wipe_slist(c->headers);
     free(c->url);
-    free(c->body);
-    free(c->hbuf);
+    sc_dynbuf_free(&c->body);
+    sc_dynbuf_free(&c->hbuf);
     free(c);
 }
 
@@ -296,15 +283,16 @@ finish(struct ucall *c, CURLcode rc)
         res.error = c->too_large ? "the upstream answer is larger than allowed"
                     : c->errbuf[0] ? c->errbuf
                                    : curl_easy_strerror(rc);
-    for (size_t off = 0; off < c->hlen && res.nhdr < UPSTREAM_MAX_HEADERS;) {
-        res.hdr[res.nhdr].name = c->hbuf + off;
-        off += strlen(c->hbuf + off) + 1;
-        res.hdr[res.nhdr].value = c->hbuf + off;
-        off += strlen(c->hbuf + off) + 1;
+    for (size_t off = 0; off < sc_dynbuf_len(&c->hbuf) && res.nhdr < SC_UPSTREAM_MAX_HEADERS;) {
+        char *h = c->hbuf.p; /* res.hdr is char *: the caller may edit in place */
+        res.hdr[res.nhdr].name = h + off;
+        off += strlen(h + off) + 1;
+        res.hdr[res.nhdr].value = h + off;
+        off += strlen(h + off) + 1;
         res.nhdr++;
     }
-    res.body = c->body ? c->body : "";
-    res.body_len = c->body_len;
+    res.body = sc_dynbuf_ptr(&c->body);
+    res.body_len = sc_dynbuf_len(&c->body);
     res.latency_ms = sc_mono_ms() - c->t0;
     c->up->inflight--;
     c->cb(&res, c->arg);
@@ -662,6 +650,8 @@ proxy_upstream_start(struct upstream *up, const char *method, const char *path_q
     c->headers = headers;
     c->cb = cb;
     c->arg = arg;
+    sc_dynbuf_init(&c->body, SC_UPSTREAM_MAX_RESPONSE);
+    sc_dynbuf_init(&c->hbuf, SC_UPSTREAM_MAX_RESPONSE_HEADERS);
     c->t0 = sc_mono_ms();
     ul = strlen(up->base_url) + strlen(path_query) + 1;
     c->url = malloc(ul);

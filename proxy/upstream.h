@@ -17,6 +17,8 @@
 
 #include <curl/curl.h>
 
+#include "common/limits.h"
+
 struct event_base;
 struct upstream;
 
@@ -27,15 +29,13 @@ enum upstream_outcome {
     UPSTREAM_TIMEOUT,        /* whole-call or connect deadline passed */
 };
 
-#define UPSTREAM_MAX_HEADERS 100
-
 struct upstream_result {
     enum upstream_outcome outcome;
     int sent;            /* did any of the request leave? (refund decisions) */
     long status;         /* HTTP status when ANSWERED */
     const char *error;   /* curl's reason when not ANSWERED */
     int nhdr;
-    struct { char *name, *value; } hdr[UPSTREAM_MAX_HEADERS];
+    struct { char *name, *value; } hdr[SC_UPSTREAM_MAX_HEADERS];
     const char *body;    /* borrowed, valid during the callback */
     size_t body_len;
     int64_t latency_ms;

@@ -145,7 +145,7 @@ const char *store_audit_log_writer(const struct store_audit_log *l);
 /*
  * Seal rec (next seq of this writer's chain) and queue it for Redis; the
  * record is taken over (cleared).  Never blocks.  Records wait in order in
- * memory while Redis is away (at most STORE_AUDIT_QUEUE_MAX; past that the
+ * memory while Redis is away (at most SC_LOG_QUEUE_MAX; past that the
  * oldest unsent are dropped and counted, and a MAC'd "lost" record states
  * the gap when Redis returns).  intent_request_id, if not NULL, is the
  * intent this record completes (removed in the same step); settle, if not
@@ -160,8 +160,6 @@ void store_audit_log_flush(struct store_audit_log *l);
 
 /* Records queued and not yet acknowledged by Redis. */
 long store_audit_log_pending(const struct store_audit_log *l);
-
-#define STORE_AUDIT_QUEUE_MAX 100000
 
 /* ---- CLI: reading and verifying (sync) ---- */
 
@@ -181,6 +179,12 @@ struct store_audit_row {
     int unknown_outcome;
     char *buf;             /* owns the unpacked values (internal) */
 };
+
+/* Unpack a packed record (22 fields, or 23 with the optional count) into
+ * row->v: values are copied NUL-terminated into a new row->buf (caller
+ * frees).  0, or -1 for anything malformed (an edited record), leaving
+ * row->buf NULL. */
+int store_audit_row_unpack(const char *p, size_t n, struct store_audit_row *row);
 
 /* Run a query; fn is called once per row, oldest first.  0 or -1 (err). */
 int store_audit_query(struct store_conn *c, const struct store_audit_query *q,

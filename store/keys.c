@@ -98,27 +98,6 @@ store_keys_from_reply(const redisReply *r, struct store_key *rec)
 }
 
 int
-store_keys_redis_time(struct store_conn *c, int64_t *now_ms, char *err, size_t errlen)
-{
-    redisReply *r = store_redis_cmd(c, err, errlen, "TIME");
-    int64_t s, us;
-    int ret = -1;
-
-    if (r == NULL)
-        return -1;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        sc_parse_i64(r->element[0]->str, 0, INT64_MAX / 1000, &s) == 0 &&
-        sc_parse_i64(r->element[1]->str, 0, 999999, &us) == 0) {
-        *now_ms = s * 1000 + us / 1000;
-        ret = 0;
-    } else {
-        snprintf(err, errlen, "redis: unexpected TIME reply");
-    }
-    freeReplyObject(r);
-    return ret;
-}
-
-int
 store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *vault_key,
                  size_t vklen, struct store_key *out, char *err, size_t errlen)
 {
@@ -172,9 +151,11 @@ store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *
 
     r = store_redis_eval(c, STORE_SCRIPT_KEY_ISSUE, 3, n, args, err, errlen);
     if (r == NULL) {
-        if (strstr(err, "ERR_NO_UPSTREAM") != NULL)
+        if (strstr(err, "ERR_NO_UPSTREAM") != NULL) {
             snprintf(err, errlen, "no upstream named '%s' (add it with 'sendcap upstream add')",
                      spec->upstream);
+            ret = STORE_ERR_NOT_FOUND;
+        }
         goto fail;
     }
     freeReplyObject(r);

@@ -21,11 +21,17 @@
 
 #include <hiredis/hiredis.h>
 
+#include "common/limits.h"
 #include "redis.h"
 #include "secret.h"
 
 #define STORE_KEY_ID_MAX 40
-#define STORE_KEY_TEXT_MAX 256    /* name, owner, agent_run_id */
+/* Buffer of a record's name, owner, agent_run_id, upstream: what the CLI
+ * accepts (SC_KEY_TEXT_MAX) plus headroom; a longer field in Redis makes
+ * the record unreadable rather than cut. */
+#define STORE_KEY_TEXT_MAX 256
+_Static_assert(STORE_KEY_TEXT_MAX > SC_KEY_TEXT_MAX && STORE_KEY_TEXT_MAX > SC_UPSTREAM_NAME_MAX,
+               "a key record's text buffers hold what key issue accepts, and its NUL");
 #define STORE_KEY_DOMAINS_MAX 4096 /* comma-joined domain list */
 
 struct store_key {
@@ -61,7 +67,8 @@ int store_keys_from_reply(const redisReply *r, struct store_key *rec);
 
 /* Issue a key: writes the record and indexes atomically (key_issue.lua).
  * vault_key receives the new key (>= 48 bytes): the only time it exists
- * outside the agent.  0 or -1 with err. */
+ * outside the agent.  0, or a negative enum store_err with err
+ * (STORE_ERR_NOT_FOUND: spec->upstream does not exist). */
 int store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *vault_key,
                      size_t vklen, struct store_key *out, char *err, size_t errlen);
 
@@ -86,9 +93,6 @@ int store_keys_revoke(struct store_conn *c, const char *id, int64_t *revoked_at,
 int store_keys_rotate(struct store_conn *c, const char *id, int64_t grace_ms, char *vault_key,
                       size_t vklen, struct store_key *out, int64_t *old_expires, char *err,
                       size_t errlen);
-
-/* Redis's clock, ms since the epoch.  0 or -1. */
-int store_keys_redis_time(struct store_conn *c, int64_t *now_ms, char *err, size_t errlen);
 
 /* "active", "revoked" or "expired" at now_ms. */
 const char *store_keys_status(const struct store_key *k, int64_t now_ms);

@@ -24,8 +24,6 @@
 
 /* ---- address ---- */
 
-static int store_redis_addr_resolve_one(struct store_redis_addr *a, char *err, size_t errlen);
-
 int
 store_redis_addr_parse(const char *url, struct store_redis_addr *out, char *err, size_t errlen)
 {
@@ -167,8 +165,11 @@ store_redis_addr_sentinels(struct store_redis_addr *a, const char *list, const c
     return 0;
 }
 
+/* Replace host (a name or a numeric address) by its first address, in
+ * numeric form; what names it in err ("redis host ", or "" for a sentinel,
+ * the words the messages always had).  Blocking: start-up only. */
 static int
-resolve_host(char *host, size_t len, char *err, size_t errlen)
+resolve_host(char *host, size_t len, const char *what, char *err, size_t errlen)
 {
     struct addrinfo hints, *res = NULL;
     char buf[INET6_ADDRSTRLEN];
@@ -178,7 +179,7 @@ resolve_host(char *host, size_t len, char *err, size_t errlen)
     hints.ai_socktype = SOCK_STREAM;
     r = getaddrinfo(host, NULL, &hints, &res);
     if (r != 0 || res == NULL) {
-        snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(r));
+        snprintf(err, errlen, "cannot resolve %s%s: %s", what, host, gai_strerror(r));
         return -1;
     }
     if (res->ai_family == AF_INET)
@@ -194,36 +195,11 @@ int
 store_redis_addr_resolve(struct store_redis_addr *a, char *err, size_t errlen)
 {
     for (int i = 0; i < a->nsentinels; i++)
-        if (resolve_host(a->sentinel[i].host, sizeof(a->sentinel[i].host), err, errlen) != 0)
+        if (resolve_host(a->sentinel[i].host, sizeof(a->sentinel[i].host), "", err, errlen) != 0)
             return -1;
-    if (a->nsentinels > 0)
+    if (a->nsentinels > 0 || a->is_unix)
         return 0;
-    return store_redis_addr_resolve_one(a, err, errlen);
-}
-
-static int
-store_redis_addr_resolve_one(struct store_redis_addr *a, char *err, size_t errlen)
-{
-    struct addrinfo hints, *res = NULL;
-    char buf[INET6_ADDRSTRLEN];
-    int r;
-
-    if (a->is_unix)
-        return 0;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    r = getaddrinfo(a->host, NULL, &hints, &res);
-    if (r != 0 || res == NULL) {
-        snprintf(err, errlen, "cannot resolve redis host %s: %s", a->host, gai_strerror(r));
-        return -1;
-    }
-    if (res->ai_family == AF_INET)
-        inet_ntop(AF_INET, &((struct sockaddr_in *)res->ai_addr)->sin_addr, buf, sizeof(buf));
-    else
-        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)res->ai_addr)->sin6_addr, buf, sizeof(buf));
-    freeaddrinfo(res);
-    sc_strlcpy(a->host, buf, sizeof(a->host));
-    return 0;
+    return resolve_host(a->host, sizeof(a->host), "redis host ", err, errlen);
 }
 
 /* ---- scripts ---- */
@@ -286,8 +262,7 @@ check(struct store_conn *c, redisReply *r, char *err, size_t errlen)
 static struct store_conn *
 connect_via_sentinels(const struct store_redis_addr *a, char *err, size_t errlen)
 {
-    struct timeval ct = {SC_REDIS_CONNECT_TIMEOUT_MS / 1000,
-                         (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
+    struct timeval ct = sc_tv_ms(SC_REDIS_CONNECT_TIMEOUT_MS);
     struct store_redis_addr m;
 
     snprintf(err, errlen, "no sentinel answered for master '%s'", a->master_name);
@@ -344,10 +319,8 @@ connect_via_sentinels(const struct store_redis_addr *a, char *err, size_t errlen
 struct store_conn *
 store_redis_connect(const struct store_redis_addr *a, char *err, size_t errlen)
 {
-    struct timeval ct = {SC_REDIS_CONNECT_TIMEOUT_MS / 1000,
-                         (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
-    struct timeval cmd = {SC_REDIS_COMMAND_TIMEOUT_MS / 1000,
-                          (SC_REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
+    struct timeval ct = sc_tv_ms(SC_REDIS_CONNECT_TIMEOUT_MS);
+    struct timeval cmd = sc_tv_ms(SC_REDIS_COMMAND_TIMEOUT_MS);
     struct store_conn *c;
     redisReply *r;
 
@@ -447,6 +420,27 @@ store_redis_eval(struct store_conn *c, enum store_script_id id, int nkeys, int n
         r = redisCommandArgv(c->ctx, nargs + 3, argv, NULL);
     }
     return check(c, r, err, errlen);
+}
+
+int
+store_redis_time(struct store_conn *c, int64_t *now_ms, char *err, size_t errlen)
+{
+    redisReply *r = store_redis_cmd(c, err, errlen, "TIME");
+    int64_t s, us;
+    int ret = -1;
+
+    if (r == NULL)
+        return -1;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        sc_parse_i64(r->element[0]->str, 0, INT64_MAX / 1000, &s) == 0 &&
+        sc_parse_i64(r->element[1]->str, 0, 999999, &us) == 0) {
+        *now_ms = s * 1000 + us / 1000;
+        ret = 0;
+    } else {
+        snprintf(err, errlen, "redis: unexpected TIME reply");
+    }
+    freeReplyObject(r);
+    return ret;
 }
 
 /* ---- async ---- */
@@ -632,7 +626,7 @@ static void drop(struct store_async *as, const char *why);
 static void
 schedule_retry(struct store_async *as)
 {
-    struct timeval tv = {as->backoff_ms / 1000, (as->backoff_ms % 1000) * 1000};
+    struct timeval tv = sc_tv_ms(as->backoff_ms);
 
     if (as->freeing)
         return;
@@ -865,8 +859,7 @@ ask_sentinel(struct store_async *as)
 static void
 start_connect(struct store_async *as)
 {
-    struct timeval dl = {SC_REDIS_CONNECT_TIMEOUT_MS / 1000,
-                         (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
+    struct timeval dl = sc_tv_ms(SC_REDIS_CONNECT_TIMEOUT_MS);
 
     if (as->freeing || as->state != A_DOWN)
         return;
@@ -885,8 +878,7 @@ start_connect(struct store_async *as)
 static void
 start_master(struct store_async *as)
 {
-    struct timeval dl = {SC_REDIS_CONNECT_TIMEOUT_MS / 1000,
-                         (SC_REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
+    struct timeval dl = sc_tv_ms(SC_REDIS_CONNECT_TIMEOUT_MS);
     redisAsyncContext *ac;
 
     if (as->addr.is_unix)
@@ -1020,8 +1012,7 @@ pending_deadline_cb(evutil_socket_t fd, short what, void *arg)
      * until after its deadline), the command gets its time once more
      * instead of failing, with every call queued behind it. */
     if (!p->extended && sc_mono_us() - p->due_us > SC_REDIS_LOOP_SLACK_MS * 1000) {
-        struct timeval dl = {SC_REDIS_COMMAND_TIMEOUT_MS / 1000,
-                             (SC_REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
+        struct timeval dl = sc_tv_ms(SC_REDIS_COMMAND_TIMEOUT_MS);
         p->extended = 1;
         p->due_us = sc_mono_us() + SC_REDIS_COMMAND_TIMEOUT_MS * 1000LL;
         evtimer_add(p->deadline, &dl);
@@ -1118,8 +1109,7 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
     char nk[16], *buf = NULL, *o;
     size_t lens[STORE_REDIS_MAX_ARGS], total, nkl;
     struct pending *p;
-    struct timeval dl = {SC_REDIS_COMMAND_TIMEOUT_MS / 1000,
-                         (SC_REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
+    struct timeval dl = sc_tv_ms(SC_REDIS_COMMAND_TIMEOUT_MS);
     int ret = -1;
 
     if (as->state != A_READY || as->ac == NULL) {

@@ -17,10 +17,18 @@
 #define SC_STORE_REDIS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <hiredis/hiredis.h>
 
 struct event_base;
+
+/* How a store call that says so in its header failed: the CLI maps the kind
+ * to its exit code, so the words of err can change without changing it. */
+enum store_err {
+    STORE_ERR_FAIL = -1,      /* Redis, a script, the master key: could not */
+    STORE_ERR_NOT_FOUND = -2, /* no such upstream (or key) */
+};
 
 /* A parsed SENDCAP_REDIS_URL. */
 struct store_redis_addr {
@@ -101,6 +109,10 @@ redisContext *store_redis_ctx(struct store_conn *c);
  * store_redis_cmd for the result. */
 redisReply *store_redis_eval(struct store_conn *c, enum store_script_id id, int nkeys, int nargs,
                              const char **args, char *err, size_t errlen);
+
+/* Redis's clock (TIME), ms since the epoch: the clock expiry, revocation
+ * and the daily counter are judged by.  0 or -1 with err. */
+int store_redis_time(struct store_conn *c, int64_t *now_ms, char *err, size_t errlen);
 
 /* ---- async ---- */
 

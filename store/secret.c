@@ -248,7 +248,7 @@ store_secret_seal(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad,
     size_t rawlen = IV_LEN + ptlen + TAG_LEN;
     int n, fin;
 
-    if (ptlen > 65536) {
+    if (ptlen > SC_SECRET_MAX) {
         snprintf(err, errlen, "secret too long");
         return NULL;
     }

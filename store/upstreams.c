@@ -64,11 +64,12 @@ store_upstreams_put(struct store_conn *c, const unsigned char mk[SC_MASTER_KEY_L
         if (strstr(err, "ERR_EXISTS"))
             snprintf(err, errlen, "upstream '%s' already exists (use 'sendcap upstream rotate')",
                      name);
-        else if (strstr(err, "ERR_NO_UPSTREAM"))
+        else if (strstr(err, "ERR_NO_UPSTREAM")) {
             snprintf(err, errlen, "no upstream named '%s'", name);
-        else if (strstr(err, "ERR_MASTER_MISMATCH"))
+            return STORE_ERR_NOT_FOUND;
+        } else if (strstr(err, "ERR_MASTER_MISMATCH"))
             snprintf(err, errlen, "this master key is not the one this Redis was set up with");
-        return -1;
+        return STORE_ERR_FAIL;
     }
     freeReplyObject(r);
     return 0;
@@ -85,7 +86,7 @@ store_upstreams_remove(struct store_conn *c, const char *name, int force, long *
 
     if (!store_upstreams_name_valid(name)) {
         snprintf(err, errlen, "no upstream named '%s'", name);
-        return -1;
+        return STORE_ERR_NOT_FOUND;
     }
     snprintf(k1, sizeof(k1), "sc:up:%s", name);
     snprintf(k2, sizeof(k2), "sc:upkeys:%s", name);
@@ -95,9 +96,11 @@ store_upstreams_remove(struct store_conn *c, const char *name, int force, long *
     args[3] = force ? "1" : "0";
     r = store_redis_eval(c, STORE_SCRIPT_UPSTREAM_REMOVE, 2, 4, args, err, errlen);
     if (r == NULL) {
-        if (strstr(err, "ERR_NO_UPSTREAM"))
+        if (strstr(err, "ERR_NO_UPSTREAM")) {
             snprintf(err, errlen, "no upstream named '%s'", name);
-        return -1;
+            return STORE_ERR_NOT_FOUND;
+        }
+        return STORE_ERR_FAIL;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
         freeReplyObject(r);

@@ -31,13 +31,15 @@ void store_upstreams_aad(const char *name, char *buf, size_t len);
 
 /* Seal real_key under mk and add (or, with rotate, replace) the upstream.
  * Refuses a master key other than the one this Redis was set up with.
- * 0 or -1 with err. */
+ * 0, or a negative enum store_err with err (STORE_ERR_NOT_FOUND: rotate of
+ * an upstream that does not exist). */
 int store_upstreams_put(struct store_conn *c, const unsigned char mk[SC_MASTER_KEY_LEN],
                         const char *name, const char *real_key, int rotate, char *err,
                         size_t errlen);
 
 /* Remove.  Without force, refuses while live keys use it (*live set, returns
- * 1).  With force, revokes them first (*live = how many).  0, 1, -1 (err). */
+ * 1).  With force, revokes them first (*live = how many).  0, 1, or a
+ * negative enum store_err with err (STORE_ERR_NOT_FOUND: no such upstream). */
 int store_upstreams_remove(struct store_conn *c, const char *name, int force, long *live,
                            char *err, size_t errlen);
 

@@ -19,6 +19,11 @@ const body = JSON.stringify({ from: 'a@example.com', to: 'b@example.com', subjec
 const rows = () => w.cli(['log', 'query', '--agent-run-id', 'run-crash', '--format', 'json']).stdout
   .trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
 
+async function openConns() {
+  const text = await (await fetch(`${w.proxy.metricsUrl}/metrics`)).text();
+  return Number(text.match(/^sendcap_open_connections (\d+)$/m)[1]);
+}
+
 async function until(fn) {
   for (let i = 0; i < 200; i++) { if (fn()) return; await new Promise((r) => setTimeout(r, 25)); }
   assert.fail('condition not met in time');
@@ -32,8 +37,12 @@ test('client disconnects mid-request: the call is still logged with its outcome'
   req.on('error', () => {});
   req.end(body);
   await until(() => w.fake.hanging.length === 1);
+  const open = await openConns();
+  assert.ok(open >= 1, 'the agent\'s connection is open');
   req.destroy(); // the agent hangs up
-  await new Promise((r) => setTimeout(r, 100));
+  // Resend answers only once sendcapd has seen the hang-up.
+  for (let i = 0; i < 200 && await openConns() >= open; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(await openConns() < open, 'sendcapd saw the agent hang up');
   const held = w.fake.hanging.shift();
   held.writeHead(200, { 'content-type': 'application/json' });
   held.end('{"id":"sent-while-gone"}');

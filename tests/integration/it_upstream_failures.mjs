@@ -65,3 +65,21 @@ test('a reused upstream connection closed without an answer is not retried: no d
   errorShape(assert, res, 502, 'application_error');
   assert.equal(w.fake.received.length, before + 1, 'Resend saw the send exactly once');
 });
+
+test('an upstream answer with more header fields than sendcapd relays -> 502, never a cut answer', async () => {
+  // Fields are relayed unchanged or the answer is failed (as one over the
+  // header-block size is): dropping the fields past the limit would hand
+  // the agent an answer Resend did not give.
+  const many = (n) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`x-extra-${i}`, `v${i}`]));
+  w.fake.next({ status: 200, headers: many(50), body: { id: 'ok-50' } });
+  const ok = await w.call(key, 'POST', '/emails', email);
+  assert.equal(ok.status, 200, ok.text);
+  for (let i = 0; i < 50; i++) assert.equal(ok.headers.get(`x-extra-${i}`), `v${i}`);
+
+  const before = w.fake.received.length;
+  w.fake.next({ status: 200, headers: many(150), body: { id: 'cut' } });
+  const res = await w.call(key, 'POST', '/emails', email);
+  errorShape(assert, res, 502, 'application_error');
+  assert.equal(res.headers.get('x-extra-0'), null, 'none of the answer relayed');
+  assert.equal(w.fake.received.length, before + 1, 'the send reached Resend once');
+});

@@ -50,21 +50,37 @@ export class Redis {
   // opts.args: more arguments; opts.auth: {user, password} for the URL and redis-cli.
   constructor(dir, opts = {}) { this.dir = dir; this.opts = opts; }
 
+  // freePort() only finds a port that was free a moment ago: another test
+  // (or another suite on the machine) can bind it before redis-server does.
+  // redis-server cannot report a port it picked itself (port 0 turns TCP
+  // off), so a start that fails with EADDRINUSE is retried on a new port, or
+  // on the same one when the caller chose it (a restart).  "Ready" is read
+  // from this process's own log, so a PING answered by someone else's
+  // server on the port never counts as this one being up.
   async start(port) {
-    this.port = port ?? this.port ?? await freePort();
-    const auth = this.opts.auth ? `${this.opts.auth.user}:${this.opts.auth.password}@` : '';
-    this.url = `redis://${auth}127.0.0.1:${this.port}/0`;
-    this.proc = spawn('redis-server', [
-      ...(this.opts.conf ? [this.opts.conf] : []),
-      '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
-      '--save', '', '--appendonly', 'yes', '--appendfsync', 'always',
-      '--rdbcompression', 'no', '--maxmemory-policy', 'noeviction', ...(this.opts.args ?? []),
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.log = '';
-    this.proc.stdout.on('data', (d) => { this.log += d; });
-    for (let i = 0; i < 200; i++) {
-      if (this.cli('PING').stdout.trim() === 'PONG') return this;
-      await sleep(25);
+    const fixed = port ?? this.port;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      this.port = fixed ?? await freePort();
+      const auth = this.opts.auth ? `${this.opts.auth.user}:${this.opts.auth.password}@` : '';
+      this.url = `redis://${auth}127.0.0.1:${this.port}/0`;
+      this.proc = spawn('redis-server', [
+        ...(this.opts.conf ? [this.opts.conf] : []),
+        '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
+        '--save', '', '--appendonly', 'yes', '--appendfsync', 'always',
+        '--rdbcompression', 'no', '--maxmemory-policy', 'noeviction', '--logfile', '',
+        ...(this.opts.args ?? []),
+      ], { stdio: ['ignore', 'pipe', 'pipe'] });
+      this.log = '';
+      this.proc.stdout.on('data', (d) => { this.log += d; });
+      const exited = new Promise((r) => this.proc.once('exit', () => r('exited')));
+      for (let i = 0; i < 200; i++) {
+        if (this.proc.exitCode !== null || this.proc.signalCode !== null) break;
+        if (/Ready to accept connections/.test(this.log) && this.cli('PING').stdout.trim() === 'PONG') return this;
+        await Promise.race([sleep(25), exited]);
+      }
+      if (this.proc.exitCode === null && this.proc.signalCode === null) break; // hung, not refused
+      if (!/Address already in use/.test(this.log)) break;
+      if (fixed) await sleep(100); // the caller's port: wait for it to come free
     }
     throw new Error(`redis-server did not start: ${this.log}`);
   }

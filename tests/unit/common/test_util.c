@@ -113,6 +113,27 @@ test_cat(void **state)
     assert_string_equal(buf, "a");
 }
 
+/* sc_tv_ms: whole seconds, the millisecond remainder as microseconds,
+ * and a negative time as zero (a timer that fires at once). */
+static void
+test_tv_ms(void **state)
+{
+    static const struct {
+        int64_t ms;
+        long sec, usec;
+    } cases[] = {{0, 0, 0},       {1, 0, 1000},         {999, 0, 999000}, {1000, 1, 0},
+                 {1001, 1, 1000}, {30000, 30, 0},       {-1, 0, 0},       {-5000, 0, 0},
+                 {250, 0, 250000}, {86400123, 86400, 123000}};
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct timeval tv = sc_tv_ms(cases[i].ms);
+
+        assert_int_equal(tv.tv_sec, cases[i].sec);
+        assert_int_equal(tv.tv_usec, cases[i].usec);
+    }
+}
+
 int
 main(void)
 {
@@ -122,6 +143,7 @@ main(void)
         cmocka_unit_test(test_numbers),
         cmocka_unit_test(test_fmt_i64),
         cmocka_unit_test(test_cat),
+        cmocka_unit_test(test_tv_ms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
