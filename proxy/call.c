@@ -155,8 +155,9 @@ finish(struct call *c, const struct upstream_result *res, const char *name, cons
     write_record(c);
     if (res != NULL)
         proxy_http_respond(c->req, c->status, res->body, res->body_len);
-    else
-        proxy_reply_error(c->req, c->id, c->status, name, "%s", msg);
+    else /* name and msg are set with res NULL (an optimiser cannot tell) */
+        proxy_reply_error(c->req, c->id, c->status, name ? name : "service_unavailable", "%s",
+                          msg ? msg : "internal error");
     call_free(c);
 }
 
