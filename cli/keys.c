@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "policy/policy.h"
 #include "store/audit.h"
+#include "store/call.h"
 #include "store/keys.h"
 
 static const char usage[] =
@@ -153,20 +154,16 @@ stale(const struct store_key *k, int64_t now)
     return now - since > SC_KEY_STALE_MS;
 }
 
-/* Sends counted today (UTC, by Redis's clock) for the key's family. */
+/* Sends counted today (UTC, by Redis's clock) for the key's family; 0 if
+ * Redis cannot say. */
 static long long
 used_today(struct store_conn *c, const struct store_key *k, int64_t now)
 {
     char err[256];
     long long n = 0;
-    redisReply *r = store_redis_cmd(c, err, sizeof(err), "GET sc:cnt:%s:%lld", k->family,
-                                    (long long)(now / 86400000));
 
-    if (r != NULL) {
-        if (r->type == REDIS_REPLY_STRING)
-            n = strtoll(r->str, NULL, 10);
-        freeReplyObject(r);
-    }
+    if (store_call_used_today(c, k->family, now, &n, err, sizeof(err)) != 0)
+        n = 0;
     return n;
 }
 

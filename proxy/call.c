@@ -34,6 +34,7 @@
 #include "common/util.h"
 #include "proxy.h"
 #include "store/audit.h"
+#include "store/call.h"
 #include "store/upstreams.h"
 
 #define STALE_RETRIES 2
@@ -91,11 +92,12 @@ struct call {
 static void write_record(struct call *c);
 static void fill_record(const struct call *c, struct store_audit_rec *rec);
 
-static void call_free(struct call *c)
+/* Frees only: a call is recorded and answered by finish() first. */
+static void
+call_free(struct call *c)
 {
     if (c == NULL)
         return;
-    write_record(c);
     free(c->method);
     free(c->target);
     free(c->ua);
@@ -116,10 +118,37 @@ static void call_free(struct call *c)
     free(c);
 }
 
-/* Answer the call with an error of the proxy's own, and note it for the
- * call record. */
+/*
+ * The one way a call ends, whatever ended it (SPEC §4: the record is
+ * queued before the answer is written, so the agent's next call finds its
+ * email's owner and its refund): fill and queue the call record (with a
+ * send's settlement), then answer (the upstream's answer res, or the
+ * proxy's own error name and msg), then free the call.  c->status is set.
+ */
+static void
+finish(struct call *c, const struct upstream_result *res, const char *name, const char *msg)
+{
+    c->gone = proxy_http_client_gone(c->req);
+    write_record(c);
+    if (res != NULL)
+        proxy_http_respond(c->req, c->status, res->body, res->body_len);
+    else /* name and msg are set with res NULL (an optimiser cannot tell) */
+        proxy_reply_error(c->req, c->id, c->status, name ? name : "service_unavailable", "%s",
+                          msg ? msg : "internal error");
+    call_free(c);
+}
+
+/* finish() without a call: there was no memory for one, so there is
+ * nothing to record either. */
+static void
+finish_bare(struct http_request *req, const char *msg)
+{
+    proxy_reply_error(req, "req_unavailable", 503, "service_unavailable", "%s", msg);
+}
+
+/* End the call with an error of the proxy's own (noted for the record). */
 static void __attribute__((format(printf, 4, 5)))
-reply(struct call *c, int status, const char *name, const char *fmt, ...)
+fail(struct call *c, int status, const char *name, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -131,15 +160,7 @@ reply(struct call *c, int status, const char *name, const char *fmt, ...)
     if (c->reason == NULL)
         c->reason = policy_reason_of_error(status, name);
     c->decision = status >= 500 ? "error" : "denied";
-    c->gone = proxy_http_client_gone(c->req);
-    proxy_reply_error(c->req, c->id, status, name, "%s", msg);
-}
-
-static void
-fail(struct call *c, int status, const char *name, const char *msg)
-{
-    reply(c, status, name, "%s", msg);
-    call_free(c);
+    finish(c, NULL, name, msg);
 }
 
 /* Resend ids are UUIDs; accept the safe characters of any id scheme. */
@@ -292,12 +313,7 @@ upstream_done(const struct upstream_result *res, void *arg)
     c->status = (int)res->status;
     c->decision = res->status >= 500 ? "error" : "allowed";
     c->reason = res->status >= 500 ? "upstream_error" : "ok";
-    c->gone = proxy_http_client_gone(req);
-    /* Queue the record (and with it the settlement) before the answer: the
-     * agent's next call then finds its email's owner and its refund. */
-    write_record(c);
-    proxy_http_respond(req, (int)res->status, res->body, res->body_len);
-    call_free(c);
+    finish(c, res, NULL, NULL);
 }
 
 /* "Idempotency-Key: <family>:…" (policy_request_idempotency_value). */
@@ -447,59 +463,58 @@ deny_reply(struct call *c)
 
     switch (d->reason) {
     case POLICY_DENY_FORBIDDEN:
-        reply(c, 401, "restricted_api_key",
+        fail(c, 401, "restricted_api_key",
                           "vault key %s cannot call %s: no vault key may reach /api-keys",
                           c->key_id, c->route->name);
         break;
     case POLICY_DENY_BLIND_SEND:
-        reply(c, 401, "restricted_api_key",
+        fail(c, 401, "restricted_api_key",
                           "vault key %s cannot call %s: it sends to recipients sendcap cannot "
                           "count or check, and this key has a daily cap, a to-domain list or a "
                           "from-domain list",
                           c->key_id, c->route->name);
         break;
     case POLICY_DENY_SCOPE:
-        reply(c, 401, "restricted_api_key",
+        fail(c, 401, "restricted_api_key",
                           "vault key %s has the sending scope and cannot call %s; issue a key "
                           "with --scope full for it",
                           c->key_id, c->route->name);
         break;
     case POLICY_DENY_INVALID_BODY:
         if (c->req_status != 0)
-            reply(c, c->req_status,
+            fail(c, c->req_status,
                   c->req_status == 503 ? "service_unavailable" : "validation_error",
                   "%s (vault key %s)", c->req_error, c->key_id);
         else if (c->idem_error != NULL && strcmp(d->field, "Idempotency-Key") == 0)
-            reply(c, 422, "validation_error", "%s", c->idem_error);
+            fail(c, 422, "validation_error", "%s", c->idem_error);
         else
-            reply(c, 422, "validation_error", "%s (vault key %s)",
+            fail(c, 422, "validation_error", "%s (vault key %s)",
                               c->send.error, c->key_id);
         break;
     case POLICY_DENY_FROM_REQUIRED:
         list_text(c->from_domains, allowed, sizeof(allowed));
-        reply(c, 422, "validation_error",
+        fail(c, 422, "validation_error",
                           "%s is required: vault key %s may only send from %s", d->field,
                           c->key_id, allowed);
         break;
     case POLICY_DENY_FROM_DOMAIN:
         list_text(c->from_domains, allowed, sizeof(allowed));
-        reply(c, 403, "invalid_from_address",
+        fail(c, 403, "invalid_from_address",
                           "vault key %s may not send from %s (%s); allowed from-domains: %s",
                           c->key_id, d->domain, d->field, allowed);
         break;
     case POLICY_DENY_TO_DOMAIN:
         list_text(c->to_domains, allowed, sizeof(allowed));
-        reply(c, 403, "invalid_to_address",
+        fail(c, 403, "invalid_to_address",
                           "vault key %s may not send to %s (%s); allowed to-domains: %s; nothing "
                           "in this request was sent",
                           c->key_id, d->domain, d->field, allowed);
         break;
     case POLICY_ALLOW:
     case POLICY_DENY_CAP:
-        reply(c, 503, "service_unavailable", "internal error");
+        fail(c, 503, "service_unavailable", "internal error");
         break;
     }
-    call_free(c);
 }
 
 /* Decide on a (possibly cached) record, and keep what the rest of the call
@@ -536,58 +551,28 @@ decide(struct call *c, const struct kc_entry *e)
     return c->real_key && c->from_domains && c->to_domains ? 0 : -1;
 }
 
-static int
-str_el(const redisReply *r, size_t i, char *buf, size_t len)
-{
-    if (r->type != REDIS_REPLY_ARRAY || i >= r->elements ||
-        r->element[i]->type != REDIS_REPLY_STRING || r->element[i]->len >= len)
-        return -1;
-    memcpy(buf, r->element[i]->str, r->element[i]->len);
-    buf[r->element[i]->len] = '\0';
-    return 0;
-}
-
 /* call.lua answered "stale": cache the fresh record and key, then retry. */
 static void
-refresh(struct call *c, const redisReply *r)
+refresh(struct call *c, const struct store_call_result *res)
 {
-    struct store_key *rec = malloc(sizeof(*rec));
-    const redisReply *up;
-    char upver[24], aad[128], err[256];
-    char *real = NULL;
+    char aad[128], err[256];
+    char *real;
     size_t rl;
     struct kc_entry *e;
 
-    if (rec == NULL) {
-        fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
-        return;
-    }
-    if (r->elements != 3 || store_keys_from_reply(r->element[1], rec) != 0 ||
-        (up = r->element[2])->type != REDIS_REPLY_ARRAY || up->elements != 2 ||
-        str_el(up, 0, upver, sizeof(upver)) != 0 || up->element[1]->type != REDIS_REPLY_STRING) {
-        free(rec);
-        sc_error("%s key record in Redis is malformed", c->id);
-        fail(c, 503, "service_unavailable",
-             "the vault key's record in Redis is malformed; tell the sendcap admin");
-        return;
-    }
-    sc_strlcpy(rec->hash, c->hash, sizeof(rec->hash));
-    store_upstreams_aad(rec->upstream, aad, sizeof(aad));
-    real = store_secret_open(c->px->master_key, aad, up->element[1]->str, &rl, err, sizeof(err));
+    store_upstreams_aad(res->key->upstream, aad, sizeof(aad));
+    real = store_secret_open(c->px->master_key, aad, res->sealed, &rl, err, sizeof(err));
     if (real == NULL) {
-        sc_error("%s real key of upstream %s: %s", c->id, rec->upstream, err);
+        sc_error("%s real key of upstream %s: %s", c->id, res->key->upstream, err);
         c->reason = "decrypt_failed";
-        reply(c, 503, "service_unavailable",
-                          "the real key of upstream %s cannot be decrypted with this daemon's "
-                          "master key; nothing was sent. Tell the sendcap admin.",
-                          rec->upstream);
-        free(rec);
-        call_free(c);
+        fail(c, 503, "service_unavailable",
+             "the real key of upstream %s cannot be decrypted with this daemon's "
+             "master key; nothing was sent. Tell the sendcap admin.",
+             res->key->upstream);
         return;
     }
-    e = proxy_keycache_put(c->px->keys, rec, upver, real);
+    e = proxy_keycache_put(c->px->keys, res->key, res->upstream_ver, real);
     store_secret_free(real);
-    free(rec);
     if (e == NULL) {
         fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
         return;
@@ -606,17 +591,11 @@ refresh(struct call *c, const redisReply *r)
 }
 
 static void
-cap_reply(struct call *c, const redisReply *r)
+cap_reply(struct call *c, const struct store_call_result *res)
 {
-    char b[32], when[32], num[24];
-    int64_t used = 0, cap = 0, now = 0, reset;
+    char when[32], num[24];
+    int64_t used = res->used, cap = res->cap, now = res->now_ms, reset;
 
-    if (str_el(r, 2, b, sizeof(b)) == 0)
-        sc_parse_i64(b, INT64_MIN, INT64_MAX, &used);
-    if (str_el(r, 3, b, sizeof(b)) == 0)
-        sc_parse_i64(b, INT64_MIN, INT64_MAX, &cap);
-    if (str_el(r, 4, b, sizeof(b)) == 0)
-        sc_parse_i64(b, 0, INT64_MAX, &now);
     reset = policy_cap_reset_seconds(now);
     sc_format_time_ms((now / 86400000 + 1) * 86400000, when, sizeof(when));
     snprintf(num, sizeof(num), "%lld", (long long)reset);
@@ -626,12 +605,11 @@ cap_reply(struct call *c, const redisReply *r)
     proxy_http_add_header(c->req, "ratelimit-limit", num);
     snprintf(num, sizeof(num), "%lld", (long long)(used < cap ? cap - used : 0));
     proxy_http_add_header(c->req, "ratelimit-remaining", num);
-    reply(c, 429, "daily_quota_exceeded",
-                      "vault key %s has used %lld of its %lld sends today and this request "
-                      "needs %lld; the cap resets at %s (in %lld s). Nothing was sent.",
-                      c->key_id, (long long)used, (long long)cap, (long long)c->dec.sends, when,
-                      (long long)reset);
-    call_free(c);
+    fail(c, 429, "daily_quota_exceeded",
+         "vault key %s has used %lld of its %lld sends today and this request "
+         "needs %lld; the cap resets at %s (in %lld s). Nothing was sent.",
+         c->key_id, (long long)used, (long long)cap, (long long)c->dec.sends, when,
+         (long long)reset);
 }
 
 /* Refuse a key Redis said (now, or within SC_KEY_NEG_CACHE_MS) is unknown,
@@ -643,16 +621,15 @@ refuse_key(struct call *c, enum kc_kind kind, int64_t at)
 
     sc_format_time_ms(at, t, sizeof(t));
     if (kind == KC_UNKNOWN)
-        reply(c, 403, "invalid_api_key",
-              "this vault key is not known to sendcap; ask your sendcap admin for a key");
+        fail(c, 403, "invalid_api_key",
+             "this vault key is not known to sendcap; ask your sendcap admin for a key");
     else if (kind == KC_REVOKED)
-        reply(c, 403, "vault_key_revoked",
-              "vault key %s was revoked at %s; ask your sendcap admin for a new key", c->key_id,
-              t);
+        fail(c, 403, "vault_key_revoked",
+             "vault key %s was revoked at %s; ask your sendcap admin for a new key", c->key_id,
+             t);
     else
-        reply(c, 403, "vault_key_expired",
-              "vault key %s expired at %s; ask your sendcap admin for a new key", c->key_id, t);
-    call_free(c);
+        fail(c, 403, "vault_key_expired",
+             "vault key %s expired at %s; ask your sendcap admin for a new key", c->key_id, t);
 }
 
 /* Redis did not run call.lua: refuse, and say why. */
@@ -672,83 +649,85 @@ store_failed(struct call *c, const char *errstr)
          "sent. Retry shortly.");
 }
 
+/* What call.lua answered (store/call.h), acted on. */
 static void
-script_done(redisReply *r, const char *errstr, void *arg)
+script_done(const struct store_call_result *res, const char *errstr, void *arg)
 {
     struct call *c = arg;
-    char kind[16], b[32];
-    int64_t at = 0;
 
-    proxy_metrics_redis(c->px->metrics, sc_mono_us() - c->redis_t0_us, r == NULL);
-    if (r == NULL) {
+    proxy_metrics_redis(c->px->metrics, sc_mono_us() - c->redis_t0_us, res == NULL);
+    if (res == NULL) {
         store_failed(c, errstr);
         return;
     }
-    if (str_el(r, 0, kind, sizeof(kind)) != 0) {
-        fail(c, 503, "service_unavailable", "unexpected answer from Redis; nothing was sent");
-        return;
-    }
-    c->live = strcmp(kind, "ok") == 0 || strcmp(kind, "stale") == 0 ||
-              strcmp(kind, "cap") == 0 || strcmp(kind, "not_own") == 0;
-    if (strcmp(kind, "ok") == 0 && c->looking_up) { /* the key is live: its body next */
-        c->looking_up = 0;
-        read_body(c);
-        return;
-    }
-    if (strcmp(kind, "ok") == 0) {
+    c->live = res->kind == STORE_CALL_OK || res->kind == STORE_CALL_STALE ||
+              res->kind == STORE_CALL_BAD_RECORD || res->kind == STORE_CALL_CAP ||
+              res->kind == STORE_CALL_NOT_OWN;
+    switch (res->kind) {
+    case STORE_CALL_OK:
+        if (c->looking_up) { /* the key is live: its body next */
+            c->looking_up = 0;
+            read_body(c);
+            return;
+        }
         if (c->dec.reason != POLICY_ALLOW) {
             deny_reply(c);
             return;
         }
         if (c->is_send) {
-            str_el(r, 3, c->counter_key, sizeof(c->counter_key));
-            str_el(r, 5, c->idem_key, sizeof(c->idem_key));
-            str_el(r, 6, c->idem_val, sizeof(c->idem_val));
+            sc_strlcpy(c->counter_key, res->counter_key, sizeof(c->counter_key));
+            sc_strlcpy(c->idem_key, res->idem_key, sizeof(c->idem_key));
+            sc_strlcpy(c->idem_val, res->idem_value, sizeof(c->idem_val));
             c->reserved = c->counter_key[0] != '\0' ? c->dec.sends : 0; /* "": a replay */
         }
         forward(c);
         return;
-    }
-    if (strcmp(kind, "stale") == 0) {
-        refresh(c, r);
+    case STORE_CALL_STALE:
+        refresh(c, res);
         return;
-    }
-    if (strcmp(kind, "cap") == 0) {
-        cap_reply(c, r);
+    case STORE_CALL_BAD_RECORD:
+        sc_error("%s key record in Redis is malformed", c->id);
+        fail(c, 503, "service_unavailable",
+             "the vault key's record in Redis is malformed; tell the sendcap admin");
         return;
-    }
-    if (strcmp(kind, "not_own") == 0) {
+    case STORE_CALL_CAP:
+        cap_reply(c, res);
+        return;
+    case STORE_CALL_NOT_OWN:
         c->reason = "not_own_email";
-        reply(c, 401, "restricted_api_key",
-                          "vault key %s can only read and change emails sent with it (or a key "
-                          "it was rotated from); %s was not",
-                          c->key_id, c->email_id);
-        call_free(c);
+        fail(c, 401, "restricted_api_key",
+             "vault key %s can only read and change emails sent with it (or a key "
+             "it was rotated from); %s was not",
+             c->key_id, c->email_id);
         return;
-    }
-    proxy_keycache_drop(c->px->keys, c->hash);
-    if (strcmp(kind, "unknown") == 0) {
+    case STORE_CALL_UNKNOWN:
+        proxy_keycache_drop(c->px->keys, c->hash);
         proxy_keycache_refuse(c->px->keys, c->hash, KC_UNKNOWN, NULL, 0, sc_mono_ms());
         refuse_key(c, KC_UNKNOWN, 0);
         return;
-    }
-    str_el(r, 1, c->key_id, sizeof(c->key_id));
-    if (strcmp(kind, "revoked") == 0 || strcmp(kind, "expired") == 0) {
-        enum kc_kind k = kind[0] == 'r' ? KC_REVOKED : KC_EXPIRED;
-        if (str_el(r, 2, b, sizeof(b)) == 0)
-            sc_parse_i64(b, 0, INT64_MAX, &at);
-        proxy_keycache_refuse(c->px->keys, c->hash, k, c->key_id, at, sc_mono_ms());
-        refuse_key(c, k, at);
+    case STORE_CALL_REVOKED:
+    case STORE_CALL_EXPIRED: {
+        enum kc_kind k = res->kind == STORE_CALL_REVOKED ? KC_REVOKED : KC_EXPIRED;
+
+        proxy_keycache_drop(c->px->keys, c->hash);
+        if (res->key_id[0] != '\0')
+            sc_strlcpy(c->key_id, res->key_id, sizeof(c->key_id));
+        proxy_keycache_refuse(c->px->keys, c->hash, k, c->key_id, res->at_ms, sc_mono_ms());
+        refuse_key(c, k, res->at_ms);
         return;
     }
-    if (strcmp(kind, "no_upstream") == 0) {
+    case STORE_CALL_NO_UPSTREAM:
+        proxy_keycache_drop(c->px->keys, c->hash);
+        if (res->key_id[0] != '\0')
+            sc_strlcpy(c->key_id, res->key_id, sizeof(c->key_id));
         c->reason = "no_upstream";
-        reply(c, 503, "service_unavailable",
-                          "the upstream of vault key %s has been removed; nothing was sent. "
-                          "Tell the sendcap admin.",
-                          c->key_id);
-        call_free(c);
+        fail(c, 503, "service_unavailable",
+             "the upstream of vault key %s has been removed; nothing was sent. "
+             "Tell the sendcap admin.",
+             c->key_id);
         return;
+    case STORE_CALL_BAD_REPLY:
+        break;
     }
     fail(c, 503, "service_unavailable", "unexpected answer from Redis; nothing was sent");
 }
@@ -773,12 +752,19 @@ replay_hashes(struct call *c, char idem[SC_KEY_HASH_HEX], char body[SC_KEY_HASH_
 static void
 run_script(struct call *c, const struct kc_entry *e)
 {
-    char key[80], sends[24], ttl[24], *packed = NULL;
     char idem_hash[SC_KEY_HASH_HEX] = "", body_hash[SC_KEY_HASH_HEX] = "";
-    const char *argv[11];
+    char *packed = NULL;
     const char *errstr = NULL;
-    const char *mode = "forward";
-    int argc = 6;
+    struct store_call_req q = {
+        .key_hash = c->hash,
+        .gen = e ? e->gen : "",
+        .upstream_ver = e ? e->upver : "",
+        .mode = STORE_CALL_FORWARD,
+        .email_id = c->email_id,
+        .request_id = c->id,
+        .idem_hash = idem_hash,
+        .body_hash = body_hash,
+    };
 
     if (e != NULL) {
         if (decide(c, e) != 0) {
@@ -786,27 +772,14 @@ run_script(struct call *c, const struct kc_entry *e)
             return;
         }
         if (c->dec.reason != POLICY_ALLOW)
-            mode = "deny";
+            q.mode = STORE_CALL_DENY;
         else if (c->is_send)
-            mode = "send";
+            q.mode = STORE_CALL_SEND;
     }
-    sc_cat(key, sizeof(key), "sc:vk:", c->hash, NULL);
-    sc_fmt_i64(sends, c->dec.sends);
-    argv[0] = key;
-    argv[1] = e ? e->gen : "";
-    argv[2] = e ? e->upver : "";
-    argv[3] = mode;
-    argv[4] = sends;
-    argv[5] = c->email_id;
-    if (strcmp(mode, "send") == 0) {
+    q.sends = c->dec.sends;
+    if (q.mode == STORE_CALL_SEND)
         replay_hashes(c, idem_hash, body_hash);
-        argv[6] = c->id;
-        argv[7] = argv[8] = "";
-        argv[9] = idem_hash;
-        argv[10] = body_hash;
-        argc = 11;
-    }
-    if (strcmp(mode, "send") == 0 && c->px->audit != NULL) {
+    if (q.mode == STORE_CALL_SEND && c->px->audit != NULL) {
         /* The audit intent, written with the reservation (SPEC §4). */
         if (!c->rec_filled) {
             fill_record(c, &c->rec);
@@ -819,13 +792,11 @@ run_script(struct call *c, const struct kc_entry *e)
             fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
             return;
         }
-        sc_fmt_i64(ttl, c->px->cfg.log_retention_ms / 1000);
-        argv[7] = ttl;
-        argv[8] = packed;
+        q.intent = packed;
+        q.intent_ttl_s = c->px->cfg.log_retention_ms / 1000;
     }
     c->redis_t0_us = sc_mono_us();
-    if (store_redis_async_eval(c->px->redis, STORE_SCRIPT_CALL, 1, argc, argv, NULL, script_done,
-                               c, &errstr) != 0) {
+    if (store_call_check(c->px->redis, &q, script_done, c, &errstr) != 0) {
         proxy_metrics_redis(c->px->metrics, 0, 1);
         free(packed);
         store_failed(c, errstr);
@@ -1186,8 +1157,7 @@ proxy_call_head(struct http_request *req, void *arg)
     const struct kc_entry *e;
 
     if (c == NULL) {
-        proxy_reply_error(req, "req_unavailable", 503, "service_unavailable",
-                          "sendcap is out of memory; retry");
+        finish_bare(req, "sendcap is out of memory; retry");
         return;
     }
     proxy_http_set_data(req, c);
@@ -1215,8 +1185,7 @@ proxy_call_handle(struct http_request *req, void *arg)
     struct call *c = proxy_http_get_data(req);
 
     if (c == NULL) { /* a server without the head phase */
-        proxy_reply_error(req, "req_unavailable", 503, "service_unavailable",
-                          "internal error: no call for this request");
+        finish_bare(req, "internal error: no call for this request");
         return;
     }
     read_request(c);
@@ -1236,22 +1205,20 @@ call_start(struct call *c)
         if (msg == NULL)
             fail(c, 404, "not_found", "no such endpoint under this sendcap's path prefix");
         else
-            fail(c, 400, "validation_error", msg);
+            fail(c, 400, "validation_error", "%s", msg);
         return -1;
     }
     switch (policy_route_match(proxy_http_method(req), c->path, &c->route)) {
     case POLICY_ROUTE_OK:
         break;
     case POLICY_ROUTE_BAD_METHOD:
-        reply(c, 405, "method_not_allowed",
+        fail(c, 405, "method_not_allowed",
                           "%s is not allowed on %s", proxy_http_method(req), c->path);
-        call_free(c);
         return -1;
     case POLICY_ROUTE_NOT_FOUND:
-        reply(c, 404, "not_found",
+        fail(c, 404, "not_found",
                           "sendcap does not know the endpoint %s %s", proxy_http_method(req),
                           c->path);
-        call_free(c);
         return -1;
     }
     return authenticate(c);
@@ -1266,9 +1233,8 @@ proxy_call_refused(struct http_request *req, int status, const char *message, vo
         c = call_new(arg, req);
 
     if (c == NULL) {
-        proxy_reply_error(req, "req_unavailable", 503, "service_unavailable",
-                          "sendcap is out of memory; retry");
+        finish_bare(req, "sendcap is out of memory; retry");
         return;
     }
-    fail(c, status, status == 503 ? "service_unavailable" : "validation_error", message);
+    fail(c, status, status == 503 ? "service_unavailable" : "validation_error", "%s", message);
 }

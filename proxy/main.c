@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "proxy.h"
+#include "store/upstreams.h"
 
 static const char usage[] =
     "usage: sendcapd [settings]\n"
@@ -305,25 +306,18 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
 static void
 check_redis(struct proxy *px, const struct store_redis_addr *addr)
 {
-    char err[512], check[17];
+    char err[512];
     struct store_conn *sc = store_redis_connect(addr, err, sizeof(err));
-    redisReply *r;
+    int r;
 
     if (sc == NULL)
         sc_fatal("%s", err);
-    r = store_redis_cmd(sc, err, sizeof(err), "HGET sc:meta master_check");
-    if (r == NULL) {
-        store_redis_close(sc);
-        sc_fatal("%s", err);
-    }
-    store_secret_master_check(px->master_key, check);
-    if (r->type == REDIS_REPLY_STRING && strcmp(r->str, check) != 0) {
-        freeReplyObject(r);
-        store_redis_close(sc);
-        sc_fatal("the master key is not the one the upstreams in this Redis were sealed with");
-    }
-    freeReplyObject(r);
+    r = store_upstreams_master_check(sc, px->master_key, err, sizeof(err));
     store_redis_close(sc);
+    if (r < 0)
+        sc_fatal("%s", err);
+    if (r > 0)
+        sc_fatal("the master key is not the one the upstreams in this Redis were sealed with");
 }
 
 int

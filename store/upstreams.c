@@ -184,3 +184,20 @@ fail:
     freeReplyObject(names);
     return ret;
 }
+
+int
+store_upstreams_master_check(struct store_conn *c, const unsigned char mk[SC_MASTER_KEY_LEN],
+                             char *err, size_t errlen)
+{
+    char check[17];
+    redisReply *r = store_redis_cmd(c, err, errlen, "HGET sc:meta master_check");
+    int ret = 0;
+
+    if (r == NULL)
+        return -1;
+    store_secret_master_check(mk, check);
+    if (r->type == REDIS_REPLY_STRING && strcmp(r->str, check) != 0)
+        ret = 1;
+    freeReplyObject(r);
+    return ret;
+}

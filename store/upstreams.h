@@ -48,4 +48,9 @@ int store_upstreams_each(struct store_conn *c,
                          int (*fn)(const struct store_upstream *, void *), void *arg, char *err,
                          size_t errlen);
 
+/* Is mk the master key this Redis's upstreams were sealed with (sc:meta)?
+ * 0: yes, or nothing is sealed yet; 1: another key; -1 with err. */
+int store_upstreams_master_check(struct store_conn *c, const unsigned char mk[SC_MASTER_KEY_LEN],
+                                 char *err, size_t errlen);
+
 #endif

@@ -34,3 +34,24 @@ test('a send Resend refused is refunded before its answer: the next send fits', 
     assert.equal(r.status, 200, `round ${i}: ${r.text}`);
   }
 });
+
+test('a send sendcapd could not forward (502, nothing sent) is refunded before its answer too', async () => {
+  // The error path ends a call the same way as an answered one (proxy/call.c
+  // finish()): the record and its refund are queued before the answer.
+  const { freePort } = await import('../lib/harness.mjs');
+  const saved = w.fake.url;
+  w.fake.url = `http://127.0.0.1:${await freePort()}`; // nothing listens there
+  const dead = await w.addProxy();
+  w.fake.url = saved;
+  const [, b] = w.proxies;
+  const before = w.fake.received.length;
+  for (let i = 0; i < 20; i++) {
+    const k = w.issue(['--daily-cap', '1']);
+    const r1 = await w.call(k.key, 'POST', '/emails', email, { proxy: dead });
+    assert.equal(r1.status, 502, r1.text);
+    assert.match(r1.json.message, /nothing was sent/);
+    const r2 = await w.call(k.key, 'POST', '/emails', email, { proxy: b });
+    assert.equal(r2.status, 200, `round ${i}: ${r2.text}`);
+  }
+  assert.equal(w.fake.received.length, before + 20, 'only the sends through the live instance reached Resend');
+});

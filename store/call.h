@@ -1,0 +1,100 @@
+/*
+ * call.h - the daemon's one Redis round trip per call (call.lua), typed.
+ *
+ * store/ owns call.lua's wire layout: its keys, its positional arguments
+ * and its reply are built and parsed here only, so the proxy passes and
+ * gets named fields (a new script argument is a new field, not an index)
+ * and never sees a hiredis reply.  The same goes for the key names the
+ * script shares with other readers: the daily counter (sc:cnt:) is read
+ * through store_call_used_today.
+ *
+ * What the script checks, in order, by Redis's clock: the key exists, is
+ * not revoked, has not expired; the caller's cached record and sealed real
+ * key are current; ownership of the email a call touches; then the daily
+ * counter of the key's family is increased by the sends only if it stays
+ * within the cap, with the audit intent written in the same step.  See
+ * store/lua/call.lua for the exact rules.
+ */
+#ifndef SC_STORE_CALL_H
+#define SC_STORE_CALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+#include "redis.h"
+#include "secret.h"
+
+enum store_call_mode {
+    STORE_CALL_FORWARD = 0, /* a call that is not a send (or a look-up: gen "") */
+    STORE_CALL_SEND,        /* reserve `sends` against the daily cap */
+    STORE_CALL_DENY,        /* the proxy will refuse the call: check the key only */
+};
+
+/* What the proxy asks.  Strings are borrowed for the call of
+ * store_call_check only (they are copied into the command). */
+struct store_call_req {
+    const char *key_hash;     /* sha256 hex of the vault key */
+    const char *gen;          /* generation of the cached key record, "" if none */
+    const char *upstream_ver; /* version of the cached upstream record, "" if none */
+    enum store_call_mode mode;
+    int64_t sends;        /* recipients to reserve (to + cc + bcc), for SEND */
+    const char *email_id; /* the email the call reads or changes, "" if none */
+    /* For SEND only: */
+    const char *request_id; /* the call's request id */
+    const char *intent;     /* its packed record (store/audit.h), NULL or "": none */
+    int64_t intent_ttl_s;   /* how long the intent may wait for its final record */
+    const char *idem_hash;  /* sha256 hex of the Idempotency-Key, "" if none */
+    const char *body_hash;  /* sha256 hex of the body forwarded */
+};
+
+enum store_call_kind {
+    STORE_CALL_OK = 0,      /* go on (for SEND: reserved, or an idempotent replay) */
+    STORE_CALL_STALE,       /* the cache is cold or outdated: key and sealed below */
+    STORE_CALL_UNKNOWN,     /* no such key */
+    STORE_CALL_REVOKED,     /* at_ms: when */
+    STORE_CALL_EXPIRED,     /* at_ms: when */
+    STORE_CALL_NO_UPSTREAM, /* the key's upstream was removed */
+    STORE_CALL_NOT_OWN,     /* the email is not the key family's */
+    STORE_CALL_CAP,         /* the sends do not fit: used, cap; nothing reserved */
+    STORE_CALL_BAD_RECORD,  /* "stale", but the record or upstream did not parse
+                             * (the key exists: it is live) */
+    STORE_CALL_BAD_REPLY,   /* an answer call.lua does not give */
+};
+
+/* What Redis answered.  Borrowed: valid during the callback only. */
+struct store_call_result {
+    enum store_call_kind kind;
+    char key_id[STORE_KEY_ID_MAX]; /* "" when the reply did not carry it */
+    int64_t now_ms;                /* Redis's clock (OK, REVOKED, EXPIRED, CAP) */
+    int64_t at_ms;                 /* REVOKED: revoked_at; EXPIRED: expires_at */
+    /* OK after SEND: */
+    char counter_key[160]; /* where the sends were reserved ("": a replay) */
+    int64_t used;          /* OK: the counter after; CAP: before */
+    int64_t cap;           /* CAP */
+    char idem_key[160];    /* the replay record this call set ("" if none) */
+    char idem_value[128];  /* ... and the value it holds */
+    /* STALE: */
+    const struct store_key *key; /* the current record (hash filled in) */
+    char upstream_ver[24];       /* the current upstream version */
+    const char *sealed;          /* the upstream's sealed real key */
+    size_t sealed_len;
+};
+
+/* Runs exactly once, never before store_call_check returns.  res is NULL
+ * exactly when errstr is not (Redis did not run the script: not connected,
+ * timed out, an error reply such as OOM); both are borrowed. */
+typedef void store_call_cb(const struct store_call_result *res, const char *errstr, void *arg);
+
+/* Queue call.lua for req on the daemon's connection.  0 (cb will run
+ * exactly once), or -1 with *errstr set to a static reason and cb never
+ * runs.  Never blocks. */
+int store_call_check(struct store_async *as, const struct store_call_req *req, store_call_cb *cb,
+                     void *arg, const char **errstr);
+
+/* Sends counted for a key family on the UTC day of now_ms (the CLI's usage
+ * column).  0 (*used set, 0 when nothing was counted) or -1 with err. */
+int store_call_used_today(struct store_conn *c, const char *family, int64_t now_ms, long long *used,
+                          char *err, size_t errlen);
+
+#endif
