@@ -55,26 +55,26 @@ main(int argc, char **argv)
             char **av;
             int ac;
             char *full[160];
-            store_audit_setf(&rec, SA_TIME, "%lld", (long long)(t0 + k));
-            store_audit_setf(&rec, SA_REQUEST_ID, "req_bench%011ld", k);
-            store_audit_setf(&rec, SA_KEY_ID, "key_bench%07ld", k % 100);
-            store_audit_setf(&rec, SA_AGENT_RUN_ID, "run-%ld", k % runs);
-            store_audit_set(&rec, SA_METHOD, "POST");
-            store_audit_set(&rec, SA_PATH, "/emails");
-            store_audit_set(&rec, SA_ROUTE, "emails.send");
-            store_audit_set(&rec, SA_RECIPIENTS, "1");
-            store_audit_set(&rec, SA_FROM_DOMAIN, "example.com");
-            store_audit_set(&rec, SA_RECIPIENT_DOMAINS, "example.org");
-            store_audit_setf(&rec, SA_RECIPIENT_ADDRESSES, "user%ld@example.org", k % 5000);
-            store_audit_set(&rec, SA_DECISION, k % 10 ? "allowed" : "denied");
-            store_audit_set(&rec, SA_REASON, k % 10 ? "ok" : "to_domain");
-            store_audit_set(&rec, SA_STATUS, k % 10 ? "200" : "403");
-            store_audit_set(&rec, SA_UPSTREAM_STATUS, k % 10 ? "200" : "");
-            store_audit_set(&rec, SA_EMAIL_IDS, k % 10 ? "4ef9a7d2-7d6c-4d1e-9c3a-1b2c3d4e5f60" : "");
-            store_audit_set(&rec, SA_LATENCY_MS, "12");
-            store_audit_set(&rec, SA_UPSTREAM_LATENCY_MS, k % 10 ? "11" : "");
-            store_audit_set(&rec, SA_CLIENT, "127.0.0.1:40000");
-            store_audit_set(&rec, SA_USER_AGENT, "resend-node:6.38.0");
+            store_audit_setf(&rec, STORE_AUDIT_TIME, "%lld", (long long)(t0 + k));
+            store_audit_setf(&rec, STORE_AUDIT_REQUEST_ID, "req_bench%011ld", k);
+            store_audit_setf(&rec, STORE_AUDIT_KEY_ID, "key_bench%07ld", k % 100);
+            store_audit_setf(&rec, STORE_AUDIT_AGENT_RUN_ID, "run-%ld", k % runs);
+            store_audit_set(&rec, STORE_AUDIT_METHOD, "POST");
+            store_audit_set(&rec, STORE_AUDIT_PATH, "/emails");
+            store_audit_set(&rec, STORE_AUDIT_ROUTE, "emails.send");
+            store_audit_set(&rec, STORE_AUDIT_RECIPIENTS, "1");
+            store_audit_set(&rec, STORE_AUDIT_FROM_DOMAIN, "example.com");
+            store_audit_set(&rec, STORE_AUDIT_RECIPIENT_DOMAINS, "example.org");
+            store_audit_setf(&rec, STORE_AUDIT_RECIPIENT_ADDRESSES, "user%ld@example.org", k % 5000);
+            store_audit_set(&rec, STORE_AUDIT_DECISION, k % 10 ? "allowed" : "denied");
+            store_audit_set(&rec, STORE_AUDIT_REASON, k % 10 ? "ok" : "to_domain");
+            store_audit_set(&rec, STORE_AUDIT_STATUS, k % 10 ? "200" : "403");
+            store_audit_set(&rec, STORE_AUDIT_UPSTREAM_STATUS, k % 10 ? "200" : "");
+            store_audit_set(&rec, STORE_AUDIT_EMAIL_IDS, k % 10 ? "4ef9a7d2-7d6c-4d1e-9c3a-1b2c3d4e5f60" : "");
+            store_audit_set(&rec, STORE_AUDIT_LATENCY_MS, "12");
+            store_audit_set(&rec, STORE_AUDIT_UPSTREAM_LATENCY_MS, k % 10 ? "11" : "");
+            store_audit_set(&rec, STORE_AUDIT_CLIENT, "127.0.0.1:40000");
+            store_audit_set(&rec, STORE_AUDIT_USER_AGENT, "resend-node:6.38.0");
             av = store_audit_chain_seal(&ch, &rec, NULL, NULL, &ac);
             store_audit_clear(&rec);
             full[0] = "EVALSHA";
@@ -98,6 +98,6 @@ main(int argc, char **argv)
             freeReplyObject(r);
         }
     }
-    store_redis_close(c);
+    store_redis_free(c);
     return 0;
 }

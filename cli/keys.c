@@ -401,14 +401,14 @@ denial_row(const struct store_audit_row *r, void *arg)
     int64_t t = 0;
     char ts[40] = "";
 
-    sc_parse_i64(r->v[SA_TIME], 0, INT64_MAX, &t);
+    sc_parse_i64(r->v[STORE_AUDIT_TIME], 0, INT64_MAX, &t);
     if (t)
         sc_format_time_ms(t, ts, sizeof(ts));
     json_array_append_new(d->list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "time", ts,
-                                             "request_id", r->v[SA_REQUEST_ID], "route",
-                                             r->v[SA_ROUTE], "reason", r->v[SA_REASON], "status",
-                                             r->v[SA_STATUS], "recipient_domains",
-                                             r->v[SA_RECIPIENT_DOMAINS]));
+                                             "request_id", r->v[STORE_AUDIT_REQUEST_ID], "route",
+                                             r->v[STORE_AUDIT_ROUTE], "reason", r->v[STORE_AUDIT_REASON], "status",
+                                             r->v[STORE_AUDIT_STATUS], "recipient_domains",
+                                             r->v[STORE_AUDIT_RECIPIENT_DOMAINS]));
 }
 
 static int

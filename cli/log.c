@@ -102,19 +102,19 @@ print_row(const struct store_audit_row *r, void *arg)
     char t[40];
 
     o->rows++;
-    time_text(r->v[SA_TIME], t, sizeof(t));
+    time_text(r->v[STORE_AUDIT_TIME], t, sizeof(t));
     if (o->fmt == F_JSON) {
         json_t *j = json_object();
         for (int f = 0; f < STORE_AUDIT_NFIELDS; f++) {
             const char *name = store_audit_fields[f];
-            if (f == SA_TIME)
+            if (f == STORE_AUDIT_TIME)
                 json_object_set_new(j, name, json_string(t));
-            else if (f == SA_RECIPIENTS || f == SA_STATUS || f == SA_UPSTREAM_STATUS ||
-                     f == SA_LATENCY_MS || f == SA_UPSTREAM_LATENCY_MS || f == SA_COUNT)
+            else if (f == STORE_AUDIT_RECIPIENTS || f == STORE_AUDIT_STATUS || f == STORE_AUDIT_UPSTREAM_STATUS ||
+                     f == STORE_AUDIT_LATENCY_MS || f == STORE_AUDIT_UPSTREAM_LATENCY_MS || f == STORE_AUDIT_COUNT)
                 json_object_set_new(j, name, num_or_null(r->v[f]));
-            else if (f == SA_RECIPIENT_DOMAINS || f == SA_RECIPIENT_ADDRESSES || f == SA_EMAIL_IDS)
+            else if (f == STORE_AUDIT_RECIPIENT_DOMAINS || f == STORE_AUDIT_RECIPIENT_ADDRESSES || f == STORE_AUDIT_EMAIL_IDS)
                 json_object_set_new(j, name, list_json(r->v[f]));
-            else if (f == SA_CLIENT_GONE)
+            else if (f == STORE_AUDIT_CLIENT_GONE)
                 json_object_set_new(j, name, json_boolean(r->v[f][0] == '1'));
             else
                 json_object_set_new(j, name, json_string(r->v[f]));
@@ -123,10 +123,10 @@ print_row(const struct store_audit_row *r, void *arg)
         cli_print_json(j);
     } else if (o->fmt == F_CSV) {
         for (int f = 0; f < STORE_AUDIT_NFIELDS; f++) {
-            if (f == SA_TIME) {
+            if (f == STORE_AUDIT_TIME) {
                 csv_field(t, 0);
-            } else if (f == SA_RECIPIENT_DOMAINS || f == SA_RECIPIENT_ADDRESSES ||
-                       f == SA_EMAIL_IDS) {
+            } else if (f == STORE_AUDIT_RECIPIENT_DOMAINS || f == STORE_AUDIT_RECIPIENT_ADDRESSES ||
+                       f == STORE_AUDIT_EMAIL_IDS) {
                 char *v = strdup(r->v[f]);
                 for (char *p = v; p && *p; p++)
                     if (*p == ',')
@@ -140,17 +140,17 @@ print_row(const struct store_audit_row *r, void *arg)
         csv_field(r->unknown_outcome ? "unknown" : "known", 1);
     } else {
         const char *cells[12] = {t,
-                                 r->v[SA_REQUEST_ID],
-                                 r->v[SA_KEY_ID],
-                                 r->v[SA_AGENT_RUN_ID],
-                                 r->v[SA_ROUTE],
-                                 r->v[SA_RECIPIENTS],
-                                 r->v[SA_DECISION],
-                                 r->unknown_outcome ? "outcome_unknown" : r->v[SA_REASON],
-                                 r->unknown_outcome ? "?" : r->v[SA_STATUS],
-                                 r->v[SA_UPSTREAM_STATUS],
-                                 r->v[SA_RECIPIENT_DOMAINS],
-                                 r->v[SA_EMAIL_IDS]};
+                                 r->v[STORE_AUDIT_REQUEST_ID],
+                                 r->v[STORE_AUDIT_KEY_ID],
+                                 r->v[STORE_AUDIT_AGENT_RUN_ID],
+                                 r->v[STORE_AUDIT_ROUTE],
+                                 r->v[STORE_AUDIT_RECIPIENTS],
+                                 r->v[STORE_AUDIT_DECISION],
+                                 r->unknown_outcome ? "outcome_unknown" : r->v[STORE_AUDIT_REASON],
+                                 r->unknown_outcome ? "?" : r->v[STORE_AUDIT_STATUS],
+                                 r->v[STORE_AUDIT_UPSTREAM_STATUS],
+                                 r->v[STORE_AUDIT_RECIPIENT_DOMAINS],
+                                 r->v[STORE_AUDIT_EMAIL_IDS]};
         cli_table_row(o->t, cells);
     }
     if (o->fmt != F_TABLE)

@@ -353,7 +353,7 @@ main(int argc, char **argv)
     } else {
         ret = cli_fail(CLI_USAGE, "unknown command '%s' (try 'sendcap --help')", rest[0]);
     }
-    store_redis_close(cli.conn);
+    store_redis_free(cli.conn);
     free(rest);
     return ret;
 }

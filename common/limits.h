@@ -90,6 +90,10 @@
  * round trip each time; a key issued within this long after a caller tried
  * it is refused for that long. */
 #define SC_KEY_NEG_CACHE_MS 1000
+/* A call whose key record changed while call.lua was asked (the cache was
+ * cold or outdated) re-reads it and asks again at most this many times,
+ * then gets 503: a record rewritten on every read is a fault, not a race. */
+#define SC_KEY_STALE_RETRIES 2
 /* Slots of that memory (direct-mapped, fixed). */
 #define SC_KEY_NEG_CACHE_SLOTS 4096
 /* How long the proxy remembers which key family sent an email, so that

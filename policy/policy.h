@@ -192,7 +192,7 @@ int policy_addr_format(const struct policy_addr *a, char *buf, size_t len);
 #define POLICY_LIST_MAX 50   /* addresses in cc, bcc or reply_to */
 #define POLICY_FIELD_MAX 48  /* "batch[99].reply_to[49]" fits */
 
-enum policy_addr_kind { POLICY_TO, POLICY_CC, POLICY_BCC, POLICY_REPLY_TO };
+enum policy_addr_kind { POLICY_ADDR_TO, POLICY_ADDR_CC, POLICY_ADDR_BCC, POLICY_ADDR_REPLY_TO };
 
 struct policy_rcpt {
     enum policy_addr_kind kind;
@@ -230,10 +230,10 @@ struct policy_send {
  * POLICY_LIST_MAX of another list, custom headers naming an address header
  * or holding CR/LF, an empty batch or one of more than POLICY_BATCH_MAX.
  * Returns 0 when every fact is read.  out is filled either way; release it
- * with policy_send_release.
+ * with policy_send_free.
  */
 int policy_send_parse(const char *body, size_t len, int batch, struct policy_send *out);
-void policy_send_release(struct policy_send *s);
+void policy_send_free(struct policy_send *s);
 
 /* ---- settling a send (settle.c) ---- */
 

@@ -263,19 +263,19 @@ read_msg(struct policy_send *s, const struct policy_json *doc, size_t obj, const
             join(m->from_field, sizeof(m->from_field), field, NULL, NULL);
             join(m->from_domain, sizeof(m->from_domain), a.domain, NULL, NULL);
         } else if (strcmp(key, "to") == 0) {
-            if (read_list(s, doc, v, prefix, key, POLICY_TO, POLICY_TO_MAX, &n) != 0)
+            if (read_list(s, doc, v, prefix, key, POLICY_ADDR_TO, POLICY_TO_MAX, &n) != 0)
                 return -1;
             if (n == 0)
                 return refuse(s, field, "%s must list at least one address", field);
             m->recipients += n;
             has_to = 1;
         } else if (strcmp(key, "cc") == 0 || strcmp(key, "bcc") == 0) {
-            if (read_list(s, doc, v, prefix, key, key[0] == 'c' ? POLICY_CC : POLICY_BCC,
+            if (read_list(s, doc, v, prefix, key, key[0] == 'c' ? POLICY_ADDR_CC : POLICY_ADDR_BCC,
                           POLICY_LIST_MAX, &n) != 0)
                 return -1;
             m->recipients += n;
         } else if (strcmp(key, "reply_to") == 0) {
-            if (read_list(s, doc, v, prefix, key, POLICY_REPLY_TO, POLICY_LIST_MAX, &n) != 0)
+            if (read_list(s, doc, v, prefix, key, POLICY_ADDR_REPLY_TO, POLICY_LIST_MAX, &n) != 0)
                 return -1;
         } else if (strcmp(key, "headers") == 0) {
             if (read_headers(s, doc, v, prefix) != 0)
@@ -366,7 +366,7 @@ done:
 }
 
 void
-policy_send_release(struct policy_send *s)
+policy_send_free(struct policy_send *s)
 {
     if (s == NULL)
         return;

@@ -13,7 +13,7 @@
  *
  * A cold or outdated cache makes call.lua answer "stale" with the current
  * record and sealed real key instead; the record is cached, policy runs
- * again and call.lua is asked again (at most STALE_RETRIES times).  Nothing
+ * again and call.lua is asked again (at most SC_KEY_STALE_RETRIES times).  Nothing
  * here blocks: Redis and the upstream are asynchronous on the same loop.
  *
  * Fail closed: Redis down or late, a record that does not parse, a real key
@@ -37,11 +37,10 @@
 #include "store/call.h"
 #include "store/upstreams.h"
 
-#define STALE_RETRIES 2
 
 struct call {
     struct proxy *px;
-    struct http_request *req;
+    struct proxy_http_request *req;
     char id[32];
     char *path;       /* normalised path, prefix stripped */
     const char *query;/* "?..." or "" (points into target) */
@@ -110,7 +109,7 @@ call_free(struct call *c)
         free(c->ids[i]);
     free(c->ids);
     free(c->path);
-    policy_send_release(&c->send);
+    policy_send_free(&c->send);
     free(c->sender);
     store_secret_free(c->real_key);
     free(c->from_domains);
@@ -126,7 +125,7 @@ call_free(struct call *c)
  * proxy's own error name and msg), then free the call.  c->status is set.
  */
 static void
-finish(struct call *c, const struct upstream_result *res, const char *name, const char *msg)
+finish(struct call *c, const struct proxy_upstream_result *res, const char *name, const char *msg)
 {
     c->gone = proxy_http_client_gone(c->req);
     write_record(c);
@@ -141,7 +140,7 @@ finish(struct call *c, const struct upstream_result *res, const char *name, cons
 /* finish() without a call: there was no memory for one, so there is
  * nothing to record either. */
 static void
-finish_bare(struct http_request *req, const char *msg)
+finish_bare(struct proxy_http_request *req, const char *msg)
 {
     proxy_reply_error(req, "req_unavailable", 503, "service_unavailable", "%s", msg);
 }
@@ -191,16 +190,16 @@ add_id(struct call *c, const char *s, size_t n)
 }
 
 static enum policy_outcome
-outcome_of(enum upstream_outcome o)
+outcome_of(enum proxy_upstream_outcome o)
 {
     switch (o) {
-    case UPSTREAM_ANSWERED:
+    case PROXY_UPSTREAM_ANSWERED:
         return POLICY_OUTCOME_ANSWERED;
-    case UPSTREAM_NOT_SENT:
+    case PROXY_UPSTREAM_NOT_SENT:
         return POLICY_OUTCOME_NOT_SENT;
-    case UPSTREAM_FAILED:
+    case PROXY_UPSTREAM_FAILED:
         return POLICY_OUTCOME_FAILED;
-    case UPSTREAM_TIMEOUT:
+    case PROXY_UPSTREAM_TIMEOUT:
         break;
     }
     return POLICY_OUTCOME_TIMEOUT;
@@ -213,7 +212,7 @@ outcome_of(enum upstream_outcome o)
  * log_write.lua, queued before the answer to the agent is written.
  */
 static void
-settle(struct call *c, const struct upstream_result *res)
+settle(struct call *c, const struct proxy_upstream_result *res)
 {
     json_t *root = NULL;
     int64_t *errs = NULL;
@@ -221,7 +220,7 @@ settle(struct call *c, const struct upstream_result *res)
 
     if (!c->is_send)
         return;
-    if (res->outcome == UPSTREAM_ANSWERED && res->status >= 200 && res->status < 300 &&
+    if (res->outcome == PROXY_UPSTREAM_ANSWERED && res->status >= 200 && res->status < 300 &&
         (root = json_loadb(res->body, res->body_len, 0, NULL)) != NULL) {
         size_t i;
         json_t *el, *errors = json_object_get(root, "errors");
@@ -268,31 +267,31 @@ settle(struct call *c, const struct upstream_result *res)
 }
 
 static void
-upstream_done(const struct upstream_result *res, void *arg)
+upstream_done(const struct proxy_upstream_result *res, void *arg)
 {
     struct call *c = arg;
-    struct http_request *req = c->req;
+    struct proxy_http_request *req = c->req;
 
     settle(c, res);
     c->ulat = res->latency_ms;
     proxy_metrics_upstream(c->px->metrics, res->latency_ms * 1000, res->outcome);
-    if (res->outcome == UPSTREAM_ANSWERED)
+    if (res->outcome == PROXY_UPSTREAM_ANSWERED)
         c->ust = (int)res->status;
     switch (res->outcome) {
-    case UPSTREAM_ANSWERED:
+    case PROXY_UPSTREAM_ANSWERED:
         break;
-    case UPSTREAM_TIMEOUT:
+    case PROXY_UPSTREAM_TIMEOUT:
         sc_warn("%s upstream timed out (%s)", c->id, res->error);
         fail(c, 504, "application_error",
              "Resend did not answer in time; the email may or may not have been sent. "
              "Check before retrying.");
         return;
-    case UPSTREAM_NOT_SENT:
+    case PROXY_UPSTREAM_NOT_SENT:
         sc_warn("%s upstream unreachable: %s", c->id, res->error);
         fail(c, 502, "application_error",
              "sendcap could not reach Resend; nothing was sent. Retry later.");
         return;
-    case UPSTREAM_FAILED:
+    case PROXY_UPSTREAM_FAILED:
         sc_warn("%s upstream failed after sending: %s", c->id, res->error);
         fail(c, 502, "application_error",
              "the connection to Resend failed after the request was sent; the email may or may "
@@ -331,7 +330,7 @@ idempotency_line(const struct call *c, const char *value, char *line, size_t len
 static void
 forward(struct call *c)
 {
-    struct http_request *req = c->req;
+    struct proxy_http_request *req = c->req;
     struct curl_slist *h = NULL, *t;
     const char *connection = proxy_http_header(req, "Connection");
     const char *name, *value;
@@ -411,10 +410,10 @@ forward(struct call *c)
     sc_cat(pq, pql, c->path, c->query, NULL);
     if (proxy_upstream_start(c->px->upstream, proxy_http_method(req), pq, h, bptr, blen,
                              upstream_done, c) != 0) {
-        struct upstream_result res;
+        struct proxy_upstream_result res;
         free(pq);
         memset(&res, 0, sizeof(res));
-        res.outcome = UPSTREAM_NOT_SENT;
+        res.outcome = PROXY_UPSTREAM_NOT_SENT;
         settle(c, &res);
         fail(c, 503, "service_unavailable", "sendcap could not start the upstream call; retry");
         return;
@@ -426,18 +425,18 @@ nomem:
         store_secret_wipe(p->data, strlen(p->data));
     curl_slist_free_all(h);
     {
-        struct upstream_result res;
+        struct proxy_upstream_result res;
         memset(&res, 0, sizeof(res));
-        res.outcome = UPSTREAM_NOT_SENT;
+        res.outcome = PROXY_UPSTREAM_NOT_SENT;
         settle(c, &res);
     }
     fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
 }
 
-static void run_script(struct call *c, const struct kc_entry *e);
+static void run_script(struct call *c, const struct proxy_key_entry *e);
 static void read_body(struct call *c);
 static int call_start(struct call *c);
-static void refuse_key(struct call *c, enum kc_kind kind, int64_t at);
+static void refuse_key(struct call *c, enum proxy_key_state kind, int64_t at);
 
 /* "a.com,*.b.com" -> "a.com, *.b.com" for people. */
 static void
@@ -520,7 +519,7 @@ deny_reply(struct call *c)
 /* Decide on a (possibly cached) record, and keep what the rest of the call
  * needs from it. */
 static int
-decide(struct call *c, const struct kc_entry *e)
+decide(struct call *c, const struct proxy_key_entry *e)
 {
     struct policy_key k = {e->scope, e->daily_cap, e->from_domains, e->to_domains};
 
@@ -558,7 +557,7 @@ refresh(struct call *c, const struct store_call_result *res)
     char aad[128], err[256];
     char *real;
     size_t rl;
-    struct kc_entry *e;
+    struct proxy_key_entry *e;
 
     store_upstreams_aad(res->key->upstream, aad, sizeof(aad));
     real = store_secret_open(c->px->master_key, aad, res->sealed, &rl, err, sizeof(err));
@@ -582,7 +581,7 @@ refresh(struct call *c, const struct store_call_result *res)
         read_body(c);
         return;
     }
-    if (++c->stale_tries > STALE_RETRIES) {
+    if (++c->stale_tries > SC_KEY_STALE_RETRIES) {
         fail(c, 503, "service_unavailable",
              "the vault key's record kept changing while it was read; retry");
         return;
@@ -615,15 +614,15 @@ cap_reply(struct call *c, const struct store_call_result *res)
 /* Refuse a key Redis said (now, or within SC_KEY_NEG_CACHE_MS) is unknown,
  * revoked or expired; c->key_id is set for the last two. */
 static void
-refuse_key(struct call *c, enum kc_kind kind, int64_t at)
+refuse_key(struct call *c, enum proxy_key_state kind, int64_t at)
 {
     char t[32];
 
     sc_format_time_ms(at, t, sizeof(t));
-    if (kind == KC_UNKNOWN)
+    if (kind == PROXY_KEY_UNKNOWN)
         fail(c, 403, "invalid_api_key",
              "this vault key is not known to sendcap; ask your sendcap admin for a key");
-    else if (kind == KC_REVOKED)
+    else if (kind == PROXY_KEY_REVOKED)
         fail(c, 403, "vault_key_revoked",
              "vault key %s was revoked at %s; ask your sendcap admin for a new key", c->key_id,
              t);
@@ -702,12 +701,12 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
         return;
     case STORE_CALL_UNKNOWN:
         proxy_keycache_drop(c->px->keys, c->hash);
-        proxy_keycache_refuse(c->px->keys, c->hash, KC_UNKNOWN, NULL, 0, sc_mono_ms());
-        refuse_key(c, KC_UNKNOWN, 0);
+        proxy_keycache_refuse(c->px->keys, c->hash, PROXY_KEY_UNKNOWN, NULL, 0, sc_mono_ms());
+        refuse_key(c, PROXY_KEY_UNKNOWN, 0);
         return;
     case STORE_CALL_REVOKED:
     case STORE_CALL_EXPIRED: {
-        enum kc_kind k = res->kind == STORE_CALL_REVOKED ? KC_REVOKED : KC_EXPIRED;
+        enum proxy_key_state k = res->kind == STORE_CALL_REVOKED ? PROXY_KEY_REVOKED : PROXY_KEY_EXPIRED;
 
         proxy_keycache_drop(c->px->keys, c->hash);
         if (res->key_id[0] != '\0')
@@ -750,7 +749,7 @@ replay_hashes(struct call *c, char idem[SC_KEY_HASH_HEX], char body[SC_KEY_HASH_
 /* Ask call.lua.  With no cached record (e == NULL) the script can only
  * answer "stale" with the record, or refuse the key. */
 static void
-run_script(struct call *c, const struct kc_entry *e)
+run_script(struct call *c, const struct proxy_key_entry *e)
 {
     char idem_hash[SC_KEY_HASH_HEX] = "", body_hash[SC_KEY_HASH_HEX] = "";
     char *packed = NULL;
@@ -785,8 +784,8 @@ run_script(struct call *c, const struct kc_entry *e)
             fill_record(c, &c->rec);
             c->rec_filled = 1;
         }
-        store_audit_set(&c->rec, SA_DECISION, "allowed");
-        store_audit_set(&c->rec, SA_REASON, "outcome_unknown");
+        store_audit_set(&c->rec, STORE_AUDIT_DECISION, "allowed");
+        store_audit_set(&c->rec, STORE_AUDIT_REASON, "outcome_unknown");
         packed = store_audit_pack(&c->rec);
         if (packed == NULL) {
             fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
@@ -873,7 +872,7 @@ media_check(struct call *c)
 /* Idempotency-Key headers in any spelling ("Idempotency_Key" too): two are
  * refused, whichever spelling, since Resend might read either. */
 static int
-idempotency_count(struct http_request *req)
+idempotency_count(struct proxy_http_request *req)
 {
     const char *name, *value;
     int n = 0;
@@ -960,10 +959,10 @@ recipients_text(const struct call *c, char **domains, char **addrs)
     for (size_t i = 0; i < c->send.naddr; i++) {
         const struct policy_rcpt *r = &c->send.addr[i];
         int seen = 0;
-        if (r->kind == POLICY_REPLY_TO)
+        if (r->kind == POLICY_ADDR_REPLY_TO)
             continue;
         for (size_t j = 0; j < i && !seen; j++)
-            seen = c->send.addr[j].kind != POLICY_REPLY_TO &&
+            seen = c->send.addr[j].kind != POLICY_ADDR_REPLY_TO &&
                    strcmp(c->send.addr[j].domain, r->domain) == 0;
         if (!seen)
             od += sc_cat(*domains + od, dl - od, od ? "," : "", r->domain, NULL);
@@ -982,14 +981,14 @@ fill_record(const struct call *c, struct store_audit_rec *rec)
         sc_strlcpy(key, c->key_id, sizeof(key));
     else if (c->hash[0])
         snprintf(key, sizeof(key), "fp:%.12s", c->hash);
-    store_audit_set_i64(rec, SA_TIME, c->t_wall);
-    store_audit_set(rec, SA_REQUEST_ID, c->id);
-    store_audit_set(rec, SA_KEY_ID, key);
-    store_audit_set(rec, SA_AGENT_RUN_ID, c->agent_run);
-    store_audit_set(rec, SA_CLAIMED_RUN_ID, c->claimed_run);
-    store_audit_set(rec, SA_METHOD, c->method);
-    store_audit_set(rec, SA_PATH, c->path ? c->path : c->target);
-    store_audit_set(rec, SA_ROUTE, c->route ? c->route->name : "");
+    store_audit_set_i64(rec, STORE_AUDIT_TIME, c->t_wall);
+    store_audit_set(rec, STORE_AUDIT_REQUEST_ID, c->id);
+    store_audit_set(rec, STORE_AUDIT_KEY_ID, key);
+    store_audit_set(rec, STORE_AUDIT_AGENT_RUN_ID, c->agent_run);
+    store_audit_set(rec, STORE_AUDIT_CLAIMED_RUN_ID, c->claimed_run);
+    store_audit_set(rec, STORE_AUDIT_METHOD, c->method);
+    store_audit_set(rec, STORE_AUDIT_PATH, c->path ? c->path : c->target);
+    store_audit_set(rec, STORE_AUDIT_ROUTE, c->route ? c->route->name : "");
     if (c->is_send && c->send.error[0] == '\0') {
         char fd[POLICY_DOMAIN_MAX * 2 + 2] = "";
         for (size_t i = 0; i < c->send.nmsg; i++)
@@ -997,16 +996,16 @@ fill_record(const struct call *c, struct store_audit_rec *rec)
                 strlen(fd) + strlen(c->send.msg[i].from_domain) + 2 < sizeof(fd))
                 sc_cat(fd + strlen(fd), sizeof(fd) - strlen(fd), fd[0] ? "," : "",
                        c->send.msg[i].from_domain, NULL);
-        store_audit_set_i64(rec, SA_RECIPIENTS, c->send.recipients);
-        store_audit_set(rec, SA_FROM_DOMAIN, fd);
+        store_audit_set_i64(rec, STORE_AUDIT_RECIPIENTS, c->send.recipients);
+        store_audit_set(rec, STORE_AUDIT_FROM_DOMAIN, fd);
     }
     recipients_text(c, &domains, &addrs);
-    store_audit_set(rec, SA_RECIPIENT_DOMAINS, domains);
-    store_audit_set(rec, SA_RECIPIENT_ADDRESSES, addrs);
+    store_audit_set(rec, STORE_AUDIT_RECIPIENT_DOMAINS, domains);
+    store_audit_set(rec, STORE_AUDIT_RECIPIENT_ADDRESSES, addrs);
     free(domains);
     free(addrs);
-    store_audit_set(rec, SA_CLIENT, c->client);
-    store_audit_set(rec, SA_USER_AGENT, c->ua);
+    store_audit_set(rec, STORE_AUDIT_CLIENT, c->client);
+    store_audit_set(rec, STORE_AUDIT_USER_AGENT, c->ua);
 }
 
 static void
@@ -1032,16 +1031,16 @@ write_record(struct call *c)
     if (!c->rec_filled) /* a send's intent already filled it */
         fill_record(c, rec);
     c->rec_filled = 1;
-    store_audit_set(rec, SA_DECISION, c->decision ? c->decision : "error");
-    store_audit_set(rec, SA_REASON, c->reason ? c->reason : "");
-    store_audit_set_i64(rec, SA_STATUS, c->status);
+    store_audit_set(rec, STORE_AUDIT_DECISION, c->decision ? c->decision : "error");
+    store_audit_set(rec, STORE_AUDIT_REASON, c->reason ? c->reason : "");
+    store_audit_set_i64(rec, STORE_AUDIT_STATUS, c->status);
     if (c->ust)
-        store_audit_set_i64(rec, SA_UPSTREAM_STATUS, c->ust);
-    store_audit_set(rec, SA_EMAIL_IDS, c->email_ids);
-    store_audit_set_i64(rec, SA_LATENCY_MS, sc_mono_ms() - c->t0);
+        store_audit_set_i64(rec, STORE_AUDIT_UPSTREAM_STATUS, c->ust);
+    store_audit_set(rec, STORE_AUDIT_EMAIL_IDS, c->email_ids);
+    store_audit_set_i64(rec, STORE_AUDIT_LATENCY_MS, sc_mono_ms() - c->t0);
     if (c->ulat)
-        store_audit_set_i64(rec, SA_UPSTREAM_LATENCY_MS, c->ulat);
-    store_audit_set(rec, SA_CLIENT_GONE, c->gone ? "1" : "");
+        store_audit_set_i64(rec, STORE_AUDIT_UPSTREAM_LATENCY_MS, c->ulat);
+    store_audit_set(rec, STORE_AUDIT_CLIENT_GONE, c->gone ? "1" : "");
     st.counter_key = c->counter_key;
     st.refund = c->refund;
     st.family = c->family;
@@ -1067,13 +1066,13 @@ proxy_call_flood_summary(const char *addr, long count, int status, void *arg)
         return;
     memset(&rec, 0, sizeof(rec));
     proxy_request_id(id, sizeof(id));
-    store_audit_set_i64(&rec, SA_TIME, sc_now_ms());
-    store_audit_set(&rec, SA_REQUEST_ID, id);
-    store_audit_set(&rec, SA_DECISION, "denied");
-    store_audit_set(&rec, SA_REASON, "unauthenticated_flood");
-    store_audit_set_i64(&rec, SA_STATUS, status);
-    store_audit_set(&rec, SA_CLIENT, addr);
-    store_audit_set_i64(&rec, SA_COUNT, count);
+    store_audit_set_i64(&rec, STORE_AUDIT_TIME, sc_now_ms());
+    store_audit_set(&rec, STORE_AUDIT_REQUEST_ID, id);
+    store_audit_set(&rec, STORE_AUDIT_DECISION, "denied");
+    store_audit_set(&rec, STORE_AUDIT_REASON, "unauthenticated_flood");
+    store_audit_set_i64(&rec, STORE_AUDIT_STATUS, status);
+    store_audit_set(&rec, STORE_AUDIT_CLIENT, addr);
+    store_audit_set_i64(&rec, STORE_AUDIT_COUNT, count);
     sc_warn("%ld calls without a known vault key from %s in the last second were counted, "
             "not recorded one by one", count, addr);
     store_audit_log_write(px->audit, &rec, NULL, NULL);
@@ -1087,7 +1086,7 @@ dup_or_empty(const char *s)
 
 /* Start a call: its id, clocks, and what the record needs of the request. */
 static struct call *
-call_new(struct proxy *px, struct http_request *req)
+call_new(struct proxy *px, struct proxy_http_request *req)
 {
     struct call *c = calloc(1, sizeof(*c));
 
@@ -1149,12 +1148,12 @@ read_body(struct call *c)
  * call.lua still decides every call on the full request afterwards.
  */
 void
-proxy_call_head(struct http_request *req, void *arg)
+proxy_call_head(struct proxy_http_request *req, void *arg)
 {
     struct proxy *px = arg;
     struct call *c = call_new(px, req);
-    const struct kc_refusal *no;
-    const struct kc_entry *e;
+    const struct proxy_key_refusal *no;
+    const struct proxy_key_entry *e;
 
     if (c == NULL) {
         finish_bare(req, "sendcap is out of memory; retry");
@@ -1179,7 +1178,7 @@ proxy_call_head(struct http_request *req, void *arg)
 
 /* The whole body is in (after proxy_call_head). */
 void
-proxy_call_handle(struct http_request *req, void *arg)
+proxy_call_handle(struct proxy_http_request *req, void *arg)
 {
     struct proxy *px = arg;
     struct call *c = proxy_http_get_data(req);
@@ -1197,7 +1196,7 @@ proxy_call_handle(struct http_request *req, void *arg)
 static int
 call_start(struct call *c)
 {
-    struct http_request *req = c->req;
+    struct proxy_http_request *req = c->req;
     const char *msg = NULL;
 
     if (policy_request_target_normalise(proxy_http_target(req), c->px->cfg.path_prefix, &c->path,
@@ -1225,7 +1224,7 @@ call_start(struct call *c)
 }
 
 void
-proxy_call_refused(struct http_request *req, int status, const char *message, void *arg)
+proxy_call_refused(struct proxy_http_request *req, int status, const char *message, void *arg)
 {
     struct call *c = proxy_http_get_data(req); /* set when refused after the head phase */
 

@@ -35,12 +35,12 @@ struct flood_addr {
 
 #define NBUCKETS 1024
 
-struct flood {
+struct proxy_flood {
     struct event *tick;
     struct flood_addr *b[NBUCKETS];
     struct flood_addr other; /* the addresses that did not fit */
     size_t n;
-    flood_summary_fn *summary;
+    proxy_flood_summary_fn *summary;
     void *arg;
 };
 
@@ -72,7 +72,7 @@ hash(const char *s)
 }
 
 static void
-emit(struct flood *f, struct flood_addr *a)
+emit(struct proxy_flood *f, struct flood_addr *a)
 {
     if (a->counted > 0)
         f->summary(a->addr, a->counted, a->status, f->arg);
@@ -83,7 +83,7 @@ emit(struct flood *f, struct flood_addr *a)
 static void
 tick_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct flood *f = arg;
+    struct proxy_flood *f = arg;
     int64_t now = sc_mono_ms() / 1000;
 
     (void)fd;
@@ -104,10 +104,10 @@ tick_cb(evutil_socket_t fd, short what, void *arg)
     emit(f, &f->other);
 }
 
-struct flood *
-proxy_flood_new(struct event_base *base, flood_summary_fn *summary, void *arg)
+struct proxy_flood *
+proxy_flood_new(struct event_base *base, proxy_flood_summary_fn *summary, void *arg)
 {
-    struct flood *f = calloc(1, sizeof(*f));
+    struct proxy_flood *f = calloc(1, sizeof(*f));
     struct timeval one = {1, 0};
 
     if (f == NULL)
@@ -124,7 +124,7 @@ proxy_flood_new(struct event_base *base, flood_summary_fn *summary, void *arg)
 }
 
 int
-proxy_flood_admit(struct flood *f, const char *peer, int status)
+proxy_flood_admit(struct proxy_flood *f, const char *peer, int status)
 {
     char host[64];
     unsigned h;
@@ -157,7 +157,7 @@ proxy_flood_admit(struct flood *f, const char *peer, int status)
 }
 
 void
-proxy_flood_free(struct flood *f)
+proxy_flood_free(struct proxy_flood *f)
 {
     if (f == NULL)
         return;

@@ -60,12 +60,12 @@ struct http_client {
 
 #define CLIENT_BUCKETS 4096
 
-struct http_server {
+struct proxy_http_server {
     struct event_base *base;
-    struct http_limits lim;
-    http_handler *handler;
-    http_head_handler *head;
-    http_error_handler *on_error;
+    struct proxy_http_limits lim;
+    proxy_http_handler *handler;
+    proxy_http_head_handler *head;
+    proxy_http_error_handler *on_error;
     void *arg;
     struct evconnlistener *listener;
     SSL_CTX *tls;               /* NULL: plain HTTP */
@@ -86,13 +86,13 @@ struct http_conn {
     TAILQ_ENTRY(http_conn) idle_next;
     int in_idle;
     struct http_client *client;
-    struct http_server *srv;
+    struct proxy_http_server *srv;
     struct bufferevent *bev;
     struct event *timer;
     struct event *push; /* plain connections: write the output, see push_cb */
     struct event *resume; /* run process() from the loop (proxy_http_read_body) */
     enum cstate state;
-    struct http_request *req;
+    struct proxy_http_request *req;
     int keepalive;
     int closing; /* close once the response is written */
     int linger;  /* ... after reading and dropping what the client still sends */
@@ -100,10 +100,10 @@ struct http_conn {
     char peer[64];
 };
 
-struct http_request {
-    struct http_server *srv;
+struct proxy_http_request {
+    struct proxy_http_server *srv;
     struct http_conn *conn; /* NULL once the client is gone */
-    struct http_parser *p;  /* the request's head, and the state of its body */
+    struct proxy_http_parser *p;  /* the request's head, and the state of its body */
     struct evbuffer *body;
     int has_body;           /* Content-Length > 0 or chunked */
     struct evbuffer *resp_hdrs;
@@ -117,7 +117,7 @@ struct http_request {
 
 static void conn_free(struct http_conn *c);
 static void process(struct http_conn *c);
-static void client_put(struct http_server *srv, struct http_client *k);
+static void client_put(struct proxy_http_server *srv, struct http_client *k);
 static void send_output(struct http_conn *c);
 
 /* ---- small helpers ---- */
@@ -150,10 +150,10 @@ idle_leave(struct http_conn *c)
     }
 }
 
-static struct http_request *
+static struct proxy_http_request *
 req_new(struct http_conn *c)
 {
-    struct http_request *r = calloc(1, sizeof(*r));
+    struct proxy_http_request *r = calloc(1, sizeof(*r));
 
     if (r == NULL)
         return NULL;
@@ -176,7 +176,7 @@ req_new(struct http_conn *c)
 }
 
 static void
-req_free(struct http_request *r)
+req_free(struct proxy_http_request *r)
 {
     if (r == NULL)
         return;
@@ -189,7 +189,7 @@ req_free(struct http_request *r)
 
 /* From here on the request is the handler's and counts as in flight. */
 static void
-hand(struct http_request *r)
+hand(struct proxy_http_request *r)
 {
     if (!r->handed) {
         r->handed = 1;
@@ -202,7 +202,7 @@ hand(struct http_request *r)
 static void
 refuse(struct http_conn *c, int status, const char *msg)
 {
-    struct http_request *r = c->req;
+    struct proxy_http_request *r = c->req;
 
     c->closing = 1;
     c->linger = 1; /* what follows the refused part is unread */
@@ -231,14 +231,14 @@ refuse(struct http_conn *c, int status, const char *msg)
  * refused then.
  */
 static int
-body_fits(struct http_request *r)
+body_fits(struct proxy_http_request *r)
 {
-    struct http_server *srv = r->srv;
+    struct proxy_http_server *srv = r->srv;
     int64_t len = proxy_http_parse_length(r->p);
 
     if (srv->pending_body >= srv->lim.max_pending_body)
         return -1;
-    if (proxy_http_parse_framing(r->p) == HTTP_FRAMING_LENGTH &&
+    if (proxy_http_parse_framing(r->p) == PROXY_HTTP_FRAMING_LENGTH &&
         len > srv->lim.max_pending_body - srv->pending_body)
         return -1;
     return 0;
@@ -246,9 +246,9 @@ body_fits(struct http_request *r)
 
 /* n more body bytes arrived: count them, or -1 past the budget. */
 static int
-count_body(struct http_request *r, size_t n)
+count_body(struct proxy_http_request *r, size_t n)
 {
-    struct http_server *srv = r->srv;
+    struct proxy_http_server *srv = r->srv;
 
     if ((int64_t)n > srv->lim.max_pending_body - srv->pending_body)
         return -1;
@@ -261,7 +261,7 @@ count_body(struct http_request *r, size_t n)
 static void
 start_body(struct http_conn *c)
 {
-    struct http_request *r = c->req;
+    struct proxy_http_request *r = c->req;
     const char *expect = proxy_http_header(r, "Expect");
 
     if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
@@ -297,7 +297,7 @@ budget_refused(struct http_conn *c)
 static void
 dispatch(struct http_conn *c)
 {
-    struct http_request *r = c->req;
+    struct proxy_http_request *r = c->req;
 
     c->state = C_HANDLING;
     evtimer_del(c->timer);
@@ -314,13 +314,13 @@ dispatch(struct http_conn *c)
 static int
 head_done(struct http_conn *c)
 {
-    struct http_request *r = c->req;
+    struct proxy_http_request *r = c->req;
 
     if (proxy_http_parse_minor(r->p) == 0)
         c->keepalive = proxy_http_parse_connection_has(r->p, "keep-alive");
     else
         c->keepalive = !proxy_http_parse_connection_has(r->p, "close");
-    r->has_body = proxy_http_parse_framing(r->p) == HTTP_FRAMING_CHUNKED ||
+    r->has_body = proxy_http_parse_framing(r->p) == PROXY_HTTP_FRAMING_CHUNKED ||
                   proxy_http_parse_length(r->p) > 0;
     if (c->srv->head != NULL) {
         /* The head handler decides whether the body is read. */
@@ -345,21 +345,21 @@ head_done(struct http_conn *c)
 static int
 parse_some(struct http_conn *c, struct evbuffer *in)
 {
-    struct http_request *r = c->req;
+    struct proxy_http_request *r = c->req;
     struct evbuffer_iovec v = {NULL, 0};
-    struct http_parse_out o;
+    struct proxy_http_parse_out o;
     char msg[200];
 
     if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
         v.iov_len = 0;
     switch (proxy_http_parse_feed(r->p, v.iov_base, v.iov_len, &o)) {
-    case HTTP_PARSE_MORE:
+    case PROXY_HTTP_PARSE_MORE:
         evbuffer_drain(in, o.used);
         return evbuffer_get_length(in) > 0 ? 0 : -1;
-    case HTTP_PARSE_HEAD:
+    case PROXY_HTTP_PARSE_HEAD:
         evbuffer_drain(in, o.used);
         return head_done(c);
-    case HTTP_PARSE_BODY:
+    case PROXY_HTTP_PARSE_BODY:
         if (count_body(r, o.body_len) != 0) {
             budget_refused(c);
             return -1;
@@ -367,11 +367,11 @@ parse_some(struct http_conn *c, struct evbuffer *in)
         evbuffer_drain(in, o.body_off);
         evbuffer_remove_buffer(in, r->body, o.body_len);
         return 0;
-    case HTTP_PARSE_DONE:
+    case PROXY_HTTP_PARSE_DONE:
         evbuffer_drain(in, o.used);
         dispatch(c);
         return -1;
-    case HTTP_PARSE_ERROR:
+    case PROXY_HTTP_PARSE_ERROR:
         break;
     }
     /* the message lives in the parser, which the answer frees */
@@ -561,7 +561,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
-maybe_drained(struct http_server *srv)
+maybe_drained(struct proxy_http_server *srv)
 {
     if (srv->draining && srv->nconns == 0 && srv->inflight == 0 && srv->drained != NULL) {
         void (*fn)(void *) = srv->drained;
@@ -573,8 +573,8 @@ maybe_drained(struct http_server *srv)
 static void
 conn_free(struct http_conn *c)
 {
-    struct http_server *srv = c->srv;
-    struct http_request *orphan = NULL;
+    struct proxy_http_server *srv = c->srv;
+    struct proxy_http_request *orphan = NULL;
 
     if (c->req != NULL) {
         if (c->req->handed) {
@@ -619,7 +619,7 @@ client_hash(int family, const unsigned char *a, size_t n)
 /* Count one more connection of sa's address; NULL if it already has
  * max_conns_per_client (or on allocation failure, *full stays 0). */
 static struct http_client *
-client_get(struct http_server *srv, const struct sockaddr *sa, int *full)
+client_get(struct proxy_http_server *srv, const struct sockaddr *sa, int *full)
 {
     const unsigned char *a;
     size_t n;
@@ -671,7 +671,7 @@ client_get(struct http_server *srv, const struct sockaddr *sa, int *full)
 }
 
 static void
-client_put(struct http_server *srv, struct http_client *k)
+client_put(struct proxy_http_server *srv, struct http_client *k)
 {
     struct http_client **pp;
 
@@ -715,7 +715,7 @@ static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
           void *arg)
 {
-    struct http_server *srv = arg;
+    struct proxy_http_server *srv = arg;
     struct http_conn *c;
     struct timeval wt = sc_tv_ms(srv->lim.write_timeout_ms);
     char host[INET6_ADDRSTRLEN] = "?";
@@ -806,11 +806,11 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 
 /* ---- server ---- */
 
-struct http_server *
-proxy_http_new(struct event_base *base, const struct http_limits *limits, http_handler *handler,
-               http_head_handler *head, http_error_handler *on_error, void *arg)
+struct proxy_http_server *
+proxy_http_new(struct event_base *base, const struct proxy_http_limits *limits, proxy_http_handler *handler,
+               proxy_http_head_handler *head, proxy_http_error_handler *on_error, void *arg)
 {
-    struct http_server *srv = calloc(1, sizeof(*srv));
+    struct proxy_http_server *srv = calloc(1, sizeof(*srv));
 
     if (srv == NULL)
         return NULL;
@@ -863,7 +863,7 @@ parse_hostport(const char *s, struct sockaddr_storage *ss, int *sslen)
 }
 
 int
-proxy_http_tls(struct http_server *srv, const char *cert, const char *key, char *err,
+proxy_http_tls(struct proxy_http_server *srv, const char *cert, const char *key, char *err,
                size_t errlen)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
@@ -893,7 +893,7 @@ proxy_http_tls(struct http_server *srv, const char *cert, const char *key, char 
 }
 
 int
-proxy_http_listen(struct http_server *srv, const char *hostport, int reuseport, char *err,
+proxy_http_listen(struct proxy_http_server *srv, const char *hostport, int reuseport, char *err,
                   size_t errlen)
 {
     struct sockaddr_storage ss;
@@ -930,13 +930,13 @@ proxy_http_listen(struct http_server *srv, const char *hostport, int reuseport, 
 }
 
 const char *
-proxy_http_bound(const struct http_server *srv)
+proxy_http_bound(const struct proxy_http_server *srv)
 {
     return srv->bound;
 }
 
 void
-proxy_http_drain(struct http_server *srv, void (*done)(void *), void *arg)
+proxy_http_drain(struct proxy_http_server *srv, void (*done)(void *), void *arg)
 {
     struct http_conn *c, *tmp;
 
@@ -958,31 +958,31 @@ proxy_http_drain(struct http_server *srv, void (*done)(void *), void *arg)
 }
 
 void
-proxy_http_set_limits(struct http_server *srv, const struct http_limits *limits)
+proxy_http_set_limits(struct proxy_http_server *srv, const struct proxy_http_limits *limits)
 {
     srv->lim = *limits;
 }
 
 long
-proxy_http_inflight(const struct http_server *srv)
+proxy_http_inflight(const struct proxy_http_server *srv)
 {
     return srv->inflight;
 }
 
 long
-proxy_http_conns(const struct http_server *srv)
+proxy_http_conns(const struct proxy_http_server *srv)
 {
     return srv->nconns;
 }
 
 int64_t
-proxy_http_pending_body(const struct http_server *srv)
+proxy_http_pending_body(const struct proxy_http_server *srv)
 {
     return srv->pending_body;
 }
 
 void
-proxy_http_free(struct http_server *srv)
+proxy_http_free(struct proxy_http_server *srv)
 {
     struct http_conn *c;
 
@@ -1001,19 +1001,19 @@ proxy_http_free(struct http_server *srv)
 /* ---- requests ---- */
 
 const char *
-proxy_http_method(const struct http_request *req)
+proxy_http_method(const struct proxy_http_request *req)
 {
     return proxy_http_parse_method(req->p);
 }
 
 const char *
-proxy_http_target(const struct http_request *req)
+proxy_http_target(const struct proxy_http_request *req)
 {
     return proxy_http_parse_target(req->p);
 }
 
 const char *
-proxy_http_header(const struct http_request *req, const char *name)
+proxy_http_header(const struct proxy_http_request *req, const char *name)
 {
     const char *n, *v;
 
@@ -1024,7 +1024,7 @@ proxy_http_header(const struct http_request *req, const char *name)
 }
 
 int
-proxy_http_header_count(const struct http_request *req, const char *name)
+proxy_http_header_count(const struct proxy_http_request *req, const char *name)
 {
     const char *n, *v;
     int count = 0;
@@ -1035,32 +1035,32 @@ proxy_http_header_count(const struct http_request *req, const char *name)
 }
 
 int
-proxy_http_header_at(const struct http_request *req, int i, const char **name,
+proxy_http_header_at(const struct proxy_http_request *req, int i, const char **name,
                      const char **value)
 {
     return proxy_http_parse_header_at(req->p, i, name, value);
 }
 
 struct evbuffer *
-proxy_http_body(struct http_request *req)
+proxy_http_body(struct proxy_http_request *req)
 {
     return req->body;
 }
 
 const char *
-proxy_http_peer(const struct http_request *req)
+proxy_http_peer(const struct proxy_http_request *req)
 {
     return req->peer;
 }
 
 int
-proxy_http_client_gone(const struct http_request *req)
+proxy_http_client_gone(const struct proxy_http_request *req)
 {
     return req->conn == NULL;
 }
 
 int
-proxy_http_has_body(const struct http_request *req)
+proxy_http_has_body(const struct proxy_http_request *req)
 {
     return req->has_body;
 }
@@ -1071,7 +1071,7 @@ proxy_http_has_body(const struct http_request *req)
  * never runs before this returns, as the head handler may still be using req.
  */
 int
-proxy_http_read_body(struct http_request *req)
+proxy_http_read_body(struct proxy_http_request *req)
 {
     struct http_conn *c = req->conn;
 
@@ -1089,19 +1089,19 @@ proxy_http_read_body(struct http_request *req)
 }
 
 void
-proxy_http_set_data(struct http_request *req, void *data)
+proxy_http_set_data(struct proxy_http_request *req, void *data)
 {
     req->data = data;
 }
 
 void *
-proxy_http_get_data(const struct http_request *req)
+proxy_http_get_data(const struct proxy_http_request *req)
 {
     return req->data;
 }
 
 void
-proxy_http_add_header(struct http_request *req, const char *name, const char *value)
+proxy_http_add_header(struct proxy_http_request *req, const char *name, const char *value)
 {
     evbuffer_add(req->resp_hdrs, name, strlen(name));
     evbuffer_add(req->resp_hdrs, ": ", 2);
@@ -1136,9 +1136,9 @@ reason(int status)
 }
 
 void
-proxy_http_respond(struct http_request *req, int status, const char *body, size_t len)
+proxy_http_respond(struct proxy_http_request *req, int status, const char *body, size_t len)
 {
-    struct http_server *srv = req->srv;
+    struct proxy_http_server *srv = req->srv;
     struct http_conn *c = req->conn;
 
     if (req->handed)

@@ -24,10 +24,10 @@
 
 struct event_base;
 struct evbuffer;
-struct http_server;
-struct http_request;
+struct proxy_http_server;
+struct proxy_http_request;
 
-struct http_limits {
+struct proxy_http_limits {
     int64_t max_body;         /* --max-body */
     int read_deadline_ms;     /* whole request, from its first byte */
     int idle_timeout_ms;      /* keep-alive connection with nothing to do */
@@ -39,20 +39,20 @@ struct http_limits {
 
 /* A complete request is ready.  The handler owns req until it calls
  * proxy_http_respond (exactly once, now or later from the loop). */
-typedef void http_handler(struct http_request *req, void *arg);
+typedef void proxy_http_handler(struct proxy_http_request *req, void *arg);
 
 /* Headers are in and the framing is decided; the body is not read.  The head
  * handler either answers at once with proxy_http_respond (the body is then
  * never read, and the connection is closed after the answer if a body was
  * announced), or calls proxy_http_read_body(req), at once or later from the
- * loop, to have the body read; the http_handler then runs with the same req
+ * loop, to have the body read; the proxy_http_handler then runs with the same req
  * once the whole body is in.  The request counts as in flight from the head
  * handler on.  If the head handler is NULL the body is read at once, as
  * before.  The read deadline keeps running while the head handler holds the
  * request (past it, proxy_http_read_body leads to a 408 by the error
  * handler).  If the client goes away meanwhile, the request detaches as it
  * does while handled (proxy_http_client_gone). */
-typedef void http_head_handler(struct http_request *req, void *arg);
+typedef void proxy_http_head_handler(struct proxy_http_request *req, void *arg);
 
 /* The server refused a request before it was complete (framing, limits,
  * deadline, --max-pending-body: 503).  The callback must answer with
@@ -61,87 +61,87 @@ typedef void http_head_handler(struct http_request *req, void *arg);
  * read for proxy_http_read_body) req is the one the head handler had, and
  * its get_data slot is still set; proxy_http_client_gone(req) may then be
  * true (the client left mid-body: status 400, the answer is dropped). */
-typedef void http_error_handler(struct http_request *req, int status, const char *message,
+typedef void proxy_http_error_handler(struct proxy_http_request *req, int status, const char *message,
                                 void *arg);
 
 /* Returns a new server (caller frees with proxy_http_free), or NULL. */
-struct http_server *proxy_http_new(struct event_base *base, const struct http_limits *limits,
-                                   http_handler *handler, http_head_handler *head,
-                                   http_error_handler *on_error, void *arg);
+struct proxy_http_server *proxy_http_new(struct event_base *base, const struct proxy_http_limits *limits,
+                                   proxy_http_handler *handler, proxy_http_head_handler *head,
+                                   proxy_http_error_handler *on_error, void *arg);
 
 /* Serve HTTPS: load a PEM certificate chain and key (TLS 1.2 and 1.3 only,
  * forward-secret AEAD ciphers).  Call before listening.  0, or -1 with err.
  * Start-up only. */
-int proxy_http_tls(struct http_server *srv, const char *cert, const char *key, char *err,
+int proxy_http_tls(struct proxy_http_server *srv, const char *cert, const char *key, char *err,
                    size_t errlen);
 
 /* Listen on "host:port" ("[::1]:8025" for IPv6; port 0 picks a free one),
  * with SO_REUSEPORT when several workers share the port.  0, or -1 with
  * err.  Start-up only. */
-int proxy_http_listen(struct http_server *srv, const char *hostport, int reuseport, char *err,
+int proxy_http_listen(struct proxy_http_server *srv, const char *hostport, int reuseport, char *err,
                       size_t errlen);
 
 /* The address actually bound, "127.0.0.1:8025" (valid while srv lives). */
-const char *proxy_http_bound(const struct http_server *srv);
+const char *proxy_http_bound(const struct proxy_http_server *srv);
 
 /* Stop accepting; close idle connections; finish the others with
  * "Connection: close".  done runs once no connection is left. */
-void proxy_http_drain(struct http_server *srv, void (*done)(void *), void *arg);
+void proxy_http_drain(struct proxy_http_server *srv, void (*done)(void *), void *arg);
 
 /* Change the limits for requests that start from now on (SIGHUP). */
-void proxy_http_set_limits(struct http_server *srv, const struct http_limits *limits);
+void proxy_http_set_limits(struct proxy_http_server *srv, const struct proxy_http_limits *limits);
 
 /* Requests handed to the handler and not yet answered. */
-long proxy_http_inflight(const struct http_server *srv);
+long proxy_http_inflight(const struct proxy_http_server *srv);
 
 /* Client connections open now (a closed one leaves at once, even while
  * the handler still answers its request). */
-long proxy_http_conns(const struct http_server *srv);
+long proxy_http_conns(const struct proxy_http_server *srv);
 
 /* Bytes of request bodies being received or held by requests in flight
  * (the total that --max-pending-body bounds), for metrics. */
-int64_t proxy_http_pending_body(const struct http_server *srv);
+int64_t proxy_http_pending_body(const struct proxy_http_server *srv);
 
-void proxy_http_free(struct http_server *srv);
+void proxy_http_free(struct proxy_http_server *srv);
 
 /* ---- request accessors: borrowed pointers, valid until respond ---- */
 
-const char *proxy_http_method(const struct http_request *req);
-const char *proxy_http_target(const struct http_request *req);
+const char *proxy_http_method(const struct proxy_http_request *req);
+const char *proxy_http_target(const struct proxy_http_request *req);
 /* First header of that name (case-insensitive), or NULL. */
-const char *proxy_http_header(const struct http_request *req, const char *name);
+const char *proxy_http_header(const struct proxy_http_request *req, const char *name);
 /* How many headers of that name the request carries. */
-int proxy_http_header_count(const struct http_request *req, const char *name);
+int proxy_http_header_count(const struct proxy_http_request *req, const char *name);
 /* Header i (0-based) of n; returns 0 or -1 past the end. */
-int proxy_http_header_at(const struct http_request *req, int i, const char **name,
+int proxy_http_header_at(const struct proxy_http_request *req, int i, const char **name,
                          const char **value);
 /* The request body (empty when none).  Borrowed. */
-struct evbuffer *proxy_http_body(struct http_request *req);
+struct evbuffer *proxy_http_body(struct proxy_http_request *req);
 /* Client address "1.2.3.4:5678". */
-const char *proxy_http_peer(const struct http_request *req);
+const char *proxy_http_peer(const struct proxy_http_request *req);
 /* Has the client closed its connection while the request was handled? */
-int proxy_http_client_gone(const struct http_request *req);
+int proxy_http_client_gone(const struct proxy_http_request *req);
 
 /* Read the body of a request held by the head handler.  0: reading (the
- * http_handler runs once it is in, or the error handler if the
+ * proxy_http_handler runs once it is in, or the error handler if the
  * framing/limits/deadline refuse it, with the same req, whose get_data slot
  * is kept; neither runs before this call returns); -1: the client is gone
  * (answer with proxy_http_respond, which drops it); -2: --max-pending-body
  * would be passed: nothing was read; answer now (503). */
-int proxy_http_read_body(struct http_request *req);
+int proxy_http_read_body(struct proxy_http_request *req);
 /* Did the request announce a body (Content-Length > 0 or chunked)? */
-int proxy_http_has_body(const struct http_request *req);
+int proxy_http_has_body(const struct proxy_http_request *req);
 
 /* Per-request slot for the handler. */
-void proxy_http_set_data(struct http_request *req, void *data);
-void *proxy_http_get_data(const struct http_request *req);
+void proxy_http_set_data(struct proxy_http_request *req, void *data);
+void *proxy_http_get_data(const struct proxy_http_request *req);
 
 /* Add a response header (copied).  Content-Length and Connection are set
  * by respond; do not add them. */
-void proxy_http_add_header(struct http_request *req, const char *name, const char *value);
+void proxy_http_add_header(struct proxy_http_request *req, const char *name, const char *value);
 
 /* Send the response and release req (it must not be used after).  If the
  * client is gone the response is dropped.  body may be NULL when len is 0. */
-void proxy_http_respond(struct http_request *req, int status, const char *body, size_t len);
+void proxy_http_respond(struct proxy_http_request *req, int status, const char *body, size_t len);
 
 #endif

@@ -34,7 +34,7 @@ struct hdr {
     char *value;
 };
 
-struct http_parser {
+struct proxy_http_parser {
     enum pstate state;
     int64_t max_body;
     /* the line being read */
@@ -49,7 +49,7 @@ struct http_parser {
     int minor;
     struct hdr hdr[SC_HTTP_MAX_HEADERS];
     int nhdr;
-    enum http_parse_framing framing;
+    enum proxy_http_framing framing;
     int64_t length;
     /* the body */
     int64_t left;  /* bytes of the Content-Length body, or of this chunk, still to come */
@@ -58,10 +58,10 @@ struct http_parser {
     char msg[160];
 };
 
-struct http_parser *
+struct proxy_http_parser *
 proxy_http_parse_new(int64_t max_body)
 {
-    struct http_parser *p = calloc(1, sizeof(*p));
+    struct proxy_http_parser *p = calloc(1, sizeof(*p));
 
     if (p == NULL)
         return NULL;
@@ -71,7 +71,7 @@ proxy_http_parse_new(int64_t max_body)
 }
 
 void
-proxy_http_parse_free(struct http_parser *p)
+proxy_http_parse_free(struct proxy_http_parser *p)
 {
     if (p == NULL)
         return;
@@ -83,7 +83,7 @@ proxy_http_parse_free(struct http_parser *p)
 }
 
 static void
-fail(struct http_parser *p, int status, const char *msg)
+fail(struct proxy_http_parser *p, int status, const char *msg)
 {
     p->state = P_ERROR;
     p->status = status;
@@ -91,7 +91,7 @@ fail(struct http_parser *p, int status, const char *msg)
 }
 
 static void
-body_too_large(struct http_parser *p)
+body_too_large(struct proxy_http_parser *p)
 {
     fail(p, 413, "");
     snprintf(p->msg, sizeof(p->msg), "the request body is larger than the %lld bytes allowed",
@@ -116,7 +116,7 @@ enum lres { L_MORE, L_LINE, L_BAD, L_LONG, L_NOMEM };
  * line is kept (NUL-terminated, without CRLF) only when keep is set.
  */
 static enum lres
-take_line(struct http_parser *p, const char *buf, size_t len, size_t *i, size_t cap, size_t *count,
+take_line(struct proxy_http_parser *p, const char *buf, size_t len, size_t *i, size_t cap, size_t *count,
           int keep)
 {
     while (*i < len) {
@@ -161,7 +161,7 @@ take_line(struct http_parser *p, const char *buf, size_t len, size_t *i, size_t 
 
 /* The line is complete: hand its storage to the caller and start a new one. */
 static char *
-line_take(struct http_parser *p)
+line_take(struct proxy_http_parser *p)
 {
     char *l = p->line;
 
@@ -172,7 +172,7 @@ line_take(struct http_parser *p)
 }
 
 static void
-line_reset(struct http_parser *p)
+line_reset(struct proxy_http_parser *p)
 {
     p->llen = 0;
     p->line_bytes = 0;
@@ -180,7 +180,7 @@ line_reset(struct http_parser *p)
 
 /* "METHOD SP target SP HTTP/1.x"; line is taken over on success. */
 static int
-parse_request_line(struct http_parser *p, char *line)
+parse_request_line(struct proxy_http_parser *p, char *line)
 {
     char *sp1 = strchr(line, ' '), *sp2;
 
@@ -212,7 +212,7 @@ parse_request_line(struct http_parser *p, char *line)
 
 /* Parse "Name: value"; line is taken over on success.  0, -1 bad, -2 too many. */
 static int
-parse_header(struct http_parser *p, char *line)
+parse_header(struct proxy_http_parser *p, char *line)
 {
     char *colon = strchr(line, ':'), *v, *e;
 
@@ -240,7 +240,7 @@ parse_header(struct http_parser *p, char *line)
 }
 
 static int
-header_count(const struct http_parser *p, const char *name)
+header_count(const struct proxy_http_parser *p, const char *name)
 {
     int n = 0;
 
@@ -250,7 +250,7 @@ header_count(const struct http_parser *p, const char *name)
 }
 
 int
-proxy_http_parse_connection_has(const struct http_parser *p, const char *token)
+proxy_http_parse_connection_has(const struct proxy_http_parser *p, const char *token)
 {
     size_t tl = strlen(token);
 
@@ -279,7 +279,7 @@ proxy_http_parse_connection_has(const struct http_parser *p, const char *token)
  * length or key) from the one checked here (SPEC §3).
  */
 static int
-connection_names_framing(const struct http_parser *p)
+connection_names_framing(const struct proxy_http_parser *p)
 {
     static const char *const framing_fields[] = {"Content-Type", "Content-Length",
                                                  "Transfer-Encoding", "Authorization", "Host"};
@@ -292,7 +292,7 @@ connection_names_framing(const struct http_parser *p)
 
 /* All headers are in: decide the framing (RFC 9112 §6).  0, or -1 refused. */
 static int
-decide_framing(struct http_parser *p)
+decide_framing(struct proxy_http_parser *p)
 {
     const char *te = NULL, *cl = NULL;
     int nte = 0, ncl = 0, nhost = header_count(p, "Host");
@@ -347,10 +347,10 @@ decide_framing(struct http_parser *p)
         }
     }
     p->length = len;
-    p->framing = te != NULL   ? HTTP_FRAMING_CHUNKED
-                 : cl != NULL ? HTTP_FRAMING_LENGTH
-                              : HTTP_FRAMING_NONE;
-    if (p->framing == HTTP_FRAMING_CHUNKED)
+    p->framing = te != NULL   ? PROXY_HTTP_FRAMING_CHUNKED
+                 : cl != NULL ? PROXY_HTTP_FRAMING_LENGTH
+                              : PROXY_HTTP_FRAMING_NONE;
+    if (p->framing == PROXY_HTTP_FRAMING_CHUNKED)
         p->state = P_CHUNK_SIZE;
     else if (len > 0)
         p->state = P_BODY;
@@ -362,7 +362,7 @@ decide_framing(struct http_parser *p)
 
 /* A head line is complete.  1: the head is complete; 0: go on; -1 refused. */
 static int
-head_line(struct http_parser *p)
+head_line(struct proxy_http_parser *p)
 {
     char *line;
 
@@ -418,9 +418,9 @@ chunk_size(const char *line)
     return sz;
 }
 
-enum http_parse_event
-proxy_http_parse_feed(struct http_parser *p, const char *buf, size_t len,
-                      struct http_parse_out *out)
+enum proxy_http_parse_event
+proxy_http_parse_feed(struct proxy_http_parser *p, const char *buf, size_t len,
+                      struct proxy_http_parse_out *out)
 {
     size_t i = 0;
     enum lres lr;
@@ -446,11 +446,11 @@ proxy_http_parse_feed(struct http_parser *p, const char *buf, size_t len,
                     break;
                 if (r == 1) {
                     out->used = i;
-                    return HTTP_PARSE_HEAD;
+                    return PROXY_HTTP_PARSE_HEAD;
                 }
             }
             out->used = i;
-            return HTTP_PARSE_ERROR;
+            return PROXY_HTTP_PARSE_ERROR;
         case P_BODY:
         case P_CHUNK_DATA: {
             size_t take = len - i;
@@ -466,7 +466,7 @@ proxy_http_parse_feed(struct http_parser *p, const char *buf, size_t len,
             if (p->left == 0)
                 p->state = p->state == P_BODY ? P_END : P_CHUNK_CRLF;
             out->used = i;
-            return HTTP_PARSE_BODY;
+            return PROXY_HTTP_PARSE_BODY;
         }
         case P_CHUNK_SIZE: {
             int64_t sz;
@@ -478,19 +478,19 @@ proxy_http_parse_feed(struct http_parser *p, const char *buf, size_t len,
                 fail(p, lr == L_NOMEM ? 503 : 400,
                      lr == L_NOMEM ? "out of memory" : "malformed chunked body");
                 out->used = i;
-                return HTTP_PARSE_ERROR;
+                return PROXY_HTTP_PARSE_ERROR;
             }
             sz = chunk_size(p->line);
             line_reset(p);
             if (sz < 0) {
                 fail(p, 400, "malformed chunk size");
                 out->used = i;
-                return HTTP_PARSE_ERROR;
+                return PROXY_HTTP_PARSE_ERROR;
             }
             if (sz > p->max_body - p->total) {
                 body_too_large(p);
                 out->used = i;
-                return HTTP_PARSE_ERROR;
+                return PROXY_HTTP_PARSE_ERROR;
             }
             p->total += sz;
             p->left = sz;
@@ -506,7 +506,7 @@ proxy_http_parse_feed(struct http_parser *p, const char *buf, size_t len,
             if (lr != L_LINE) {
                 fail(p, 400, "malformed chunked body");
                 out->used = i;
-                return HTTP_PARSE_ERROR;
+                return PROXY_HTTP_PARSE_ERROR;
             }
             p->state = P_CHUNK_SIZE;
             break;
@@ -523,7 +523,7 @@ proxy_http_parse_feed(struct http_parser *p, const char *buf, size_t len,
                 else
                     fail(p, 400, "malformed chunked body");
                 out->used = i;
-                return HTTP_PARSE_ERROR;
+                return PROXY_HTTP_PARSE_ERROR;
             }
             if (p->llen == 0)
                 p->state = P_END;
@@ -532,46 +532,46 @@ proxy_http_parse_feed(struct http_parser *p, const char *buf, size_t len,
         case P_END:
             p->state = P_DONE;
             out->used = i;
-            return HTTP_PARSE_DONE;
+            return PROXY_HTTP_PARSE_DONE;
         case P_DONE:
             out->used = i;
-            return HTTP_PARSE_DONE;
+            return PROXY_HTTP_PARSE_DONE;
         case P_ERROR:
             out->used = i;
-            return HTTP_PARSE_ERROR;
+            return PROXY_HTTP_PARSE_ERROR;
         }
     }
 more:
     out->used = i;
-    return HTTP_PARSE_MORE;
+    return PROXY_HTTP_PARSE_MORE;
 }
 
 const char *
-proxy_http_parse_method(const struct http_parser *p)
+proxy_http_parse_method(const struct proxy_http_parser *p)
 {
     return p->method;
 }
 
 const char *
-proxy_http_parse_target(const struct http_parser *p)
+proxy_http_parse_target(const struct proxy_http_parser *p)
 {
     return p->target;
 }
 
 int
-proxy_http_parse_minor(const struct http_parser *p)
+proxy_http_parse_minor(const struct proxy_http_parser *p)
 {
     return p->minor;
 }
 
 int
-proxy_http_parse_nheaders(const struct http_parser *p)
+proxy_http_parse_nheaders(const struct proxy_http_parser *p)
 {
     return p->nhdr;
 }
 
 int
-proxy_http_parse_header_at(const struct http_parser *p, int i, const char **name,
+proxy_http_parse_header_at(const struct proxy_http_parser *p, int i, const char **name,
                            const char **value)
 {
     if (i < 0 || i >= p->nhdr)
@@ -581,26 +581,26 @@ proxy_http_parse_header_at(const struct http_parser *p, int i, const char **name
     return 0;
 }
 
-enum http_parse_framing
-proxy_http_parse_framing(const struct http_parser *p)
+enum proxy_http_framing
+proxy_http_parse_framing(const struct proxy_http_parser *p)
 {
     return p->framing;
 }
 
 int64_t
-proxy_http_parse_length(const struct http_parser *p)
+proxy_http_parse_length(const struct proxy_http_parser *p)
 {
     return p->length;
 }
 
 int
-proxy_http_parse_status(const struct http_parser *p)
+proxy_http_parse_status(const struct proxy_http_parser *p)
 {
     return p->status;
 }
 
 const char *
-proxy_http_parse_message(const struct http_parser *p)
+proxy_http_parse_message(const struct proxy_http_parser *p)
 {
     return p->msg;
 }

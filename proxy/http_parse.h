@@ -20,32 +20,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct http_parser;
+struct proxy_http_parser;
 
-enum http_parse_event {
-    HTTP_PARSE_MORE,  /* every byte handed over was used; send more */
-    HTTP_PARSE_HEAD,  /* the head is complete: the accessors below work */
-    HTTP_PARSE_BODY,  /* body bytes (de-chunked) at buf + body_off, body_len long */
-    HTTP_PARSE_DONE,  /* the request is complete; further calls return DONE, using 0 */
-    HTTP_PARSE_ERROR, /* refused: proxy_http_parse_status/_message; further calls too */
+enum proxy_http_parse_event {
+    PROXY_HTTP_PARSE_MORE,  /* every byte handed over was used; send more */
+    PROXY_HTTP_PARSE_HEAD,  /* the head is complete: the accessors below work */
+    PROXY_HTTP_PARSE_BODY,  /* body bytes (de-chunked) at buf + body_off, body_len long */
+    PROXY_HTTP_PARSE_DONE,  /* the request is complete; further calls return DONE, using 0 */
+    PROXY_HTTP_PARSE_ERROR, /* refused: proxy_http_parse_status/_message; further calls too */
 };
 
-enum http_parse_framing {
-    HTTP_FRAMING_NONE,    /* no body */
-    HTTP_FRAMING_LENGTH,  /* Content-Length (possibly 0) */
-    HTTP_FRAMING_CHUNKED, /* Transfer-Encoding: chunked */
+enum proxy_http_framing {
+    PROXY_HTTP_FRAMING_NONE,    /* no body */
+    PROXY_HTTP_FRAMING_LENGTH,  /* Content-Length (possibly 0) */
+    PROXY_HTTP_FRAMING_CHUNKED, /* Transfer-Encoding: chunked */
 };
 
-struct http_parse_out {
+struct proxy_http_parse_out {
     size_t used;     /* bytes of buf this call consumed */
-    size_t body_off; /* HTTP_PARSE_BODY: where the body bytes start in buf */
+    size_t body_off; /* PROXY_HTTP_PARSE_BODY: where the body bytes start in buf */
     size_t body_len; /* ... and how many there are (at least 1) */
 };
 
 /* Returns a new parser for one request (caller frees), or NULL.  A body
  * larger than max_body is refused (413). */
-struct http_parser *proxy_http_parse_new(int64_t max_body);
-void proxy_http_parse_free(struct http_parser *p);
+struct proxy_http_parser *proxy_http_parse_new(int64_t max_body);
+void proxy_http_parse_free(struct proxy_http_parser *p);
 
 /*
  * Consume bytes from buf (len may be 0; buf may then be NULL) until one
@@ -54,30 +54,30 @@ void proxy_http_parse_free(struct http_parser *p);
  * many bytes were consumed; drop them before the next call.  After HEAD,
  * call again (with the bytes that follow) to read the body.
  */
-enum http_parse_event proxy_http_parse_feed(struct http_parser *p, const char *buf, size_t len,
-                                            struct http_parse_out *out);
+enum proxy_http_parse_event proxy_http_parse_feed(struct proxy_http_parser *p, const char *buf, size_t len,
+                                            struct proxy_http_parse_out *out);
 
 /* ---- results: borrowed pointers, valid until proxy_http_parse_free ---- */
 
 /* The method and target once the request line was read (before HEAD too,
  * for a refusal's record), else NULL. */
-const char *proxy_http_parse_method(const struct http_parser *p);
-const char *proxy_http_parse_target(const struct http_parser *p);
+const char *proxy_http_parse_method(const struct proxy_http_parser *p);
+const char *proxy_http_parse_target(const struct proxy_http_parser *p);
 /* HTTP/1.minor; 1 until the request line was read. */
-int proxy_http_parse_minor(const struct http_parser *p);
+int proxy_http_parse_minor(const struct proxy_http_parser *p);
 /* Header fields read so far, in order; values have their outer blanks trimmed. */
-int proxy_http_parse_nheaders(const struct http_parser *p);
-int proxy_http_parse_header_at(const struct http_parser *p, int i, const char **name,
+int proxy_http_parse_nheaders(const struct proxy_http_parser *p);
+int proxy_http_parse_header_at(const struct proxy_http_parser *p, int i, const char **name,
                                const char **value);
 /* After HEAD: how the body is framed, and Content-Length's value (0 otherwise). */
-enum http_parse_framing proxy_http_parse_framing(const struct http_parser *p);
-int64_t proxy_http_parse_length(const struct http_parser *p);
+enum proxy_http_framing proxy_http_parse_framing(const struct proxy_http_parser *p);
+int64_t proxy_http_parse_length(const struct proxy_http_parser *p);
 /* Does a Connection header carry this token (case-insensitive, whole
  * comma-separated tokens: "close" is not found in "x-closed")?  1 or 0. */
-int proxy_http_parse_connection_has(const struct http_parser *p, const char *token);
+int proxy_http_parse_connection_has(const struct proxy_http_parser *p, const char *token);
 /* After ERROR: 400, 413 (or 503 when memory ran out) and why, in words
  * that can go to the client. */
-int proxy_http_parse_status(const struct http_parser *p);
-const char *proxy_http_parse_message(const struct http_parser *p);
+int proxy_http_parse_status(const struct proxy_http_parser *p);
+const char *proxy_http_parse_message(const struct proxy_http_parser *p);
 
 #endif

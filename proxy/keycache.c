@@ -17,13 +17,13 @@
 
 struct kc_node {
     struct kc_node *next;
-    struct kc_entry e;
+    struct proxy_key_entry e;
 };
 
-struct keycache {
+struct proxy_keycache {
     struct kc_node *b[NBUCKETS];
     size_t n, max;
-    struct kc_refusal *neg; /* SC_KEY_NEG_CACHE_SLOTS, direct-mapped */
+    struct proxy_key_refusal *neg; /* SC_KEY_NEG_CACHE_SLOTS, direct-mapped */
 };
 
 static unsigned
@@ -52,10 +52,10 @@ node_free(struct kc_node *n)
     free(n);
 }
 
-struct keycache *
+struct proxy_keycache *
 proxy_keycache_new(size_t max_entries)
 {
-    struct keycache *kc = calloc(1, sizeof(*kc));
+    struct proxy_keycache *kc = calloc(1, sizeof(*kc));
 
     if (kc == NULL)
         return NULL;
@@ -77,21 +77,21 @@ proxy_keycache_new(size_t max_entries)
  * used to refuse, so a stale slot can delay a key by at most its lifetime
  * (a key issued just after a caller tried it), never let one through. */
 
-const struct kc_refusal *
-proxy_keycache_refusal(struct keycache *kc, const char *hash, int64_t now_ms)
+const struct proxy_key_refusal *
+proxy_keycache_refusal(struct proxy_keycache *kc, const char *hash, int64_t now_ms)
 {
-    struct kc_refusal *r = &kc->neg[bucket(hash) % SC_KEY_NEG_CACHE_SLOTS];
+    struct proxy_key_refusal *r = &kc->neg[bucket(hash) % SC_KEY_NEG_CACHE_SLOTS];
 
-    if (r->kind == KC_LIVE || now_ms >= r->until_ms || strcmp(r->hash, hash) != 0)
+    if (r->kind == PROXY_KEY_LIVE || now_ms >= r->until_ms || strcmp(r->hash, hash) != 0)
         return NULL;
     return r;
 }
 
 void
-proxy_keycache_refuse(struct keycache *kc, const char *hash, enum kc_kind kind, const char *id,
+proxy_keycache_refuse(struct proxy_keycache *kc, const char *hash, enum proxy_key_state kind, const char *id,
                       int64_t at_ms, int64_t now_ms)
 {
-    struct kc_refusal *r = &kc->neg[bucket(hash) % SC_KEY_NEG_CACHE_SLOTS];
+    struct proxy_key_refusal *r = &kc->neg[bucket(hash) % SC_KEY_NEG_CACHE_SLOTS];
 
     memset(r, 0, sizeof(*r));
     sc_strlcpy(r->hash, hash, sizeof(r->hash));
@@ -102,7 +102,7 @@ proxy_keycache_refuse(struct keycache *kc, const char *hash, enum kc_kind kind, 
 }
 
 void
-proxy_keycache_free(struct keycache *kc)
+proxy_keycache_free(struct proxy_keycache *kc)
 {
     if (kc == NULL)
         return;
@@ -117,8 +117,8 @@ proxy_keycache_free(struct keycache *kc)
     free(kc);
 }
 
-struct kc_entry *
-proxy_keycache_get(struct keycache *kc, const char *hash)
+struct proxy_key_entry *
+proxy_keycache_get(struct proxy_keycache *kc, const char *hash)
 {
     for (struct kc_node *n = kc->b[bucket(hash)]; n != NULL; n = n->next)
         if (strcmp(n->e.hash, hash) == 0)
@@ -127,7 +127,7 @@ proxy_keycache_get(struct keycache *kc, const char *hash)
 }
 
 void
-proxy_keycache_drop(struct keycache *kc, const char *hash)
+proxy_keycache_drop(struct proxy_keycache *kc, const char *hash)
 {
     struct kc_node **pp = &kc->b[bucket(hash)];
 
@@ -142,8 +142,8 @@ proxy_keycache_drop(struct keycache *kc, const char *hash)
     }
 }
 
-struct kc_entry *
-proxy_keycache_put(struct keycache *kc, const struct store_key *rec, const char *upver,
+struct proxy_key_entry *
+proxy_keycache_put(struct proxy_keycache *kc, const struct store_key *rec, const char *upver,
                    const char *real_key)
 {
     struct kc_node *n;

@@ -39,7 +39,7 @@ static const char usage[] =
 static struct event *drain_deadline;
 static int g_argc;
 static char **g_argv;
-static struct http_limits g_lim;
+static struct proxy_http_limits g_lim;
 static struct event *flush_timer;
 static int draining;
 static int64_t log_drain_until;
@@ -313,7 +313,7 @@ check_redis(struct proxy *px, const struct store_redis_addr *addr)
     if (sc == NULL)
         sc_fatal("%s", err);
     r = store_upstreams_master_check(sc, px->master_key, err, sizeof(err));
-    store_redis_close(sc);
+    store_redis_free(sc);
     if (r < 0)
         sc_fatal("%s", err);
     if (r > 0)
@@ -325,7 +325,7 @@ main(int argc, char **argv)
 {
     struct proxy px;
     struct store_redis_addr addr;
-    struct http_limits lim;
+    struct proxy_http_limits lim;
     struct event *sigterm, *sigint, *sighup;
     char err[512];
     enum sc_log_level level;
@@ -368,7 +368,6 @@ main(int argc, char **argv)
     }
     sc_log_set_level(level);
     sc_log_set_json(strcmp(px.cfg.log_format, "json") == 0);
-    px.prefix_len = strlen(px.cfg.path_prefix);
 
     if (store_secret_master_load(&px.cfg, px.master_key, err, sizeof(err)) != 0)
         sc_fatal("%s", err);

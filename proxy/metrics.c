@@ -32,7 +32,7 @@ struct series {
     unsigned long long n;
 };
 
-struct metrics {
+struct proxy_metrics {
     struct series s[SC_METRICS_MAX_SERIES];
     size_t ns;
     struct hist total, upstream, redis;
@@ -40,10 +40,10 @@ struct metrics {
     int64_t started;
 };
 
-struct metrics *
+struct proxy_metrics *
 proxy_metrics_new(void)
 {
-    struct metrics *m = calloc(1, sizeof(*m));
+    struct proxy_metrics *m = calloc(1, sizeof(*m));
 
     if (m != NULL)
         m->started = sc_now_ms();
@@ -51,7 +51,7 @@ proxy_metrics_new(void)
 }
 
 void
-proxy_metrics_free(struct metrics *m)
+proxy_metrics_free(struct proxy_metrics *m)
 {
     if (m == NULL)
         return;
@@ -74,7 +74,7 @@ observe(struct hist *h, int64_t us)
 }
 
 void
-proxy_metrics_request(struct metrics *m, const char *route, const char *decision,
+proxy_metrics_request(struct proxy_metrics *m, const char *route, const char *decision,
                       const char *reason, int status, int64_t total_us)
 {
     char labels[256];
@@ -108,21 +108,21 @@ proxy_metrics_request(struct metrics *m, const char *route, const char *decision
 }
 
 void
-proxy_metrics_upstream(struct metrics *m, int64_t us, enum upstream_outcome outcome)
+proxy_metrics_upstream(struct proxy_metrics *m, int64_t us, enum proxy_upstream_outcome outcome)
 {
     if (m == NULL)
         return;
     observe(&m->upstream, us);
-    if (outcome == UPSTREAM_TIMEOUT)
+    if (outcome == PROXY_UPSTREAM_TIMEOUT)
         m->up_timeout++;
-    else if (outcome == UPSTREAM_NOT_SENT)
+    else if (outcome == PROXY_UPSTREAM_NOT_SENT)
         m->up_not_sent++;
-    else if (outcome == UPSTREAM_FAILED)
+    else if (outcome == PROXY_UPSTREAM_FAILED)
         m->up_failed++;
 }
 
 void
-proxy_metrics_redis(struct metrics *m, int64_t us, int error)
+proxy_metrics_redis(struct proxy_metrics *m, int64_t us, int error)
 {
     if (m == NULL)
         return;
@@ -149,7 +149,7 @@ hist_text(FILE *f, const char *name, const char *help, const struct hist *h)
 static char *
 render(struct proxy *px, size_t *len)
 {
-    struct metrics *m = px->metrics;
+    struct proxy_metrics *m = px->metrics;
     char *buf = NULL;
     FILE *f = open_memstream(&buf, len);
 
@@ -194,7 +194,7 @@ render(struct proxy *px, size_t *len)
 }
 
 static void
-text_reply(struct http_request *req, int status, const char *ctype, const char *body, size_t len)
+text_reply(struct proxy_http_request *req, int status, const char *ctype, const char *body, size_t len)
 {
     proxy_http_add_header(req, "Content-Type", ctype);
     proxy_http_add_header(req, "Cache-Control", "no-store");
@@ -202,13 +202,13 @@ text_reply(struct http_request *req, int status, const char *ctype, const char *
 }
 
 static void
-text_str(struct http_request *req, int status, const char *ctype, const char *body)
+text_str(struct proxy_http_request *req, int status, const char *ctype, const char *body)
 {
     text_reply(req, status, ctype, body, strlen(body));
 }
 
 void
-proxy_metrics_handle(struct http_request *req, void *arg)
+proxy_metrics_handle(struct proxy_http_request *req, void *arg)
 {
     struct proxy *px = arg;
     const char *t = proxy_http_target(req);
@@ -240,7 +240,7 @@ proxy_metrics_handle(struct http_request *req, void *arg)
 }
 
 void
-proxy_metrics_refused(struct http_request *req, int status, const char *message, void *arg)
+proxy_metrics_refused(struct proxy_http_request *req, int status, const char *message, void *arg)
 {
     (void)arg;
     text_reply(req, status, "text/plain", message, strlen(message));

@@ -17,22 +17,21 @@
 #include "store/secret.h"
 #include "upstream.h"
 
-struct keycache;
-struct flood;
+struct proxy_keycache;
+struct proxy_flood;
 
 struct proxy {
     struct event_base *base;
     struct sc_config cfg;
-    struct http_server *http;
+    struct proxy_http_server *http;
     struct store_async *redis;
-    struct upstream *upstream;
-    struct keycache *keys;
-    struct flood *flood;
+    struct proxy_upstream *upstream;
+    struct proxy_keycache *keys;
+    struct proxy_flood *flood;
     struct store_audit_log *audit;
-    struct metrics *metrics;
-    struct http_server *metrics_http;
+    struct proxy_metrics *metrics;
+    struct proxy_http_server *metrics_http;
     unsigned char master_key[SC_MASTER_KEY_LEN];
-    size_t prefix_len;
 };
 
 /* ---- key cache (keycache.c) ----
@@ -41,7 +40,7 @@ struct proxy {
  * generation and upstream version are still current, so revocation, expiry
  * and rotation are never served from the cache. */
 
-struct kc_entry {
+struct proxy_key_entry {
     char hash[SC_KEY_HASH_HEX];
     char *id, *family, *agent_run_id, *upstream;
     char *from_domains, *to_domains; /* comma-joined, "" = any */
@@ -52,30 +51,30 @@ struct kc_entry {
     char *real_key;                  /* wiped on free */
 };
 
-struct keycache *proxy_keycache_new(size_t max_entries);
-void proxy_keycache_free(struct keycache *kc);
+struct proxy_keycache *proxy_keycache_new(size_t max_entries);
+void proxy_keycache_free(struct proxy_keycache *kc);
 /* Borrowed; valid until the next put or drop on the cache. */
-struct kc_entry *proxy_keycache_get(struct keycache *kc, const char *hash);
+struct proxy_key_entry *proxy_keycache_get(struct proxy_keycache *kc, const char *hash);
 /* Build an entry from a key record, an upstream version and a real key
  * (copied) and store it, replacing any entry for the same hash.  Returns the
  * borrowed entry, or NULL on allocation failure. */
-struct kc_entry *proxy_keycache_put(struct keycache *kc, const struct store_key *rec,
+struct proxy_key_entry *proxy_keycache_put(struct proxy_keycache *kc, const struct store_key *rec,
                                     const char *upver, const char *real_key);
-void proxy_keycache_drop(struct keycache *kc, const char *hash);
+void proxy_keycache_drop(struct proxy_keycache *kc, const char *hash);
 
 /* A key Redis refused, remembered for a short while (SC_KEY_NEG_CACHE_MS). */
-enum kc_kind { KC_LIVE = 0, KC_UNKNOWN, KC_REVOKED, KC_EXPIRED };
-struct kc_refusal {
+enum proxy_key_state { PROXY_KEY_LIVE = 0, PROXY_KEY_UNKNOWN, PROXY_KEY_REVOKED, PROXY_KEY_EXPIRED };
+struct proxy_key_refusal {
     char hash[SC_KEY_HASH_HEX];
     char id[40];       /* key id, "" for an unknown key */
-    enum kc_kind kind;
+    enum proxy_key_state kind;
     int64_t at_ms;     /* when it was revoked or expired (Redis's clock) */
     int64_t until_ms;  /* remembered until (this process's monotonic clock) */
 };
 /* The refusal remembered for this hash, or NULL.  Borrowed. */
-const struct kc_refusal *proxy_keycache_refusal(struct keycache *kc, const char *hash,
+const struct proxy_key_refusal *proxy_keycache_refusal(struct proxy_keycache *kc, const char *hash,
                                                 int64_t now_ms);
-void proxy_keycache_refuse(struct keycache *kc, const char *hash, enum kc_kind kind,
+void proxy_keycache_refuse(struct proxy_keycache *kc, const char *hash, enum proxy_key_state kind,
                            const char *id, int64_t at_ms, int64_t now_ms);
 
 /* ---- records of callers without a known key (flood.c) ---- */
@@ -83,19 +82,19 @@ void proxy_keycache_refuse(struct keycache *kc, const char *hash, enum kc_kind k
 /* Called once a second per client address that passed the bound, with the
  * refusals counted past it ("*" for the addresses the table had no room
  * for) and the last one's status. */
-typedef void flood_summary_fn(const char *addr, long count, int status, void *arg);
-struct flood *proxy_flood_new(struct event_base *base, flood_summary_fn *summary, void *arg);
+typedef void proxy_flood_summary_fn(const char *addr, long count, int status, void *arg);
+struct proxy_flood *proxy_flood_new(struct event_base *base, proxy_flood_summary_fn *summary, void *arg);
 /* Freeing summarises what is still counted. */
-void proxy_flood_free(struct flood *f);
+void proxy_flood_free(struct proxy_flood *f);
 /* A refusal of a caller without a known key, from peer ("1.2.3.4:5678"):
  * 1 to record it as usual, 0 when it was counted into the summary. */
-int proxy_flood_admit(struct flood *f, const char *peer, int status);
+int proxy_flood_admit(struct proxy_flood *f, const char *peer, int status);
 
 /* ---- replies (reply.c) ---- */
 
 /* Answer req with Resend's error shape {"statusCode","message","name"},
  * Content-Type: application/json and X-Request-Id: request_id. */
-void proxy_reply_error(struct http_request *req, const char *request_id, int status,
+void proxy_reply_error(struct proxy_http_request *req, const char *request_id, int status,
                        const char *name, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
@@ -104,25 +103,25 @@ void proxy_request_id(char *buf, size_t len);
 
 /* ---- metrics (metrics.c) ---- */
 
-struct metrics;
-struct metrics *proxy_metrics_new(void);
-void proxy_metrics_free(struct metrics *m);
+struct proxy_metrics;
+struct proxy_metrics *proxy_metrics_new(void);
+void proxy_metrics_free(struct proxy_metrics *m);
 /* One finished call (every call ends in exactly one). */
-void proxy_metrics_request(struct metrics *m, const char *route, const char *decision,
+void proxy_metrics_request(struct proxy_metrics *m, const char *route, const char *decision,
                            const char *reason, int status, int64_t total_us);
-void proxy_metrics_upstream(struct metrics *m, int64_t us, enum upstream_outcome outcome);
-void proxy_metrics_redis(struct metrics *m, int64_t us, int error);
+void proxy_metrics_upstream(struct proxy_metrics *m, int64_t us, enum proxy_upstream_outcome outcome);
+void proxy_metrics_redis(struct proxy_metrics *m, int64_t us, int error);
 /* The handlers of the --metrics-listen server: /healthz, /readyz, /metrics. */
-void proxy_metrics_handle(struct http_request *req, void *arg);
-void proxy_metrics_refused(struct http_request *req, int status, const char *message, void *arg);
+void proxy_metrics_handle(struct proxy_http_request *req, void *arg);
+void proxy_metrics_refused(struct proxy_http_request *req, int status, const char *message, void *arg);
 
 /* ---- calls (call.c) ---- */
 
-/* The http_head_handler, http_handler and http_error_handler of the daemon. */
-void proxy_call_head(struct http_request *req, void *arg);
-void proxy_call_handle(struct http_request *req, void *arg);
-void proxy_call_refused(struct http_request *req, int status, const char *message, void *arg);
-/* The flood_summary_fn of the daemon: one unauthenticated_flood record. */
+/* The proxy_http_head_handler, proxy_http_handler and proxy_http_error_handler of the daemon. */
+void proxy_call_head(struct proxy_http_request *req, void *arg);
+void proxy_call_handle(struct proxy_http_request *req, void *arg);
+void proxy_call_refused(struct proxy_http_request *req, int status, const char *message, void *arg);
+/* The proxy_flood_summary_fn of the daemon: one unauthenticated_flood record. */
 void proxy_call_flood_summary(const char *addr, long count, int status, void *arg);
 
 #endif

@@ -29,7 +29,7 @@
 #include "common/util.h"
 #include "store/secret.h"
 
-struct upstream {
+struct proxy_upstream {
     struct event_base *base;
     CURLM *multi;
     struct event *timer;
@@ -51,7 +51,7 @@ struct sock {
 };
 
 struct ucall {
-    struct upstream *up;
+    struct proxy_upstream *up;
     CURL *easy;
     struct curl_slist *headers;
     int attempts;     /* requests libcurl was about to make for this call */
@@ -67,7 +67,7 @@ struct ucall {
     char errbuf[CURL_ERROR_SIZE];
 };
 
-static void check_done(struct upstream *up);
+static void check_done(struct proxy_upstream *up);
 
 static void
 wipe_slist(struct curl_slist *l)
@@ -80,7 +80,7 @@ wipe_slist(struct curl_slist *l)
 static void
 event_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct upstream *up = arg;
+    struct proxy_upstream *up = arg;
     int running, flags = 0;
 
     if (what & EV_READ)
@@ -94,7 +94,7 @@ event_cb(evutil_socket_t fd, short what, void *arg)
 static void
 timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct upstream *up = arg;
+    struct proxy_upstream *up = arg;
     int running;
 
     (void)fd;
@@ -106,7 +106,7 @@ timer_cb(evutil_socket_t fd, short what, void *arg)
 static int
 multi_timer_cb(CURLM *multi, long timeout_ms, void *arg)
 {
-    struct upstream *up = arg;
+    struct proxy_upstream *up = arg;
     struct timeval tv = sc_tv_ms(timeout_ms);
 
     (void)multi;
@@ -120,7 +120,7 @@ multi_timer_cb(CURLM *multi, long timeout_ms, void *arg)
 static int
 sock_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
 {
-    struct upstream *up = arg;
+    struct proxy_upstream *up = arg;
     struct sock *sk = sockp;
     short kind;
 
@@ -236,7 +236,7 @@ header_cb(char *ptr, size_t size, size_t nitems, void *arg)
 static void
 ucall_free(struct ucall *c)
 {
-    struct upstream *up = c->up;
+    struct proxy_upstream *up = c->up;
 
     if (c->easy != NULL) {
         curl_multi_remove_handle(up->multi, c->easy);
@@ -263,21 +263,21 @@ ucall_free(struct ucall *c)
 static void
 finish(struct ucall *c, CURLcode rc)
 {
-    struct upstream_result res;
+    struct proxy_upstream_result res;
     curl_off_t sent = 0;
 
     memset(&res, 0, sizeof(res));
     curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &sent);
     res.sent = sent > 0 || c->attempts > 1; /* a refused retry means one went out */
     if (rc == CURLE_OK) {
-        res.outcome = UPSTREAM_ANSWERED;
+        res.outcome = PROXY_UPSTREAM_ANSWERED;
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.status);
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-        res.outcome = UPSTREAM_TIMEOUT;
+        res.outcome = PROXY_UPSTREAM_TIMEOUT;
     } else if (!res.sent) {
-        res.outcome = UPSTREAM_NOT_SENT;
+        res.outcome = PROXY_UPSTREAM_NOT_SENT;
     } else {
-        res.outcome = UPSTREAM_FAILED;
+        res.outcome = PROXY_UPSTREAM_FAILED;
     }
     if (rc != CURLE_OK)
         res.error = c->too_large ? "the upstream answer is larger than allowed"
@@ -300,7 +300,7 @@ finish(struct ucall *c, CURLcode rc)
 }
 
 static void
-check_done(struct upstream *up)
+check_done(struct proxy_upstream *up)
 {
     CURLMsg *m;
     int left;
@@ -401,11 +401,11 @@ refuse:
     return -1;
 }
 
-struct upstream *
+struct proxy_upstream *
 proxy_upstream_new(struct event_base *base, const char *base_url, long timeout_ms, char *err,
                    size_t errlen)
 {
-    struct upstream *up = NULL;
+    struct proxy_upstream *up = NULL;
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *path = NULL, *port = NULL;
     struct curl_slist *pin = NULL;
@@ -468,7 +468,7 @@ fail:
 }
 
 void
-proxy_upstream_free(struct upstream *up)
+proxy_upstream_free(struct proxy_upstream *up)
 {
     if (up == NULL)
         return;
@@ -508,7 +508,7 @@ pem_certs(const char *pem, size_t len)
  * replaced while running) and a bad file stops the start, not the 1st call.
  */
 int
-proxy_upstream_ca(struct upstream *up, const char *ca_file, char *err, size_t errlen)
+proxy_upstream_ca(struct proxy_upstream *up, const char *ca_file, char *err, size_t errlen)
 {
     FILE *f;
     char *buf = NULL;
@@ -543,7 +543,7 @@ fail:
 }
 
 int
-proxy_upstream_proxy(struct upstream *up, const char *url, char *err, size_t errlen)
+proxy_upstream_proxy(struct proxy_upstream *up, const char *url, char *err, size_t errlen)
 {
     CURLU *u;
     char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL;
@@ -582,20 +582,20 @@ done:
 }
 
 void
-proxy_upstream_set_timeout(struct upstream *up, long timeout_ms)
+proxy_upstream_set_timeout(struct proxy_upstream *up, long timeout_ms)
 {
     up->timeout_ms = timeout_ms;
 }
 
 long
-proxy_upstream_inflight(const struct upstream *up)
+proxy_upstream_inflight(const struct proxy_upstream *up)
 {
     return up->inflight;
 }
 
 /* A new easy handle with the options every call shares. */
 static CURL *
-easy_new(struct upstream *up)
+easy_new(struct proxy_upstream *up)
 {
     CURL *e = curl_easy_init();
 
@@ -634,7 +634,7 @@ easy_new(struct upstream *up)
 }
 
 int
-proxy_upstream_start(struct upstream *up, const char *method, const char *path_query,
+proxy_upstream_start(struct proxy_upstream *up, const char *method, const char *path_query,
                      struct curl_slist *headers, const void *body, size_t body_len,
                      upstream_done_cb *cb, void *arg)
 {

@@ -20,17 +20,17 @@
 #include "common/limits.h"
 
 struct event_base;
-struct upstream;
+struct proxy_upstream;
 
-enum upstream_outcome {
-    UPSTREAM_ANSWERED = 0,   /* got a complete HTTP answer (any status) */
-    UPSTREAM_NOT_SENT,       /* failed before any byte of the request left */
-    UPSTREAM_FAILED,         /* lost or garbled after the request was sent */
-    UPSTREAM_TIMEOUT,        /* whole-call or connect deadline passed */
+enum proxy_upstream_outcome {
+    PROXY_UPSTREAM_ANSWERED = 0,   /* got a complete HTTP answer (any status) */
+    PROXY_UPSTREAM_NOT_SENT,       /* failed before any byte of the request left */
+    PROXY_UPSTREAM_FAILED,         /* lost or garbled after the request was sent */
+    PROXY_UPSTREAM_TIMEOUT,        /* whole-call or connect deadline passed */
 };
 
-struct upstream_result {
-    enum upstream_outcome outcome;
+struct proxy_upstream_result {
+    enum proxy_upstream_outcome outcome;
     int sent;            /* did any of the request leave? (refund decisions) */
     long status;         /* HTTP status when ANSWERED */
     const char *error;   /* curl's reason when not ANSWERED */
@@ -43,14 +43,14 @@ struct upstream_result {
 
 /* Runs exactly once per started call, never before proxy_upstream_start
  * returns.  res is borrowed for the duration of the callback. */
-typedef void upstream_done_cb(const struct upstream_result *res, void *arg);
+typedef void upstream_done_cb(const struct proxy_upstream_result *res, void *arg);
 
 /* Check base_url (scheme, loopback rule; may block resolving localhost, so
  * start-up only) and set up the multi handle.
  * Returns a new client (caller frees), or NULL with err. */
-struct upstream *proxy_upstream_new(struct event_base *base, const char *base_url,
+struct proxy_upstream *proxy_upstream_new(struct event_base *base, const char *base_url,
                                     long timeout_ms, char *err, size_t errlen);
-void proxy_upstream_free(struct upstream *up);
+void proxy_upstream_free(struct proxy_upstream *up);
 
 /*
  * Trust only the CAs in the PEM file ca_file for the upstream's certificate
@@ -59,7 +59,7 @@ void proxy_upstream_free(struct upstream *up);
  * host name are verified either way.  Call before the first call starts.
  * Returns 0, or -1 with err.
  */
-int proxy_upstream_ca(struct upstream *up, const char *ca_file, char *err, size_t errlen);
+int proxy_upstream_ca(struct proxy_upstream *up, const char *ca_file, char *err, size_t errlen);
 
 /*
  * Reach the upstream through the egress proxy at url (http://, https://,
@@ -69,7 +69,7 @@ int proxy_upstream_ca(struct upstream *up, const char *ca_file, char *err, size_
  * credentials masked; err never holds url.  Call before the first call
  * starts.  Returns 0, or -1 with err.
  */
-int proxy_upstream_proxy(struct upstream *up, const char *url, char *err, size_t errlen);
+int proxy_upstream_proxy(struct proxy_upstream *up, const char *url, char *err, size_t errlen);
 
 /*
  * Start METHOD base_url+path_query.  headers is taken over (freed, each
@@ -77,14 +77,14 @@ int proxy_upstream_proxy(struct upstream *up, const char *url, char *err, size_t
  * must stay valid until cb runs.  Returns 0, or -1 (cb never runs, headers
  * still freed) when the call could not be started.
  */
-int proxy_upstream_start(struct upstream *up, const char *method, const char *path_query,
+int proxy_upstream_start(struct proxy_upstream *up, const char *method, const char *path_query,
                          struct curl_slist *headers, const void *body, size_t body_len,
                          upstream_done_cb *cb, void *arg);
 
 /* The whole-call limit of calls started from now on (SIGHUP). */
-void proxy_upstream_set_timeout(struct upstream *up, long timeout_ms);
+void proxy_upstream_set_timeout(struct proxy_upstream *up, long timeout_ms);
 
 /* Calls started and not finished. */
-long proxy_upstream_inflight(const struct upstream *up);
+long proxy_upstream_inflight(const struct proxy_upstream *up);
 
 #endif

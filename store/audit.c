@@ -83,7 +83,7 @@ store_audit_pack(const struct store_audit_rec *r)
     o = out + 2;
     for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
         const char *v = r->v[i] ? r->v[i] : "";
-        if (i == SA_COUNT && *v == '\0')
+        if (i == STORE_AUDIT_COUNT && *v == '\0')
             break; /* the optional last field */
         size_t n = strlen(v);
         o = sc_put_u64(o, n);
@@ -426,10 +426,10 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     src[a++] = seq;
     src[a++] = cutoff;
     src[a++] = intent ? intent : "";
-    src[a++] = rec->v[SA_KEY_ID];
-    src[a++] = rec->v[SA_AGENT_RUN_ID];
-    src[a++] = rec->v[SA_CLAIMED_RUN_ID];
-    src[a++] = rec->v[SA_TIME];
+    src[a++] = rec->v[STORE_AUDIT_KEY_ID];
+    src[a++] = rec->v[STORE_AUDIT_AGENT_RUN_ID];
+    src[a++] = rec->v[STORE_AUDIT_CLAIMED_RUN_ID];
+    src[a++] = rec->v[STORE_AUDIT_TIME];
     src[a++] = sc_fmt_i64(refund, st ? st->refund : 0);
     src[a++] = st && st->counter_key ? st->counter_key : "";
     src[a++] = st && st->family ? st->family : "";
@@ -512,10 +512,10 @@ store_audit_log_write(struct store_audit_log *l, struct store_audit_rec *rec, co
         struct store_audit_rec lost = {{0}};
         char t[24];
         snprintf(t, sizeof(t), "%lld", (long long)sc_now_ms());
-        store_audit_set(&lost, SA_TIME, t);
-        store_audit_set(&lost, SA_ROUTE, "audit.lost");
-        store_audit_set(&lost, SA_DECISION, "error");
-        store_audit_setf(&lost, SA_REASON, "audit_records_lost:%ld", l->lost);
+        store_audit_set(&lost, STORE_AUDIT_TIME, t);
+        store_audit_set(&lost, STORE_AUDIT_ROUTE, "audit.lost");
+        store_audit_set(&lost, STORE_AUDIT_DECISION, "error");
+        store_audit_setf(&lost, STORE_AUDIT_REASON, "audit_records_lost:%ld", l->lost);
         if ((q = seal(l, &lost, NULL, NULL)) != NULL) {
             sc_error("audit: %ld records were not written while Redis was away", l->lost);
             enqueue(l, q);

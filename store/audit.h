@@ -40,29 +40,29 @@
 #define STORE_AUDIT_NFIELDS 23
 extern const char *const store_audit_fields[STORE_AUDIT_NFIELDS];
 enum store_audit_field {
-    SA_TIME = 0,        /* UTC ms */
-    SA_REQUEST_ID,
-    SA_KEY_ID,          /* key_…, or fp:<12 hex> of an unknown key's hash, or "" */
-    SA_AGENT_RUN_ID,    /* the key's */
-    SA_CLAIMED_RUN_ID,  /* X-Agent-Run-Id as sent */
-    SA_METHOD,
-    SA_PATH,
-    SA_ROUTE,
-    SA_RECIPIENTS,      /* count: to + cc + bcc */
-    SA_FROM_DOMAIN,
-    SA_RECIPIENT_DOMAINS,   /* comma-joined, de-duplicated */
-    SA_RECIPIENT_ADDRESSES, /* comma-joined */
-    SA_DECISION,        /* allowed | denied | error */
-    SA_REASON,
-    SA_STATUS,          /* returned to the agent */
-    SA_UPSTREAM_STATUS, /* "" if not forwarded */
-    SA_EMAIL_IDS,       /* comma-joined */
-    SA_LATENCY_MS,
-    SA_UPSTREAM_LATENCY_MS,
-    SA_CLIENT,
-    SA_USER_AGENT,
-    SA_CLIENT_GONE,     /* "1" if the agent hung up before the answer */
-    SA_COUNT,           /* calls this record stands for: "" for one; N for an
+    STORE_AUDIT_TIME = 0,        /* UTC ms */
+    STORE_AUDIT_REQUEST_ID,
+    STORE_AUDIT_KEY_ID,          /* key_…, or fp:<12 hex> of an unknown key's hash, or "" */
+    STORE_AUDIT_AGENT_RUN_ID,    /* the key's */
+    STORE_AUDIT_CLAIMED_RUN_ID,  /* X-Agent-Run-Id as sent */
+    STORE_AUDIT_METHOD,
+    STORE_AUDIT_PATH,
+    STORE_AUDIT_ROUTE,
+    STORE_AUDIT_RECIPIENTS,      /* count: to + cc + bcc */
+    STORE_AUDIT_FROM_DOMAIN,
+    STORE_AUDIT_RECIPIENT_DOMAINS,   /* comma-joined, de-duplicated */
+    STORE_AUDIT_RECIPIENT_ADDRESSES, /* comma-joined */
+    STORE_AUDIT_DECISION,        /* allowed | denied | error */
+    STORE_AUDIT_REASON,
+    STORE_AUDIT_STATUS,          /* returned to the agent */
+    STORE_AUDIT_UPSTREAM_STATUS, /* "" if not forwarded */
+    STORE_AUDIT_EMAIL_IDS,       /* comma-joined */
+    STORE_AUDIT_LATENCY_MS,
+    STORE_AUDIT_UPSTREAM_LATENCY_MS,
+    STORE_AUDIT_CLIENT,
+    STORE_AUDIT_USER_AGENT,
+    STORE_AUDIT_CLIENT_GONE,     /* "1" if the agent hung up before the answer */
+    STORE_AUDIT_COUNT,           /* calls this record stands for: "" for one; N for an
                          * unauthenticated_flood summary.  Packed only when
                          * set, so every other record keeps the 22-field form */
 };

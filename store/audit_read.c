@@ -26,7 +26,7 @@ store_audit_row_unpack(const char *p, size_t n, struct store_audit_row *row)
     for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
         size_t len = 0;
         int digits = 0;
-        if (i == SA_COUNT && p == end) { /* the optional last field */
+        if (i == STORE_AUDIT_COUNT && p == end) { /* the optional last field */
             *o = '\0';
             row->v[i] = o;
             break;
@@ -86,14 +86,14 @@ store_audit_row_matches(const struct store_audit_query *q, const struct store_au
 {
     int64_t t = 0;
 
-    if (q->key_id && strcmp(r->v[SA_KEY_ID], q->key_id) != 0)
+    if (q->key_id && strcmp(r->v[STORE_AUDIT_KEY_ID], q->key_id) != 0)
         return 0;
-    if (q->agent_run_id && strcmp(r->v[SA_AGENT_RUN_ID], q->agent_run_id) != 0 &&
-        strcmp(r->v[SA_CLAIMED_RUN_ID], q->agent_run_id) != 0)
+    if (q->agent_run_id && strcmp(r->v[STORE_AUDIT_AGENT_RUN_ID], q->agent_run_id) != 0 &&
+        strcmp(r->v[STORE_AUDIT_CLAIMED_RUN_ID], q->agent_run_id) != 0)
         return 0;
-    if (q->decision && strcmp(r->v[SA_DECISION], q->decision) != 0)
+    if (q->decision && strcmp(r->v[STORE_AUDIT_DECISION], q->decision) != 0)
         return 0;
-    sc_parse_i64(r->v[SA_TIME], 0, INT64_MAX, &t);
+    sc_parse_i64(r->v[STORE_AUDIT_TIME], 0, INT64_MAX, &t);
     if (q->since_ms && t < q->since_ms)
         return 0;
     if (q->until_ms && t > q->until_ms)
@@ -156,8 +156,8 @@ cmp_time(const void *a, const void *b)
     const struct store_audit_row *x = a, *y = b;
     int64_t tx = 0, ty = 0;
 
-    sc_parse_i64(x->v[SA_TIME], 0, INT64_MAX, &tx);
-    sc_parse_i64(y->v[SA_TIME], 0, INT64_MAX, &ty);
+    sc_parse_i64(x->v[STORE_AUDIT_TIME], 0, INT64_MAX, &tx);
+    sc_parse_i64(y->v[STORE_AUDIT_TIME], 0, INT64_MAX, &ty);
     if (tx != ty)
         return tx < ty ? -1 : 1;
     return strcmp(x->stream_id, y->stream_id);

@@ -311,7 +311,7 @@ connect_via_sentinels(const struct store_redis_addr *a, char *err, size_t errlen
             freeReplyObject(r);
         snprintf(err, errlen, "the server sentinels named for '%s' is not a master",
                  a->master_name);
-        store_redis_close(c);
+        store_redis_free(c);
     }
     return NULL;
 }
@@ -361,12 +361,12 @@ store_redis_connect(const struct store_redis_addr *a, char *err, size_t errlen)
     }
     return c;
 fail:
-    store_redis_close(c);
+    store_redis_free(c);
     return NULL;
 }
 
 void
-store_redis_close(struct store_conn *c)
+store_redis_free(struct store_conn *c)
 {
     if (c == NULL)
         return;

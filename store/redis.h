@@ -92,7 +92,7 @@ struct store_conn;
  * closes), or NULL with err. */
 struct store_conn *store_redis_connect(const struct store_redis_addr *a, char *err,
                                        size_t errlen);
-void store_redis_close(struct store_conn *c);
+void store_redis_free(struct store_conn *c);
 
 /*
  * Run one command.  Returns a new reply (caller frees with freeReplyObject),
@@ -102,7 +102,7 @@ void store_redis_close(struct store_conn *c);
 redisReply *store_redis_cmd(struct store_conn *c, char *err, size_t errlen, const char *fmt, ...);
 
 /* The hiredis context, for pipelining (redisAppendCommand/redisGetReply).
- * Borrowed, valid until store_redis_close. */
+ * Borrowed, valid until store_redis_free. */
 redisContext *store_redis_ctx(struct store_conn *c);
 
 /* EVALSHA the script with keys and args, loading it on NOSCRIPT.  As

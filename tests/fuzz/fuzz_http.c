@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     } while (0)
 
 struct result {
-    enum http_parse_event ev; /* DONE, ERROR, or MORE: incomplete */
+    enum proxy_http_parse_event ev; /* DONE, ERROR, or MORE: incomplete */
     int head;                 /* HEAD was seen */
     int status;
     char msg[200];
@@ -49,7 +49,7 @@ struct result {
     int minor;
     int nh;
     char *name[128], *value[128];
-    enum http_parse_framing framing;
+    enum proxy_http_framing framing;
     int64_t length;
     char *body;
     size_t blen, bcap;
@@ -93,7 +93,7 @@ body_add(struct result *r, const char *p, size_t n)
 }
 
 static void
-snapshot_head(struct result *r, const struct http_parser *p)
+snapshot_head(struct result *r, const struct proxy_http_parser *p)
 {
     const char *n, *v;
 
@@ -130,60 +130,60 @@ next_split(uint32_t *s)
 static void
 run(const char *in, size_t n, int mode, uint32_t seed, struct result *r)
 {
-    struct http_parser *p = proxy_http_parse_new(FUZZ_MAX_BODY);
-    struct http_parse_out o;
+    struct proxy_http_parser *p = proxy_http_parse_new(FUZZ_MAX_BODY);
+    struct proxy_http_parse_out o;
     size_t off = 0;
     uint32_t s = seed | 1;
 
     memset(r, 0, sizeof(*r));
     if (p == NULL)
         abort();
-    r->ev = HTTP_PARSE_MORE;
-    while (r->ev == HTTP_PARSE_MORE) {
+    r->ev = PROXY_HTTP_PARSE_MORE;
+    while (r->ev == PROXY_HTTP_PARSE_MORE) {
         size_t piece = mode == 0 ? n - off : mode == 1 ? (off < n) : next_split(&s);
         size_t pos = 0;
 
         if (piece > n - off)
             piece = n - off;
         for (;;) {
-            enum http_parse_event ev = proxy_http_parse_feed(p, in + off + pos, piece - pos, &o);
+            enum proxy_http_parse_event ev = proxy_http_parse_feed(p, in + off + pos, piece - pos, &o);
 
             check(o.used <= piece - pos);
             pos += o.used;
-            if (ev == HTTP_PARSE_MORE) {
+            if (ev == PROXY_HTTP_PARSE_MORE) {
                 check(pos == piece); /* MORE means every byte was used */
                 break;
             }
-            if (ev == HTTP_PARSE_HEAD) {
+            if (ev == PROXY_HTTP_PARSE_HEAD) {
                 check(!r->head);
                 snapshot_head(r, p);
                 continue;
             }
-            if (ev == HTTP_PARSE_BODY) {
-                check(r->head && r->framing != HTTP_FRAMING_NONE);
+            if (ev == PROXY_HTTP_PARSE_BODY) {
+                check(r->head && r->framing != PROXY_HTTP_FRAMING_NONE);
                 check(o.body_len > 0 && o.body_off + o.body_len == o.used);
                 body_add(r, in + off + pos - o.body_len, o.body_len);
                 continue;
             }
             r->ev = ev;
-            if (ev == HTTP_PARSE_DONE) {
+            if (ev == PROXY_HTTP_PARSE_DONE) {
                 check(r->head);
                 r->end = off + pos;
                 /* DONE sticks, and uses nothing more */
-                check(proxy_http_parse_feed(p, in + r->end, n - r->end, &o) == HTTP_PARSE_DONE);
+                check(proxy_http_parse_feed(p, in + r->end, n - r->end, &o) == PROXY_HTTP_PARSE_DONE);
                 check(o.used == 0);
             } else {
-                check(ev == HTTP_PARSE_ERROR);
+                check(ev == PROXY_HTTP_PARSE_ERROR);
                 r->status = proxy_http_parse_status(p);
                 snprintf(r->msg, sizeof(r->msg), "%s", proxy_http_parse_message(p));
                 check(r->status == 400 || r->status == 413);
                 check(r->msg[0] != '\0');
-                check(proxy_http_parse_feed(p, NULL, 0, &o) == HTTP_PARSE_ERROR);
+                check(proxy_http_parse_feed(p, NULL, 0, &o) == PROXY_HTTP_PARSE_ERROR);
             }
             break;
         }
         off += pos;
-        if (r->ev == HTTP_PARSE_MORE && off == n)
+        if (r->ev == PROXY_HTTP_PARSE_MORE && off == n)
             break; /* incomplete */
     }
     proxy_http_parse_free(p);
@@ -202,11 +202,11 @@ same(const struct result *a, const struct result *b)
     check(a->ev == b->ev);
     check(a->head == b->head);
     check(a->blen == b->blen && (a->blen == 0 || memcmp(a->body, b->body, a->blen) == 0));
-    if (a->ev == HTTP_PARSE_ERROR) {
+    if (a->ev == PROXY_HTTP_PARSE_ERROR) {
         check(a->status == b->status);
         check(strcmp(a->msg, b->msg) == 0);
     }
-    if (a->ev == HTTP_PARSE_DONE)
+    if (a->ev == PROXY_HTTP_PARSE_DONE)
         check(a->end == b->end);
     if (!a->head)
         return;
@@ -248,9 +248,9 @@ well_formed(const struct result *r, size_t n)
         nhost += strcasecmp(r->name[i], "Host") == 0;
     }
     check(nhost <= 1 && (r->minor == 0 || nhost == 1));
-    if (r->framing == HTTP_FRAMING_NONE)
+    if (r->framing == PROXY_HTTP_FRAMING_NONE)
         check(r->blen == 0);
-    if (r->framing == HTTP_FRAMING_LENGTH)
+    if (r->framing == PROXY_HTTP_FRAMING_LENGTH)
         check((int64_t)r->blen == r->length);
     check(r->blen <= FUZZ_MAX_BODY);
 }
@@ -275,7 +275,7 @@ reserialise(const struct result *r)
     for (int i = 0; i < r->nh; i++)
         if (!is_framing_header(r->name[i]))
             len += (size_t)snprintf(out + len, cap - len, "%s:%s\r\n", r->name[i], r->value[i]);
-    if (r->framing != HTTP_FRAMING_NONE)
+    if (r->framing != PROXY_HTTP_FRAMING_NONE)
         len += (size_t)snprintf(out + len, cap - len, "Content-Length:%zu\r\n", r->blen);
     len += (size_t)snprintf(out + len, cap - len, "\r\n");
     check(len + r->blen <= cap);
@@ -284,7 +284,7 @@ reserialise(const struct result *r)
     len += r->blen;
 
     run(out, len, 0, 0, &again);
-    check(again.ev == HTTP_PARSE_DONE);
+    check(again.ev == PROXY_HTTP_PARSE_DONE);
     check(again.end == len);
     check(strcmp(again.method, r->method) == 0 && strcmp(again.target, r->target) == 0);
     check(again.minor == r->minor);
@@ -296,7 +296,7 @@ reserialise(const struct result *r)
         check(strcmp(again.name[k], r->name[i]) == 0 && strcmp(again.value[k], r->value[i]) == 0);
         k++;
     }
-    check(k + (r->framing != HTTP_FRAMING_NONE) == again.nh);
+    check(k + (r->framing != PROXY_HTTP_FRAMING_NONE) == again.nh);
     result_free(&again);
     free(out);
 }
@@ -384,7 +384,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     run(in, n, 2, (uint32_t)data[0] * 2654435761u, &split);
     same(&whole, &bytes);
     same(&whole, &split);
-    if (whole.ev == HTTP_PARSE_DONE) {
+    if (whole.ev == PROXY_HTTP_PARSE_DONE) {
         well_formed(&whole, n);
         reserialise(&whole);
         memset(&ora, 0, sizeof(ora));

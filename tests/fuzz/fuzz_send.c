@@ -63,6 +63,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else if (s.field[0] == '\0' || s.error[0] == '\0') {
         abort();
     }
-    policy_send_release(&s);
+    policy_send_free(&s);
     return 0;
 }

@@ -96,7 +96,7 @@ run_case(const char *dir, const char *name)
         if (err_reason != NULL && strcmp(err_reason, "from_required") == 0)
             assert_int_equal(d.reason, POLICY_DENY_FROM_REQUIRED);
     }
-    policy_send_release(&s);
+    policy_send_free(&s);
     free(body);
     json_decref(exp);
 }

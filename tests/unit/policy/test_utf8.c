@@ -120,13 +120,13 @@ test_send_refusals_are_utf8(void **state)
         assert_non_null(strstr(s.error, "repeats an object key"));
         free(reread(s.error));
         free(reread(s.field));
-        policy_send_release(&s);
+        policy_send_free(&s);
         snprintf(body, sizeof(body), "{\"from\":\"a@b.com\",\"to\":\"a@b.com\",\"%s\":1}", key);
         assert_int_equal(policy_send_parse(body, strlen(body), 0, &s), -1);
         assert_non_null(strstr(s.error, "is not a field"));
         free(reread(s.error));
         free(reread(s.field));
-        policy_send_release(&s);
+        policy_send_free(&s);
     }
 }
 

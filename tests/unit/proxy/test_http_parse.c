@@ -141,7 +141,7 @@ static const struct pcase cases[] = {
 };
 
 struct outcome {
-    enum http_parse_event ev;
+    enum proxy_http_parse_event ev;
     int status;
     char msg[200];
     char method[32];
@@ -154,28 +154,28 @@ struct outcome {
 static void
 parse(const char *in, size_t n, size_t step, int64_t max_body, struct outcome *o)
 {
-    struct http_parser *p = proxy_http_parse_new(max_body);
-    struct http_parse_out out;
+    struct proxy_http_parser *p = proxy_http_parse_new(max_body);
+    struct proxy_http_parse_out out;
     size_t off = 0;
 
     assert_non_null(p);
     memset(o, 0, sizeof(*o));
     for (;;) {
         size_t piece = step == 0 || n - off < step ? n - off : step;
-        enum http_parse_event ev = proxy_http_parse_feed(p, in + off, piece, &out);
+        enum proxy_http_parse_event ev = proxy_http_parse_feed(p, in + off, piece, &out);
 
         off += out.used;
-        if (ev == HTTP_PARSE_MORE) {
+        if (ev == PROXY_HTTP_PARSE_MORE) {
             if (off == n)
                 break;
             continue;
         }
-        if (ev == HTTP_PARSE_HEAD) {
+        if (ev == PROXY_HTTP_PARSE_HEAD) {
             snprintf(o->method, sizeof(o->method), "%s", proxy_http_parse_method(p));
             o->nh = proxy_http_parse_nheaders(p);
             continue;
         }
-        if (ev == HTTP_PARSE_BODY) {
+        if (ev == PROXY_HTTP_PARSE_BODY) {
             assert_true(o->blen + out.body_len <= sizeof(o->body));
             memcpy(o->body + o->blen, in + off - out.body_len, out.body_len);
             o->blen += out.body_len;
@@ -183,7 +183,7 @@ parse(const char *in, size_t n, size_t step, int64_t max_body, struct outcome *o
         }
         o->ev = ev;
         o->end = off;
-        if (ev == HTTP_PARSE_ERROR) {
+        if (ev == PROXY_HTTP_PARSE_ERROR) {
             o->status = proxy_http_parse_status(p);
             snprintf(o->msg, sizeof(o->msg), "%s", proxy_http_parse_message(p));
         }
@@ -213,13 +213,13 @@ test_cases(void **state)
         parse(c->in, n, 0, MAX_BODY, &whole);
         parse(c->in, n, 1, MAX_BODY, &bytes);
         if (c->status == 0) {
-            if (whole.ev != HTTP_PARSE_DONE)
+            if (whole.ev != PROXY_HTTP_PARSE_DONE)
                 fail_msg("%s: not complete (%d %s)", c->name, whole.status, whole.msg);
             assert_int_equal(whole.end, n - c->extra);
             assert_int_equal(whole.blen, strlen(c->expect));
             assert_memory_equal(whole.body, c->expect, whole.blen);
         } else {
-            if (whole.ev != HTTP_PARSE_ERROR || whole.status != c->status)
+            if (whole.ev != PROXY_HTTP_PARSE_ERROR || whole.status != c->status)
                 fail_msg("%s: expected %d, got event %d status %d", c->name, c->status, whole.ev,
                          whole.status);
             if (strstr(whole.msg, c->expect) == NULL)
@@ -231,7 +231,7 @@ test_cases(void **state)
         assert_string_equal(bytes.msg, whole.msg);
         assert_int_equal(bytes.blen, whole.blen);
         assert_memory_equal(bytes.body, whole.body, whole.blen);
-        if (whole.ev == HTTP_PARSE_DONE)
+        if (whole.ev == PROXY_HTTP_PARSE_DONE)
             assert_int_equal(bytes.end, whole.end);
     }
 }
@@ -252,7 +252,7 @@ test_chunks_over_max_body(void **state)
                  POST "Transfer-Encoding: chunked\r\n\r\nbb8\r\n%s\r\nbb8\r\n%s\r\n0\r\n\r\n",
                  chunk, chunk);
     parse(in, (size_t)n, 0, MAX_BODY, &o);
-    assert_int_equal(o.ev, HTTP_PARSE_ERROR);
+    assert_int_equal(o.ev, PROXY_HTTP_PARSE_ERROR);
     assert_int_equal(o.status, 413);
     assert_non_null(strstr(o.msg, "larger than the 4096 bytes allowed"));
     assert_int_equal(o.blen, 3000); /* the first chunk was within the limit */
@@ -298,28 +298,28 @@ static void
 test_head_then_body(void **state)
 {
     static const char in[] = POST "Content-Length: 24\r\n\r\n" BODY "NEXT";
-    struct http_parser *p = proxy_http_parse_new(MAX_BODY);
-    struct http_parse_out o;
+    struct proxy_http_parser *p = proxy_http_parse_new(MAX_BODY);
+    struct proxy_http_parse_out o;
     const char *name, *value;
     size_t head = strlen(in) - 24 - 4;
 
     (void)state;
-    assert_int_equal(proxy_http_parse_feed(p, in, sizeof(in) - 1, &o), HTTP_PARSE_HEAD);
+    assert_int_equal(proxy_http_parse_feed(p, in, sizeof(in) - 1, &o), PROXY_HTTP_PARSE_HEAD);
     assert_int_equal(o.used, head);
     assert_string_equal(proxy_http_parse_method(p), "POST");
     assert_string_equal(proxy_http_parse_target(p), "/emails");
     assert_int_equal(proxy_http_parse_minor(p), 1);
-    assert_int_equal(proxy_http_parse_framing(p), HTTP_FRAMING_LENGTH);
+    assert_int_equal(proxy_http_parse_framing(p), PROXY_HTTP_FRAMING_LENGTH);
     assert_int_equal(proxy_http_parse_length(p), 24);
     assert_int_equal(proxy_http_parse_header_at(p, 1, &name, &value), 0);
     assert_string_equal(name, "Authorization");
     assert_string_equal(value, "Bearer vk_a");
     assert_int_equal(proxy_http_parse_feed(p, in + head, sizeof(in) - 1 - head, &o),
-                     HTTP_PARSE_BODY);
+                     PROXY_HTTP_PARSE_BODY);
     assert_int_equal(o.body_off, 0);
     assert_int_equal(o.body_len, 24);
     assert_int_equal(o.used, 24);
-    assert_int_equal(proxy_http_parse_feed(p, in + head + 24, 4, &o), HTTP_PARSE_DONE);
+    assert_int_equal(proxy_http_parse_feed(p, in + head + 24, 4, &o), PROXY_HTTP_PARSE_DONE);
     assert_int_equal(o.used, 0);
     proxy_http_parse_free(p);
 }
@@ -342,13 +342,13 @@ test_connection_tokens(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         char in[256];
-        struct http_parser *p = proxy_http_parse_new(MAX_BODY);
-        struct http_parse_out out;
+        struct proxy_http_parser *p = proxy_http_parse_new(MAX_BODY);
+        struct proxy_http_parse_out out;
         int n = snprintf(in, sizeof(in), "GET / HTTP/1.1\r\nHost: x\r\nConnection: %s\r\n\r\n",
                          t[i].value);
 
         assert_non_null(p);
-        assert_int_equal(proxy_http_parse_feed(p, in, (size_t)n, &out), HTTP_PARSE_HEAD);
+        assert_int_equal(proxy_http_parse_feed(p, in, (size_t)n, &out), PROXY_HTTP_PARSE_HEAD);
         if (proxy_http_parse_connection_has(p, t[i].token) != t[i].has)
             fail_msg("Connection: %s, token %s: expected %d", t[i].value, t[i].token, t[i].has);
         proxy_http_parse_free(p);

@@ -46,7 +46,7 @@ round_trip(struct store_audit_rec *rec, int with_count)
     char *p;
 
     if (!with_count)
-        store_audit_set(rec, SA_COUNT, "");
+        store_audit_set(rec, STORE_AUDIT_COUNT, "");
     p = store_audit_pack(rec);
     assert_non_null(p);
     assert_memory_equal(p, "v1", 2);
@@ -68,7 +68,7 @@ test_round_trip(void **state)
         for (int with_count = 0; with_count < 2; with_count++) {
             fill(&rec, variant);
             if (with_count)
-                store_audit_set(&rec, SA_COUNT, "1234");
+                store_audit_set(&rec, STORE_AUDIT_COUNT, "1234");
             round_trip(&rec, with_count);
             store_audit_clear(&rec);
         }
@@ -86,11 +86,11 @@ test_optional_count(void **state)
 
     (void)state;
     memset(&rec, 0, sizeof(rec));
-    store_audit_set(&rec, SA_TIME, "1700000000000");
-    store_audit_set(&rec, SA_REASON, "ok");
+    store_audit_set(&rec, STORE_AUDIT_TIME, "1700000000000");
+    store_audit_set(&rec, STORE_AUDIT_REASON, "ok");
     p22 = store_audit_pack(&rec);
     assert_non_null(p22);
-    store_audit_set(&rec, SA_COUNT, "77");
+    store_audit_set(&rec, STORE_AUDIT_COUNT, "77");
     p23 = store_audit_pack(&rec);
     assert_non_null(p23);
     n22 = strlen(p22);
@@ -111,14 +111,14 @@ test_old_record(void **state)
 
     (void)state;
     for (int i = 0; i < STORE_AUDIT_NFIELDS - 1; i++) {
-        const char *v = i == SA_REQUEST_ID ? "req_old" : i == SA_DECISION ? "allowed" : "";
+        const char *v = i == STORE_AUDIT_REQUEST_ID ? "req_old" : i == STORE_AUDIT_DECISION ? "allowed" : "";
         snprintf(old + strlen(old), sizeof(old) - strlen(old), "%zu:%s", strlen(v), v);
     }
     memset(&row, 0, sizeof(row));
     assert_int_equal(store_audit_row_unpack(old, strlen(old), &row), 0);
-    assert_string_equal(row.v[SA_REQUEST_ID], "req_old");
-    assert_string_equal(row.v[SA_DECISION], "allowed");
-    assert_string_equal(row.v[SA_COUNT], "");
+    assert_string_equal(row.v[STORE_AUDIT_REQUEST_ID], "req_old");
+    assert_string_equal(row.v[STORE_AUDIT_DECISION], "allowed");
+    assert_string_equal(row.v[STORE_AUDIT_COUNT], "");
     free(row.buf);
 }
 
@@ -149,7 +149,7 @@ test_malformed(void **state)
         r = store_audit_row_unpack(good, cut, &row);
         if (r == 0) {
             /* only the 22-field prefix may read: count was cut whole */
-            assert_string_equal(row.v[SA_COUNT], "");
+            assert_string_equal(row.v[STORE_AUDIT_COUNT], "");
             free(row.buf);
         } else {
             assert_null(row.buf);
