@@ -27,7 +27,8 @@ main(int argc, char **argv)
     long n, runs, batch = 1000;
     int64_t t0;
 
-    if (argc != 3 || (n = strtol(argv[1], NULL, 10)) <= 0 || (runs = strtol(argv[2], NULL, 10)) <= 0) {
+    if (argc != 3 || (n = strtol(argv[1], NULL, 10)) <= 0 ||
+        (runs = strtol(argv[2], NULL, 10)) <= 0) {
         fprintf(stderr, "usage: %s RECORDS RUNS\n", argv[0]);
         return 2;
     }
@@ -65,12 +66,14 @@ main(int argc, char **argv)
             store_audit_set(&rec, STORE_AUDIT_RECIPIENTS, "1");
             store_audit_set(&rec, STORE_AUDIT_FROM_DOMAIN, "example.com");
             store_audit_set(&rec, STORE_AUDIT_RECIPIENT_DOMAINS, "example.org");
-            store_audit_setf(&rec, STORE_AUDIT_RECIPIENT_ADDRESSES, "user%ld@example.org", k % 5000);
+            store_audit_setf(&rec, STORE_AUDIT_RECIPIENT_ADDRESSES, "user%ld@example.org",
+                             k % 5000);
             store_audit_set(&rec, STORE_AUDIT_DECISION, k % 10 ? "allowed" : "denied");
             store_audit_set(&rec, STORE_AUDIT_REASON, k % 10 ? "ok" : "to_domain");
             store_audit_set(&rec, STORE_AUDIT_STATUS, k % 10 ? "200" : "403");
             store_audit_set(&rec, STORE_AUDIT_UPSTREAM_STATUS, k % 10 ? "200" : "");
-            store_audit_set(&rec, STORE_AUDIT_EMAIL_IDS, k % 10 ? "4ef9a7d2-7d6c-4d1e-9c3a-1b2c3d4e5f60" : "");
+            store_audit_set(&rec, STORE_AUDIT_EMAIL_IDS,
+                            k % 10 ? "4ef9a7d2-7d6c-4d1e-9c3a-1b2c3d4e5f60" : "");
             store_audit_set(&rec, STORE_AUDIT_LATENCY_MS, "12");
             store_audit_set(&rec, STORE_AUDIT_UPSTREAM_LATENCY_MS, k % 10 ? "11" : "");
             store_audit_set(&rec, STORE_AUDIT_CLIENT, "127.0.0.1:40000");

@@ -26,9 +26,8 @@ cli_cmd_init(struct cli *cli, int argc, char **argv)
     if (argc > 0)
         return cli_fail(CLI_USAGE, "init takes no arguments (got '%s')", argv[0]);
     if (cli->cfg.master_key_file == NULL)
-        return cli_fail(CLI_USAGE,
-                        "where should the master key go? set --master-key-file PATH or "
-                        "SENDCAP_MASTER_KEY_FILE");
+        return cli_fail(CLI_USAGE, "where should the master key go? set --master-key-file PATH or "
+                                   "SENDCAP_MASTER_KEY_FILE");
     r = store_secret_master_create(cli->cfg.master_key_file, err, sizeof(err));
     if (r < 0)
         return cli_fail(CLI_ERR, "%s", err);

@@ -58,9 +58,8 @@ add_domain(char *list, size_t cap, const char *rule, const char *flag)
     size_t n = strlen(list);
 
     if (policy_domain_rule_normalize(rule, norm, sizeof(norm)) != 0)
-        return cli_fail(CLI_USAGE,
-                        "%s '%s' is not a domain rule (example.com or *.example.com)", flag,
-                        rule);
+        return cli_fail(CLI_USAGE, "%s '%s' is not a domain rule (example.com or *.example.com)",
+                        flag, rule);
     if (n + strlen(norm) + 2 > cap)
         return cli_fail(CLI_USAGE, "too many %s rules", flag);
     if (n > 0)
@@ -88,8 +87,8 @@ load_psl(const char *flag, const char *rule)
         err = errno;
     if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) <= 0 || n > SC_PSL_FILE_MAX ||
         fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n)) == NULL ||
-        fread(buf, 1, (size_t)n, f) != (size_t)n || (p = policy_psl_parse(buf, (size_t)n)) == NULL ||
-        policy_psl_count(p) == 0) {
+        fread(buf, 1, (size_t)n, f) != (size_t)n ||
+        (p = policy_psl_parse(buf, (size_t)n)) == NULL || policy_psl_count(p) == 0) {
         cli_fail(CLI_ERR,
                  "%s '%s': cannot read the public suffix list %s%s%s, so the wildcard cannot "
                  "be checked: install Debian's publicsuffix package, or give "
@@ -171,23 +170,23 @@ static json_t *
 key_json(const struct store_key *k, int64_t now)
 {
     char c[32], e[32], r[32], u[32];
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", k->id, "name", k->name, "owner",
-                          k->owner, "upstream", k->upstream, "scope", k->scope, "status",
-                          store_keys_status(k, now));
+    json_t *o =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", k->id, "name", k->name, "owner", k->owner,
+                  "upstream", k->upstream, "scope", k->scope, "status", store_keys_status(k, now));
 
-    json_object_set_new(o, "daily_cap", k->daily_cap >= 0 ? json_integer(k->daily_cap)
-                                                          : json_null());
+    json_object_set_new(o, "daily_cap",
+                        k->daily_cap >= 0 ? json_integer(k->daily_cap) : json_null());
     json_object_set_new(o, "from_domains", domains_json(k->from_domains));
     json_object_set_new(o, "to_domains", domains_json(k->to_domains));
     json_object_set_new(o, "agent_run_id",
                         k->agent_run_id[0] ? json_string(k->agent_run_id) : json_null());
     json_object_set_new(o, "created_at", json_string(cli_time(k->created_at, c, sizeof(c))));
-    json_object_set_new(o, "expires_at", k->expires_at ? json_string(cli_time(k->expires_at, e,
-                                                                              sizeof(e)))
-                                                       : json_null());
-    json_object_set_new(o, "revoked_at", k->revoked_at ? json_string(cli_time(k->revoked_at, r,
-                                                                              sizeof(r)))
-                                                       : json_null());
+    json_object_set_new(o, "expires_at",
+                        k->expires_at ? json_string(cli_time(k->expires_at, e, sizeof(e)))
+                                      : json_null());
+    json_object_set_new(o, "revoked_at",
+                        k->revoked_at ? json_string(cli_time(k->revoked_at, r, sizeof(r)))
+                                      : json_null());
     json_object_set_new(o, "last_used_at",
                         k->last_used_at ? json_string(cli_time(k->last_used_at, u, sizeof(u)))
                                         : json_null());
@@ -235,8 +234,8 @@ issue(struct cli *cli, int argc, char **argv)
         } else if (strcmp(a, "--name") == 0 || strcmp(a, "--owner") == 0 ||
                    strcmp(a, "--agent-run-id") == 0) {
             if (!text_ok(v))
-                return cli_fail(CLI_USAGE, "%s: at most %d characters, no control characters",
-                                a, SC_KEY_TEXT_MAX);
+                return cli_fail(CLI_USAGE, "%s: at most %d characters, no control characters", a,
+                                SC_KEY_TEXT_MAX);
             if (a[2] == 'n')
                 spec.name = v;
             else if (a[2] == 'o')
@@ -361,7 +360,7 @@ list_one(const struct store_key *k, void *arg)
 static int
 list(struct cli *cli, int argc, char **argv)
 {
-    static const char *const hdr[8] = {"ID",         "NAME",    "STATUS",    "UPSTREAM",
+    static const char *const hdr[8] = {"ID",        "NAME",    "STATUS",    "UPSTREAM",
                                        "TODAY/CAP", "EXPIRES", "LAST USED", "STALE"};
     struct list_ctx lc = {0, 0, 0, NULL, NULL};
     char err[512];
@@ -404,11 +403,11 @@ denial_row(const struct store_audit_row *r, void *arg)
     sc_parse_i64(r->v[STORE_AUDIT_TIME], 0, INT64_MAX, &t);
     if (t)
         sc_format_time_ms(t, ts, sizeof(ts));
-    json_array_append_new(d->list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "time", ts,
-                                             "request_id", r->v[STORE_AUDIT_REQUEST_ID], "route",
-                                             r->v[STORE_AUDIT_ROUTE], "reason", r->v[STORE_AUDIT_REASON], "status",
-                                             r->v[STORE_AUDIT_STATUS], "recipient_domains",
-                                             r->v[STORE_AUDIT_RECIPIENT_DOMAINS]));
+    json_array_append_new(
+        d->list, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "time", ts, "request_id",
+                           r->v[STORE_AUDIT_REQUEST_ID], "route", r->v[STORE_AUDIT_ROUTE], "reason",
+                           r->v[STORE_AUDIT_REASON], "status", r->v[STORE_AUDIT_STATUS],
+                           "recipient_domains", r->v[STORE_AUDIT_RECIPIENT_DOMAINS]));
 }
 
 static int
@@ -573,12 +572,8 @@ int
 cli_cmd_key(struct cli *cli, int argc, char **argv)
 {
     static const struct cli_sub subs[] = {
-        {"issue", issue},
-        {"list", list},
-        {"show", show},
-        {"revoke", revoke},
-        {"rotate", rotate},
-        {NULL, NULL},
+        {"issue", issue},   {"list", list},     {"show", show},
+        {"revoke", revoke}, {"rotate", rotate}, {NULL, NULL},
     };
 
     return cli_dispatch(cli, "key", usage, subs, argc, argv);

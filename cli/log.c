@@ -38,9 +38,9 @@ struct out {
     long rows;
 };
 
-static const char *const table_hdr[12] = {"TIME",     "REQUEST", "KEY",    "RUN",
-                                          "ROUTE",    "RCPT",    "DECISION", "REASON",
-                                          "STATUS",   "UPSTREAM", "TO",     "EMAIL IDS"};
+static const char *const table_hdr[12] = {"TIME",   "REQUEST",  "KEY",      "RUN",
+                                          "ROUTE",  "RCPT",     "DECISION", "REASON",
+                                          "STATUS", "UPSTREAM", "TO",       "EMAIL IDS"};
 
 static void
 time_text(const char *ms, char *buf, size_t len)
@@ -109,10 +109,12 @@ print_row(const struct store_audit_row *r, void *arg)
             const char *name = store_audit_fields[f];
             if (f == STORE_AUDIT_TIME)
                 json_object_set_new(j, name, json_string(t));
-            else if (f == STORE_AUDIT_RECIPIENTS || f == STORE_AUDIT_STATUS || f == STORE_AUDIT_UPSTREAM_STATUS ||
-                     f == STORE_AUDIT_LATENCY_MS || f == STORE_AUDIT_UPSTREAM_LATENCY_MS || f == STORE_AUDIT_COUNT)
+            else if (f == STORE_AUDIT_RECIPIENTS || f == STORE_AUDIT_STATUS ||
+                     f == STORE_AUDIT_UPSTREAM_STATUS || f == STORE_AUDIT_LATENCY_MS ||
+                     f == STORE_AUDIT_UPSTREAM_LATENCY_MS || f == STORE_AUDIT_COUNT)
                 json_object_set_new(j, name, num_or_null(r->v[f]));
-            else if (f == STORE_AUDIT_RECIPIENT_DOMAINS || f == STORE_AUDIT_RECIPIENT_ADDRESSES || f == STORE_AUDIT_EMAIL_IDS)
+            else if (f == STORE_AUDIT_RECIPIENT_DOMAINS || f == STORE_AUDIT_RECIPIENT_ADDRESSES ||
+                     f == STORE_AUDIT_EMAIL_IDS)
                 json_object_set_new(j, name, list_json(r->v[f]));
             else if (f == STORE_AUDIT_CLIENT_GONE)
                 json_object_set_new(j, name, json_boolean(r->v[f][0] == '1'));
@@ -307,8 +309,7 @@ verify(struct cli *cli, int argc, char **argv)
         printf("FAILED after %ld records: %s\n", v.records, v.problem);
         return CLI_ERR;
     }
-    printf("verified %ld records from %ld writers: every chain is intact\n", v.records,
-           v.writers);
+    printf("verified %ld records from %ld writers: every chain is intact\n", v.records, v.writers);
     return CLI_OK;
 }
 

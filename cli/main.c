@@ -67,8 +67,7 @@ cli_once(struct cli_once *o, const char *opt)
 
     for (size_t i = 0; i < o->n; i++)
         if (strncmp(o->seen[i], opt, len) == 0 && strcspn(o->seen[i], "=") == len)
-            return cli_fail(CLI_USAGE, "%.*s is given more than once; give it once", (int)len,
-                            opt);
+            return cli_fail(CLI_USAGE, "%.*s is given more than once; give it once", (int)len, opt);
     if (o->n < sizeof(o->seen) / sizeof(o->seen[0]))
         o->seen[o->n++] = opt;
     return 0;

@@ -83,12 +83,11 @@ list_one(const struct store_upstream *u, void *arg)
     char created[32], rotated[32], keys[24];
 
     if (lc->json) {
-        cli_print_json(json_pack("{s:s, s:s, s:s, s:s?, s:I}", "name", u->name, "fingerprint",
-                                 u->fingerprint, "created_at",
-                                 cli_time(u->created_at, created, sizeof(created)), "rotated_at",
-                                 u->rotated_at ? cli_time(u->rotated_at, rotated, sizeof(rotated))
-                                               : NULL,
-                                 "vault_keys", (json_int_t)u->keys));
+        cli_print_json(
+            json_pack("{s:s, s:s, s:s, s:s?, s:I}", "name", u->name, "fingerprint", u->fingerprint,
+                      "created_at", cli_time(u->created_at, created, sizeof(created)), "rotated_at",
+                      u->rotated_at ? cli_time(u->rotated_at, rotated, sizeof(rotated)) : NULL,
+                      "vault_keys", (json_int_t)u->keys));
     } else {
         const char *cells[5] = {u->name, u->fingerprint,
                                 cli_time(u->created_at, created, sizeof(created)),
@@ -177,11 +176,7 @@ int
 cli_cmd_upstream(struct cli *cli, int argc, char **argv)
 {
     static const struct cli_sub subs[] = {
-        {"add", add},
-        {"rotate", rotate_cmd},
-        {"list", list},
-        {"remove", remove_cmd},
-        {NULL, NULL},
+        {"add", add}, {"rotate", rotate_cmd}, {"list", list}, {"remove", remove_cmd}, {NULL, NULL},
     };
 
     return cli_dispatch(cli, "upstream", usage, subs, argc, argv);

@@ -10,6 +10,7 @@
 #include "limits.h"
 #include "util.h"
 
+/* clang-format off */
 const char sc_config_help[] =
     "Settings (flag, else environment, else default):\n"
     "  (SENDCAP_CONFIG=FILE, or sendcapd --config FILE: a file of SENDCAP_*=value lines,\n"
@@ -36,10 +37,31 @@ const char sc_config_help[] =
     "  --tls-key FILE             SENDCAP_TLS_KEY           (none) PEM private key of --tls-cert\n"
     "  --upstream-ca FILE         SENDCAP_UPSTREAM_CA       (the system store) PEM CAs trusted for the upstream\n"
     "  --upstream-proxy URL       SENDCAP_UPSTREAM_PROXY    (none) egress proxy; *_proxy variables are ignored\n";
+/* clang-format on */
 
-enum opt { O_LISTEN, O_REDIS, O_UPSTREAM, O_MKF, O_MAXBODY, O_UTIMEOUT, O_PREFIX, O_LOGLEVEL,
-           O_RETENTION, O_WORKERS, O_METRICS, O_LOGFORMAT, O_TLSCERT, O_TLSKEY, O_SENTINELS,
-           O_MASTER, O_MAXPENDING, O_CONNSPERCLIENT, O_MAXCONNS, O_UPCA, O_UPPROXY };
+enum opt {
+    O_LISTEN,
+    O_REDIS,
+    O_UPSTREAM,
+    O_MKF,
+    O_MAXBODY,
+    O_UTIMEOUT,
+    O_PREFIX,
+    O_LOGLEVEL,
+    O_RETENTION,
+    O_WORKERS,
+    O_METRICS,
+    O_LOGFORMAT,
+    O_TLSCERT,
+    O_TLSKEY,
+    O_SENTINELS,
+    O_MASTER,
+    O_MAXPENDING,
+    O_CONNSPERCLIENT,
+    O_MAXCONNS,
+    O_UPCA,
+    O_UPPROXY
+};
 
 static const struct {
     const char *flag;
@@ -70,8 +92,7 @@ static const struct {
 };
 
 static int
-apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *err,
-      size_t errlen)
+apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *err, size_t errlen)
 {
     int64_t n;
 
@@ -138,8 +159,8 @@ apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *
         break;
     case O_RETENTION:
         if (sc_parse_duration_ms(v, &n) != 0 || n < 60000) {
-            snprintf(err, errlen, "%s: expected a duration of at least 1m like 30d, got '%s'",
-                     name, v);
+            snprintf(err, errlen, "%s: expected a duration of at least 1m like 30d, got '%s'", name,
+                     v);
             return -1;
         }
         cfg->log_retention_ms = n;
@@ -229,8 +250,9 @@ apply_file(struct sc_config *cfg, const char *path, char *err, size_t errlen)
                 break;
         if (k == sizeof(opts) / sizeof(opts[0])) {
             if (strcmp(line, "SENDCAP_MASTER_KEY") == 0) {
-                snprintf(err, errlen, "%s:%d: put the master key in a file (SENDCAP_MASTER_KEY_FILE)",
-                         path, lineno);
+                snprintf(err, errlen,
+                         "%s:%d: put the master key in a file (SENDCAP_MASTER_KEY_FILE)", path,
+                         lineno);
                 return -1;
             }
             snprintf(err, errlen, "%s:%d: unknown setting %s", path, lineno, line);

@@ -57,8 +57,7 @@ void sc_config_free(struct sc_config *cfg);
  * it and return 1.  Return 0 if it is not a shared flag, -1 (with err) if it
  * is one with a bad or missing value.
  */
-int sc_config_flag(struct sc_config *cfg, int argc, char **argv, int *i, char *err,
-                   size_t errlen);
+int sc_config_flag(struct sc_config *cfg, int argc, char **argv, int *i, char *err, size_t errlen);
 
 /* Check cross-field rules after all flags are applied (prefix shape, ...). */
 int sc_config_check(const struct sc_config *cfg, char *err, size_t errlen);

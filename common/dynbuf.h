@@ -31,8 +31,7 @@ void sc_dynbuf_init(struct sc_dynbuf *b, size_t max);
 int sc_dynbuf_add(struct sc_dynbuf *b, const void *mem, size_t n);
 
 /* Append formatted text (the whole of it, or nothing).  As sc_dynbuf_add. */
-int sc_dynbuf_addf(struct sc_dynbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int sc_dynbuf_addf(struct sc_dynbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Empty it, keeping the allocation. */
 void sc_dynbuf_reset(struct sc_dynbuf *b);

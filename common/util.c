@@ -255,4 +255,3 @@ sc_strlcpy(char *dst, const char *src, size_t len)
     }
     return n;
 }
-

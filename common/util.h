@@ -49,5 +49,4 @@ size_t sc_cat(char *dst, size_t cap, ...) __attribute__((sentinel));
  * truncation shows as a result >= len (OpenBSD strlcpy). */
 size_t sc_strlcpy(char *dst, const char *src, size_t len);
 
-
 #endif

@@ -4,10 +4,9 @@
  * Domains are ASCII LDH (RFC 1035 §2.3.1 as relaxed by RFC 1123 §2.1); an
  * IDN appears in its xn-- form, which must be valid Punycode decoding to no
  * control, invisible or look-alike-of-ASCII-special character; other labels
- * with "--" in third and fourth place are reserved and refused.  A rule is an exact domain or "*." and a
- * domain; the wildcard matches subdomains only, never the bare domain, and
- * matching is on whole labels, so "evilexample.com" and
- * "example.com.evil.com" never match "example.com".
+ * with "--" in third and fourth place are reserved and refused.  A rule is an exact domain or "*."
+ * and a domain; the wildcard matches subdomains only, never the bare domain, and matching is on
+ * whole labels, so "evilexample.com" and "example.com.evil.com" never match "example.com".
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -26,10 +25,10 @@ static int
 idn_forbidden(uint32_t c)
 {
     static const uint32_t ranges[][2] = {
-        {0x0000, 0x00A0},   {0x00AD, 0x00AD},   {0x034F, 0x034F},   {0x115F, 0x1160},
-        {0x180B, 0x180F},   {0x2000, 0x218F},   {0x2460, 0x24FF},   {0x3000, 0x303F},
-        {0x3164, 0x3164},   {0xD800, 0xF8FF},   {0xFE00, 0xFE6F},   {0xFEFF, 0xFEFF},
-        {0xFF00, 0xFFFF},   {0x1F100, 0x1F10F}, {0xE0000, 0xE0FFF}, {0xF0000, 0xFFFFFFFF},
+        {0x0000, 0x00A0}, {0x00AD, 0x00AD},   {0x034F, 0x034F},   {0x115F, 0x1160},
+        {0x180B, 0x180F}, {0x2000, 0x218F},   {0x2460, 0x24FF},   {0x3000, 0x303F},
+        {0x3164, 0x3164}, {0xD800, 0xF8FF},   {0xFE00, 0xFE6F},   {0xFEFF, 0xFEFF},
+        {0xFF00, 0xFFFF}, {0x1F100, 0x1F10F}, {0xE0000, 0xE0FFF}, {0xF0000, 0xFFFFFFFF},
     };
 
     for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)

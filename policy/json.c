@@ -164,7 +164,10 @@ put_utf8(char *o, uint32_t v)
 
 /* Bytes a string holds as they are: printable ASCII but '"' and '\\'. */
 static const unsigned char plain[256] = {
-    [0x20] = 1, [0x21] = 1, [0x23 ... 0x5B] = 1, [0x5D ... 0x7F] = 1,
+    [0x20] = 1,
+    [0x21] = 1,
+    [0x23 ... 0x5B] = 1,
+    [0x5D ... 0x7F] = 1,
 };
 
 /* At '"': decode into the arena (a string's decoded bytes and its NUL
@@ -205,12 +208,26 @@ read_string(struct reader *r, long *idx)
         if (end - p < 2)
             return fail(r, POLICY_JSON_INVALID, "premature end of input");
         switch (p[1]) {
-        case '"': case '\\': case '/': *o++ = (char)p[1]; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
+        case '"':
+        case '\\':
+        case '/':
+            *o++ = (char)p[1];
+            break;
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
         case 'u':
             if (hex4(p + 2, end, &v) != 0)
                 return fail(r, POLICY_JSON_INVALID, "invalid escape");
@@ -221,8 +238,7 @@ read_string(struct reader *r, long *idx)
                 if (hex4(p + 2, end, &v2) != 0)
                     return fail(r, POLICY_JSON_INVALID, "invalid escape");
                 if (v2 < 0xDC00 || v2 > 0xDFFF)
-                    return fail(r, POLICY_JSON_INVALID, "invalid Unicode '\\u%04X\\u%04X'", v,
-                                v2);
+                    return fail(r, POLICY_JSON_INVALID, "invalid Unicode '\\u%04X\\u%04X'", v, v2);
                 v = ((v - 0xD800) << 10) + (v2 - 0xDC00) + 0x10000;
                 p += 6;
             } else if (v >= 0xDC00 && v <= 0xDFFF) {
@@ -295,8 +311,8 @@ read_number(struct reader *r)
          * as many and above its limit. */
         size_t nd = (size_t)(p - digits);
         if (nd > 19 ||
-            (nd == 19 && memcmp(digits, neg ? "9223372036854775808" : "9223372036854775807",
-                                19) > 0))
+            (nd == 19 &&
+             memcmp(digits, neg ? "9223372036854775808" : "9223372036854775807", 19) > 0))
             return fail(r, POLICY_JSON_INVALID, "too big %sinteger", neg ? "negative " : "");
     } else {
         size_t n = (size_t)(p - r->p);
@@ -496,11 +512,11 @@ read_value(struct reader *r)
 }
 
 int
-policy_json_parse(struct policy_json *doc, const char *buf, size_t len, char *err,
-                  size_t errlen, int *line)
+policy_json_parse(struct policy_json *doc, const char *buf, size_t len, char *err, size_t errlen,
+                  int *line)
 {
-    struct reader r = {doc, (const unsigned char *)buf, (const unsigned char *)buf + len, 1, 0,
-                       err, errlen};
+    struct reader r = {
+        doc, (const unsigned char *)buf, (const unsigned char *)buf + len, 1, 0, err, errlen};
     int rc;
 
     memset(doc, 0, sizeof(*doc));

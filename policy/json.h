@@ -62,7 +62,7 @@ enum {
     POLICY_JSON_INVALID = -1,   /* not JSON jansson would read */
     POLICY_JSON_DUPLICATE = -2, /* an object repeats a key */
     POLICY_JSON_NOMEM = -3,
-    POLICY_JSON_TOO_MANY = -4   /* more than POLICY_JSON_MAX_NODES values */
+    POLICY_JSON_TOO_MANY = -4 /* more than POLICY_JSON_MAX_NODES values */
 };
 
 /* Reads buf[0..len) into *doc (zeroed here).  On failure returns one of the

@@ -275,13 +275,13 @@ enum policy_reason {
     POLICY_DENY_FROM_REQUIRED, /* from-domain list and no from */
     POLICY_DENY_FROM_DOMAIN,
     POLICY_DENY_TO_DOMAIN,
-    POLICY_DENY_CAP,           /* decided by the reservation, named here */
+    POLICY_DENY_CAP, /* decided by the reservation, named here */
 };
 
 struct policy_decision {
     enum policy_reason reason;
-    int64_t sends;                 /* when allowed: emails to reserve */
-    char field[POLICY_FIELD_MAX];  /* the offending field, if any */
+    int64_t sends;                      /* when allowed: emails to reserve */
+    char field[POLICY_FIELD_MAX];       /* the offending field, if any */
     char domain[POLICY_DOMAIN_MAX + 1]; /* the offending domain, if any */
 };
 

@@ -23,8 +23,8 @@
 #include "policy.h"
 
 static const char *const known_fields[] = {
-    "from", "to", "cc", "bcc", "reply_to", "subject", "html", "text",
-    "tags", "attachments", "scheduled_at", "headers", "template", "topic_id",
+    "from", "to",   "cc",          "bcc",          "reply_to", "subject",  "html",
+    "text", "tags", "attachments", "scheduled_at", "headers",  "template", "topic_id",
 };
 
 /* out = a b c (c may be NULL), cut at size - 1 bytes as snprintf would,
@@ -286,7 +286,8 @@ read_msg(struct policy_send *s, const struct policy_json *doc, size_t obj, const
         } else if (strcmp(key, "template") == 0) {
             if (vn->type != POLICY_JSON_OBJECT)
                 return refuse(s, field, "%s must be an object", field);
-        } else if (vn->type != POLICY_JSON_STRING) { /* subject, html, text, scheduled_at, topic_id */
+        } else if (vn->type !=
+                   POLICY_JSON_STRING) { /* subject, html, text, scheduled_at, topic_id */
             return refuse(s, field, "%s must be a string", field);
         }
     }
@@ -317,8 +318,7 @@ policy_send_parse(const char *body, size_t len, int batch, struct policy_send *o
         else if (rc == POLICY_JSON_TOO_MANY)
             snprintf(msg, sizeof(msg), "the body holds %s; no send needs that many", jerr);
         else
-            snprintf(msg, sizeof(msg), "the body is not valid JSON: %s (line %d)", jerr,
-                     line);
+            snprintf(msg, sizeof(msg), "the body is not valid JSON: %s (line %d)", jerr, line);
         refuse(out, "body", "%s", msg);
         goto done;
     }

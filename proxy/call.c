@@ -37,46 +37,45 @@
 #include "store/call.h"
 #include "store/upstreams.h"
 
-
 struct call {
     struct proxy *px;
     struct proxy_http_request *req;
     char id[32];
-    char *path;       /* normalised path, prefix stripped */
-    const char *query;/* "?..." or "" (points into target) */
+    char *path;        /* normalised path, prefix stripped */
+    const char *query; /* "?..." or "" (points into target) */
     const struct policy_route *route;
     char hash[SC_KEY_HASH_HEX];
     char key_id[40];
     int stale_tries;
-    int looking_up;   /* head phase: call.lua asked only whether the key is live */
-    int live;         /* call.lua found the key live (not unknown, revoked, expired) */
+    int looking_up; /* head phase: call.lua asked only whether the key is live */
+    int live;       /* call.lua found the key live (not unknown, revoked, expired) */
     int64_t t0;
     int64_t t0_us, redis_t0_us;
 
     int is_send;
-    int reads_body;   /* a send, or a body naming a sender: checked as JSON */
-    struct policy_send send;     /* facts of a send body */
-    struct policy_sender *sender;/* from, reply_to of a template/broadcast body */
-    struct policy_decision dec;  /* on the record the script confirms */
-    const char *idem_error;      /* a bad Idempotency-Key, refused as 422 */
-    int req_status;              /* a refusal of the request itself (415, 422), */
-    const char *req_error;       /* answered once the script confirmed the key */
-    char email_id[128];          /* the email an own-email route touches */
+    int reads_body;               /* a send, or a body naming a sender: checked as JSON */
+    struct policy_send send;      /* facts of a send body */
+    struct policy_sender *sender; /* from, reply_to of a template/broadcast body */
+    struct policy_decision dec;   /* on the record the script confirms */
+    const char *idem_error;       /* a bad Idempotency-Key, refused as 422 */
+    int req_status;               /* a refusal of the request itself (415, 422), */
+    const char *req_error;        /* answered once the script confirmed the key */
+    char email_id[128];           /* the email an own-email route touches */
 
     /* Copied from the cache entry the script confirmed current: the entry
      * may be replaced while the call waits on Redis or Resend. */
     char family[40];
-    char *real_key;              /* wiped on free */
+    char *real_key; /* wiped on free */
     char *from_domains, *to_domains;
 
-    char counter_key[160];       /* where the sends were reserved ("": a replay) */
+    char counter_key[160];             /* where the sends were reserved ("": a replay) */
     char idem_key[160], idem_val[128]; /* the replay record call.lua set for us */
     int64_t reserved;
-    int64_t refund;              /* given back when Resend did not accept */
-    char **ids;                  /* email ids Resend returned */
+    int64_t refund; /* given back when Resend did not accept */
+    char **ids;     /* email ids Resend returned */
     size_t nids;
-    int recorded;                /* the call record is queued */
-    struct store_audit_rec rec;  /* the request's facts, filled once (intent, then final) */
+    int recorded;               /* the call record is queued */
+    struct store_audit_rec rec; /* the request's facts, filled once (intent, then final) */
     int rec_filled;
 
     /* For the call record (store/audit.h), captured while req is alive. */
@@ -230,7 +229,8 @@ settle(struct call *c, const struct proxy_upstream_result *res)
             if (json_is_string(id))
                 add_id(c, json_string_value(id), json_string_length(id));
         } else {
-            json_array_foreach(json_object_get(root, "data"), i, el) {
+            json_array_foreach(json_object_get(root, "data"), i, el)
+            {
                 json_t *id = json_object_get(el, "id");
                 if (json_is_string(id))
                     add_id(c, json_string_value(id), json_string_length(id));
@@ -239,7 +239,8 @@ settle(struct call *c, const struct proxy_upstream_result *res)
              * kept, which never lets the cap be passed. */
             if (json_array_size(errors) > 0 &&
                 (errs = malloc(json_array_size(errors) * sizeof(*errs))) != NULL) {
-                json_array_foreach(errors, i, el) {
+                json_array_foreach(errors, i, el)
+                {
                     json_t *ix = json_object_get(el, "index");
                     errs[nerr++] = json_is_integer(ix) ? json_integer_value(ix) : -1;
                 }
@@ -307,8 +308,8 @@ upstream_done(const struct proxy_upstream_result *res, void *arg)
         if (strcasecmp(res->hdr[i].name, "X-Request-Id") == 0)
             proxy_http_add_header(req, "X-Upstream-Request-Id", res->hdr[i].value);
     proxy_http_add_header(req, "X-Request-Id", c->id);
-    sc_debug("%s %s %s -> %ld (%lld ms upstream)", c->id, proxy_http_method(req),
-             c->route->name, res->status, (long long)res->latency_ms);
+    sc_debug("%s %s %s -> %ld (%lld ms upstream)", c->id, proxy_http_method(req), c->route->name,
+             res->status, (long long)res->latency_ms);
     c->status = (int)res->status;
     c->decision = res->status >= 500 ? "error" : "allowed";
     c->reason = res->status >= 500 ? "upstream_error" : "ok";
@@ -463,51 +464,49 @@ deny_reply(struct call *c)
     switch (d->reason) {
     case POLICY_DENY_FORBIDDEN:
         fail(c, 401, "restricted_api_key",
-                          "vault key %s cannot call %s: no vault key may reach /api-keys",
-                          c->key_id, c->route->name);
+             "vault key %s cannot call %s: no vault key may reach /api-keys", c->key_id,
+             c->route->name);
         break;
     case POLICY_DENY_BLIND_SEND:
         fail(c, 401, "restricted_api_key",
-                          "vault key %s cannot call %s: it sends to recipients sendcap cannot "
-                          "count or check, and this key has a daily cap, a to-domain list or a "
-                          "from-domain list",
-                          c->key_id, c->route->name);
+             "vault key %s cannot call %s: it sends to recipients sendcap cannot "
+             "count or check, and this key has a daily cap, a to-domain list or a "
+             "from-domain list",
+             c->key_id, c->route->name);
         break;
     case POLICY_DENY_SCOPE:
         fail(c, 401, "restricted_api_key",
-                          "vault key %s has the sending scope and cannot call %s; issue a key "
-                          "with --scope full for it",
-                          c->key_id, c->route->name);
+             "vault key %s has the sending scope and cannot call %s; issue a key "
+             "with --scope full for it",
+             c->key_id, c->route->name);
         break;
     case POLICY_DENY_INVALID_BODY:
         if (c->req_status != 0)
             fail(c, c->req_status,
-                  c->req_status == 503 ? "service_unavailable" : "validation_error",
-                  "%s (vault key %s)", c->req_error, c->key_id);
+                 c->req_status == 503 ? "service_unavailable" : "validation_error",
+                 "%s (vault key %s)", c->req_error, c->key_id);
         else if (c->idem_error != NULL && strcmp(d->field, "Idempotency-Key") == 0)
             fail(c, 422, "validation_error", "%s", c->idem_error);
         else
-            fail(c, 422, "validation_error", "%s (vault key %s)",
-                              c->send.error, c->key_id);
+            fail(c, 422, "validation_error", "%s (vault key %s)", c->send.error, c->key_id);
         break;
     case POLICY_DENY_FROM_REQUIRED:
         list_text(c->from_domains, allowed, sizeof(allowed));
-        fail(c, 422, "validation_error",
-                          "%s is required: vault key %s may only send from %s", d->field,
-                          c->key_id, allowed);
+        fail(c, 422, "validation_error", "%s is required: vault key %s may only send from %s",
+             d->field, c->key_id, allowed);
         break;
     case POLICY_DENY_FROM_DOMAIN:
         list_text(c->from_domains, allowed, sizeof(allowed));
         fail(c, 403, "invalid_from_address",
-                          "vault key %s may not send from %s (%s); allowed from-domains: %s",
-                          c->key_id, d->domain, d->field, allowed);
+             "vault key %s may not send from %s (%s); allowed from-domains: %s", c->key_id,
+             d->domain, d->field, allowed);
         break;
     case POLICY_DENY_TO_DOMAIN:
         list_text(c->to_domains, allowed, sizeof(allowed));
         fail(c, 403, "invalid_to_address",
-                          "vault key %s may not send to %s (%s); allowed to-domains: %s; nothing "
-                          "in this request was sent",
-                          c->key_id, d->domain, d->field, allowed);
+             "vault key %s may not send to %s (%s); allowed to-domains: %s; nothing "
+             "in this request was sent",
+             c->key_id, d->domain, d->field, allowed);
         break;
     case POLICY_ALLOW:
     case POLICY_DENY_CAP:
@@ -624,8 +623,7 @@ refuse_key(struct call *c, enum proxy_key_state kind, int64_t at)
              "this vault key is not known to sendcap; ask your sendcap admin for a key");
     else if (kind == PROXY_KEY_REVOKED)
         fail(c, 403, "vault_key_revoked",
-             "vault key %s was revoked at %s; ask your sendcap admin for a new key", c->key_id,
-             t);
+             "vault key %s was revoked at %s; ask your sendcap admin for a new key", c->key_id, t);
     else
         fail(c, 403, "vault_key_expired",
              "vault key %s expired at %s; ask your sendcap admin for a new key", c->key_id, t);
@@ -706,7 +704,8 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
         return;
     case STORE_CALL_REVOKED:
     case STORE_CALL_EXPIRED: {
-        enum proxy_key_state k = res->kind == STORE_CALL_REVOKED ? PROXY_KEY_REVOKED : PROXY_KEY_EXPIRED;
+        enum proxy_key_state k =
+            res->kind == STORE_CALL_REVOKED ? PROXY_KEY_REVOKED : PROXY_KEY_EXPIRED;
 
         proxy_keycache_drop(c->px->keys, c->hash);
         if (res->key_id[0] != '\0')
@@ -895,8 +894,8 @@ sender_read(struct call *c)
         c->req_error = "sendcap is out of memory; retry";
         return;
     }
-    if (policy_request_sender_parse(n ? (const char *)evbuffer_pullup(b, -1) : "", n,
-                                    c->sender) != 0) {
+    if (policy_request_sender_parse(n ? (const char *)evbuffer_pullup(b, -1) : "", n, c->sender) !=
+        0) {
         c->req_status = 422;
         c->req_error = c->sender->error;
     }
@@ -1025,8 +1024,7 @@ write_record(struct call *c)
      * (flood.c).  Such a call reserved nothing and has no intent to
      * complete.  A revoked key is the credential most likely to be in an
      * attacker's hands, so it is bounded like an unknown one. */
-    if (!c->live && !c->intent_written &&
-        !proxy_flood_admit(c->px->flood, c->client, c->status))
+    if (!c->live && !c->intent_written && !proxy_flood_admit(c->px->flood, c->client, c->status))
         return;
     if (!c->rec_filled) /* a send's intent already filled it */
         fill_record(c, rec);
@@ -1074,7 +1072,8 @@ proxy_call_flood_summary(const char *addr, long count, int status, void *arg)
     store_audit_set(&rec, STORE_AUDIT_CLIENT, addr);
     store_audit_set_i64(&rec, STORE_AUDIT_COUNT, count);
     sc_warn("%ld calls without a known vault key from %s in the last second were counted, "
-            "not recorded one by one", count, addr);
+            "not recorded one by one",
+            count, addr);
     store_audit_log_write(px->audit, &rec, NULL, NULL);
 }
 
@@ -1211,13 +1210,12 @@ call_start(struct call *c)
     case POLICY_ROUTE_OK:
         break;
     case POLICY_ROUTE_BAD_METHOD:
-        fail(c, 405, "method_not_allowed",
-                          "%s is not allowed on %s", proxy_http_method(req), c->path);
+        fail(c, 405, "method_not_allowed", "%s is not allowed on %s", proxy_http_method(req),
+             c->path);
         return -1;
     case POLICY_ROUTE_NOT_FOUND:
-        fail(c, 404, "not_found",
-                          "sendcap does not know the endpoint %s %s", proxy_http_method(req),
-                          c->path);
+        fail(c, 404, "not_found", "sendcap does not know the endpoint %s %s",
+             proxy_http_method(req), c->path);
         return -1;
     }
     return authenticate(c);

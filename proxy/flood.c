@@ -26,10 +26,10 @@
 
 struct flood_addr {
     struct flood_addr *next;
-    int64_t second;  /* the second these counts are of */
-    long written;    /* records written one by one in it */
-    long counted;    /* refusals past the bound, not yet summarised */
-    int status;      /* the last refused call's status */
+    int64_t second; /* the second these counts are of */
+    long written;   /* records written one by one in it */
+    long counted;   /* refusals past the bound, not yet summarised */
+    int status;     /* the last refused call's status */
     char addr[64];
 };
 

@@ -68,7 +68,7 @@ struct proxy_http_server {
     proxy_http_error_handler *on_error;
     void *arg;
     struct evconnlistener *listener;
-    SSL_CTX *tls;               /* NULL: plain HTTP */
+    SSL_CTX *tls; /* NULL: plain HTTP */
     char bound[128];
     TAILQ_HEAD(, http_conn) conns;
     TAILQ_HEAD(, http_conn) idle; /* C_IDLE connections, longest idle first */
@@ -89,7 +89,7 @@ struct http_conn {
     struct proxy_http_server *srv;
     struct bufferevent *bev;
     struct event *timer;
-    struct event *push; /* plain connections: write the output, see push_cb */
+    struct event *push;   /* plain connections: write the output, see push_cb */
     struct event *resume; /* run process() from the loop (proxy_http_read_body) */
     enum cstate state;
     struct proxy_http_request *req;
@@ -102,15 +102,15 @@ struct http_conn {
 
 struct proxy_http_request {
     struct proxy_http_server *srv;
-    struct http_conn *conn; /* NULL once the client is gone */
-    struct proxy_http_parser *p;  /* the request's head, and the state of its body */
+    struct http_conn *conn;      /* NULL once the client is gone */
+    struct proxy_http_parser *p; /* the request's head, and the state of its body */
     struct evbuffer *body;
-    int has_body;           /* Content-Length > 0 or chunked */
+    int has_body; /* Content-Length > 0 or chunked */
     struct evbuffer *resp_hdrs;
-    int handed;             /* given to the handler (counts as in flight) */
-    int reading;            /* the head handler asked for the body; not yet in */
-    int late;               /* the read deadline passed while the head handler held it */
-    int64_t pending;        /* this request's share of srv->pending_body */
+    int handed;      /* given to the handler (counts as in flight) */
+    int reading;     /* the head handler asked for the body; not yet in */
+    int late;        /* the read deadline passed while the head handler held it */
+    int64_t pending; /* this request's share of srv->pending_body */
     void *data;
     char peer[64];
 };
@@ -656,8 +656,8 @@ client_get(struct proxy_http_server *srv, const struct sockaddr *sa, int *full)
          * them out.  Only connections with a request in progress refuse. */
         struct http_conn *idle;
         TAILQ_FOREACH(idle, &srv->idle, idle_next)
-            if (idle->client == k)
-                break;
+        if (idle->client == k)
+            break;
         if (idle == NULL) {
             *full = 1;
             return NULL;
@@ -678,7 +678,9 @@ client_put(struct proxy_http_server *srv, struct http_client *k)
     if (k == NULL || --k->n > 0)
         return;
     for (pp = &srv->clients[client_hash(k->family, k->addr,
-                                        k->family == AF_INET6 ? 16 : k->family == AF_INET ? 4 : 0)];
+                                        k->family == AF_INET6  ? 16
+                                        : k->family == AF_INET ? 4
+                                                               : 0)];
          *pp != k; pp = &(*pp)->next)
         ;
     *pp = k->next;
@@ -712,8 +714,7 @@ refuse_at_accept(evutil_socket_t fd)
 }
 
 static void
-accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
-          void *arg)
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen, void *arg)
 {
     struct proxy_http_server *srv = arg;
     struct http_conn *c;
@@ -807,8 +808,9 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
 /* ---- server ---- */
 
 struct proxy_http_server *
-proxy_http_new(struct event_base *base, const struct proxy_http_limits *limits, proxy_http_handler *handler,
-               proxy_http_head_handler *head, proxy_http_error_handler *on_error, void *arg)
+proxy_http_new(struct event_base *base, const struct proxy_http_limits *limits,
+               proxy_http_handler *handler, proxy_http_head_handler *head,
+               proxy_http_error_handler *on_error, void *arg)
 {
     struct proxy_http_server *srv = calloc(1, sizeof(*srv));
 
@@ -907,11 +909,11 @@ proxy_http_listen(struct proxy_http_server *srv, const char *hostport, int reuse
                  hostport);
         return -1;
     }
-    srv->listener = evconnlistener_new_bind(
-        srv->base, accept_cb, srv,
-        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC |
-            (reuseport ? LEV_OPT_REUSEABLE_PORT : 0),
-        1024, (struct sockaddr *)&ss, sslen);
+    srv->listener =
+        evconnlistener_new_bind(srv->base, accept_cb, srv,
+                                LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC |
+                                    (reuseport ? LEV_OPT_REUSEABLE_PORT : 0),
+                                1024, (struct sockaddr *)&ss, sslen);
     if (srv->listener == NULL) {
         snprintf(err, errlen, "cannot listen on %s: %s", hostport, strerror(errno));
         return -1;
@@ -1113,25 +1115,44 @@ static const char *
 reason(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 413: return "Content Too Large";
-    case 422: return "Unprocessable Content";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Status";
     }
 }
 

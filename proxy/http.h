@@ -61,13 +61,14 @@ typedef void proxy_http_head_handler(struct proxy_http_request *req, void *arg);
  * read for proxy_http_read_body) req is the one the head handler had, and
  * its get_data slot is still set; proxy_http_client_gone(req) may then be
  * true (the client left mid-body: status 400, the answer is dropped). */
-typedef void proxy_http_error_handler(struct proxy_http_request *req, int status, const char *message,
-                                void *arg);
+typedef void proxy_http_error_handler(struct proxy_http_request *req, int status,
+                                      const char *message, void *arg);
 
 /* Returns a new server (caller frees with proxy_http_free), or NULL. */
-struct proxy_http_server *proxy_http_new(struct event_base *base, const struct proxy_http_limits *limits,
-                                   proxy_http_handler *handler, proxy_http_head_handler *head,
-                                   proxy_http_error_handler *on_error, void *arg);
+struct proxy_http_server *proxy_http_new(struct event_base *base,
+                                         const struct proxy_http_limits *limits,
+                                         proxy_http_handler *handler, proxy_http_head_handler *head,
+                                         proxy_http_error_handler *on_error, void *arg);
 
 /* Serve HTTPS: load a PEM certificate chain and key (TLS 1.2 and 1.3 only,
  * forward-secret AEAD ciphers).  Call before listening.  0, or -1 with err.

@@ -116,8 +116,8 @@ enum lres { L_MORE, L_LINE, L_BAD, L_LONG, L_NOMEM };
  * line is kept (NUL-terminated, without CRLF) only when keep is set.
  */
 static enum lres
-take_line(struct proxy_http_parser *p, const char *buf, size_t len, size_t *i, size_t cap, size_t *count,
-          int keep)
+take_line(struct proxy_http_parser *p, const char *buf, size_t len, size_t *i, size_t cap,
+          size_t *count, int keep)
 {
     while (*i < len) {
         unsigned char ch = (unsigned char)buf[(*i)++];

@@ -54,8 +54,8 @@ void proxy_http_parse_free(struct proxy_http_parser *p);
  * many bytes were consumed; drop them before the next call.  After HEAD,
  * call again (with the bytes that follow) to read the body.
  */
-enum proxy_http_parse_event proxy_http_parse_feed(struct proxy_http_parser *p, const char *buf, size_t len,
-                                            struct proxy_http_parse_out *out);
+enum proxy_http_parse_event proxy_http_parse_feed(struct proxy_http_parser *p, const char *buf,
+                                                  size_t len, struct proxy_http_parse_out *out);
 
 /* ---- results: borrowed pointers, valid until proxy_http_parse_free ---- */
 

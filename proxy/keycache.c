@@ -88,8 +88,8 @@ proxy_keycache_refusal(struct proxy_keycache *kc, const char *hash, int64_t now_
 }
 
 void
-proxy_keycache_refuse(struct proxy_keycache *kc, const char *hash, enum proxy_key_state kind, const char *id,
-                      int64_t at_ms, int64_t now_ms)
+proxy_keycache_refuse(struct proxy_keycache *kc, const char *hash, enum proxy_key_state kind,
+                      const char *id, int64_t at_ms, int64_t now_ms)
 {
     struct proxy_key_refusal *r = &kc->neg[bucket(hash) % SC_KEY_NEG_CACHE_SLOTS];
 

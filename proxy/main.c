@@ -199,8 +199,8 @@ supervise(int n)
                     kids[i] = 0;
                     alive--;
                     if (!parent_stop)
-                        sc_error("worker %d (pid %d) stopped (status %d); restarting", i,
-                                 (int)p, status);
+                        sc_error("worker %d (pid %d) stopped (status %d); restarting", i, (int)p,
+                                 status);
                 }
             }
             if (parent_stop && alive <= 0)
@@ -258,8 +258,8 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
         sc_config_free(&n);
         return;
     }
-#define RESTART(field, name)                                                                      \
-    if (strcmp(n.field, px->cfg.field) != 0)                                                     \
+#define RESTART(field, name)                                                                       \
+    if (strcmp(n.field, px->cfg.field) != 0)                                                       \
         sc_warn("SIGHUP: %s changed to '%s'; it takes effect on restart", name, n.field);
     RESTART(listen, "listen")
     RESTART(redis_url, "redis")
@@ -270,10 +270,10 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
     if (strcmp(n.log_level, px->cfg.log_level) != 0) {
         sc_info("SIGHUP: log-level %s -> %s", px->cfg.log_level, n.log_level);
         sc_log_set_level(level);
-        px->cfg.log_level = strcmp(n.log_level, "debug") == 0 ? "debug"
+        px->cfg.log_level = strcmp(n.log_level, "debug") == 0  ? "debug"
                             : strcmp(n.log_level, "info") == 0 ? "info"
                             : strcmp(n.log_level, "warn") == 0 ? "warn"
-                                                                : "error";
+                                                               : "error";
         changed++;
     }
     if (strcmp(n.log_format, px->cfg.log_format) != 0) {
@@ -283,7 +283,8 @@ reload_cb(evutil_socket_t sig, short what, void *arg)
         changed++;
     }
     if (n.max_body != px->cfg.max_body) {
-        sc_info("SIGHUP: max-body %lld -> %lld", (long long)px->cfg.max_body, (long long)n.max_body);
+        sc_info("SIGHUP: max-body %lld -> %lld", (long long)px->cfg.max_body,
+                (long long)n.max_body);
         px->cfg.max_body = n.max_body;
         g_lim.max_body = n.max_body;
         proxy_http_set_limits(px->http, &g_lim);
@@ -419,8 +420,8 @@ main(int argc, char **argv)
     lim.max_conns_per_client = (int)px.cfg.max_conns_per_client;
     lim.max_pending_body = px.cfg.max_pending_body;
     g_lim = lim;
-    px.http = proxy_http_new(px.base, &lim, proxy_call_handle, proxy_call_head, proxy_call_refused,
-                             &px);
+    px.http =
+        proxy_http_new(px.base, &lim, proxy_call_handle, proxy_call_head, proxy_call_refused, &px);
     if (px.http == NULL)
         sc_fatal("out of memory");
     if (px.cfg.tls_cert != NULL &&
@@ -434,12 +435,13 @@ main(int argc, char **argv)
         const char *colon = strrchr(px.cfg.metrics_listen, ':');
         int64_t port;
         if (colon == NULL || sc_parse_i64(colon + 1, 0, 65535, &port) != 0)
-            sc_fatal("--metrics-listen: expected HOST:PORT or off, got '%s'", px.cfg.metrics_listen);
+            sc_fatal("--metrics-listen: expected HOST:PORT or off, got '%s'",
+                     px.cfg.metrics_listen);
         /* each worker gets its own metrics port: base + its index */
         snprintf(ml, sizeof(ml), "%.*s:%lld", (int)(colon - px.cfg.metrics_listen),
                  px.cfg.metrics_listen, port == 0 ? 0 : (long long)port + worker);
-        px.metrics_http = proxy_http_new(px.base, &lim, proxy_metrics_handle, NULL,
-                                         proxy_metrics_refused, &px);
+        px.metrics_http =
+            proxy_http_new(px.base, &lim, proxy_metrics_handle, NULL, proxy_metrics_refused, &px);
         if (px.metrics_http == NULL)
             sc_fatal("out of memory");
         if (proxy_http_listen(px.metrics_http, ml, 0, err, sizeof(err)) != 0)

@@ -19,7 +19,7 @@
 #define NBUCKETS 15
 
 static const double bucket_s[NBUCKETS - 1] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                              0.1,    0.25,  0.5,    1,     2.5,  5,    10};
+                                              0.1,    0.25,  0.5,    1,     2.5,  5,     10};
 
 struct hist {
     unsigned long long b[NBUCKETS]; /* cumulative at render time, per bucket here */
@@ -155,46 +155,56 @@ render(struct proxy *px, size_t *len)
 
     if (f == NULL)
         return NULL;
-    fprintf(f, "# HELP sendcap_requests_total Calls answered, by route, decision, reason and status.\n"
-               "# TYPE sendcap_requests_total counter\n");
+    fprintf(f,
+            "# HELP sendcap_requests_total Calls answered, by route, decision, reason and status.\n"
+            "# TYPE sendcap_requests_total counter\n");
     for (size_t i = 0; i < m->ns; i++)
         fprintf(f, "sendcap_requests_total{%s} %llu\n", m->s[i].labels, m->s[i].n);
     hist_text(f, "sendcap_request_duration_seconds", "Time from request to answer.", &m->total);
     hist_text(f, "sendcap_upstream_duration_seconds", "Time of each call to Resend.", &m->upstream);
     hist_text(f, "sendcap_redis_duration_seconds", "Time of each call.lua round trip.", &m->redis);
-    fprintf(f, "# HELP sendcap_inflight_requests Calls received and not yet answered.\n"
-               "# TYPE sendcap_inflight_requests gauge\nsendcap_inflight_requests %ld\n",
+    fprintf(f,
+            "# HELP sendcap_inflight_requests Calls received and not yet answered.\n"
+            "# TYPE sendcap_inflight_requests gauge\nsendcap_inflight_requests %ld\n",
             proxy_http_inflight(px->http));
-    fprintf(f, "# HELP sendcap_open_connections Agent connections open now.\n"
-               "# TYPE sendcap_open_connections gauge\nsendcap_open_connections %ld\n",
+    fprintf(f,
+            "# HELP sendcap_open_connections Agent connections open now.\n"
+            "# TYPE sendcap_open_connections gauge\nsendcap_open_connections %ld\n",
             proxy_http_conns(px->http));
-    fprintf(f, "# HELP sendcap_upstream_inflight Calls to Resend started and not finished.\n"
-               "# TYPE sendcap_upstream_inflight gauge\nsendcap_upstream_inflight %ld\n",
+    fprintf(f,
+            "# HELP sendcap_upstream_inflight Calls to Resend started and not finished.\n"
+            "# TYPE sendcap_upstream_inflight gauge\nsendcap_upstream_inflight %ld\n",
             proxy_upstream_inflight(px->upstream));
-    fprintf(f, "# HELP sendcap_redis_up Whether the Redis connection is up with scripts loaded.\n"
-               "# TYPE sendcap_redis_up gauge\nsendcap_redis_up %d\n",
+    fprintf(f,
+            "# HELP sendcap_redis_up Whether the Redis connection is up with scripts loaded.\n"
+            "# TYPE sendcap_redis_up gauge\nsendcap_redis_up %d\n",
             store_redis_async_ready(px->redis));
-    fprintf(f, "# HELP sendcap_redis_errors_total call.lua round trips that failed or timed out.\n"
-               "# TYPE sendcap_redis_errors_total counter\nsendcap_redis_errors_total %llu\n",
+    fprintf(f,
+            "# HELP sendcap_redis_errors_total call.lua round trips that failed or timed out.\n"
+            "# TYPE sendcap_redis_errors_total counter\nsendcap_redis_errors_total %llu\n",
             m->redis_errors);
-    fprintf(f, "# HELP sendcap_upstream_errors_total Calls to Resend that got no answer, by kind.\n"
-               "# TYPE sendcap_upstream_errors_total counter\n"
-               "sendcap_upstream_errors_total{kind=\"timeout\"} %llu\n"
-               "sendcap_upstream_errors_total{kind=\"not_sent\"} %llu\n"
-               "sendcap_upstream_errors_total{kind=\"failed_after_send\"} %llu\n",
+    fprintf(f,
+            "# HELP sendcap_upstream_errors_total Calls to Resend that got no answer, by kind.\n"
+            "# TYPE sendcap_upstream_errors_total counter\n"
+            "sendcap_upstream_errors_total{kind=\"timeout\"} %llu\n"
+            "sendcap_upstream_errors_total{kind=\"not_sent\"} %llu\n"
+            "sendcap_upstream_errors_total{kind=\"failed_after_send\"} %llu\n",
             m->up_timeout, m->up_not_sent, m->up_failed);
-    fprintf(f, "# HELP sendcap_audit_pending Call records not yet acknowledged by Redis.\n"
-               "# TYPE sendcap_audit_pending gauge\nsendcap_audit_pending %ld\n",
+    fprintf(f,
+            "# HELP sendcap_audit_pending Call records not yet acknowledged by Redis.\n"
+            "# TYPE sendcap_audit_pending gauge\nsendcap_audit_pending %ld\n",
             store_audit_log_pending(px->audit));
-    fprintf(f, "# HELP sendcap_start_time_seconds When this process started.\n"
-               "# TYPE sendcap_start_time_seconds gauge\nsendcap_start_time_seconds %.3f\n",
+    fprintf(f,
+            "# HELP sendcap_start_time_seconds When this process started.\n"
+            "# TYPE sendcap_start_time_seconds gauge\nsendcap_start_time_seconds %.3f\n",
             (double)m->started / 1000.0);
     fclose(f);
     return buf;
 }
 
 static void
-text_reply(struct proxy_http_request *req, int status, const char *ctype, const char *body, size_t len)
+text_reply(struct proxy_http_request *req, int status, const char *ctype, const char *body,
+           size_t len)
 {
     proxy_http_add_header(req, "Content-Type", ctype);
     proxy_http_add_header(req, "Cache-Control", "no-store");
@@ -222,9 +232,11 @@ proxy_metrics_handle(struct proxy_http_request *req, void *arg)
         /* Ready: Redis connected with the scripts loaded; the master key was
          * proven at start-up (sendcapd does not start without it). */
         if (store_redis_async_ready(px->redis))
-            text_str(req, 200, "application/json", "{\"status\":\"ready\",\"redis\":\"up\",\"master_key\":\"loaded\"}\n");
+            text_str(req, 200, "application/json",
+                     "{\"status\":\"ready\",\"redis\":\"up\",\"master_key\":\"loaded\"}\n");
         else
-            text_str(req, 503, "application/json", "{\"status\":\"not ready\",\"redis\":\"down\",\"master_key\":\"loaded\"}\n");
+            text_str(req, 503, "application/json",
+                     "{\"status\":\"not ready\",\"redis\":\"down\",\"master_key\":\"loaded\"}\n");
     } else if (n == 8 && strncmp(t, "/metrics", 8) == 0) {
         size_t len = 0;
         char *body = render(px, &len);

@@ -45,10 +45,10 @@ struct proxy_key_entry {
     char *id, *family, *agent_run_id, *upstream;
     char *from_domains, *to_domains; /* comma-joined, "" = any */
     enum policy_scope scope;
-    int64_t daily_cap;               /* -1: none */
+    int64_t daily_cap; /* -1: none */
     char gen[24];
     char upver[24];
-    char *real_key;                  /* wiped on free */
+    char *real_key; /* wiped on free */
 };
 
 struct proxy_keycache *proxy_keycache_new(size_t max_entries);
@@ -59,21 +59,26 @@ struct proxy_key_entry *proxy_keycache_get(struct proxy_keycache *kc, const char
  * (copied) and store it, replacing any entry for the same hash.  Returns the
  * borrowed entry, or NULL on allocation failure. */
 struct proxy_key_entry *proxy_keycache_put(struct proxy_keycache *kc, const struct store_key *rec,
-                                    const char *upver, const char *real_key);
+                                           const char *upver, const char *real_key);
 void proxy_keycache_drop(struct proxy_keycache *kc, const char *hash);
 
 /* A key Redis refused, remembered for a short while (SC_KEY_NEG_CACHE_MS). */
-enum proxy_key_state { PROXY_KEY_LIVE = 0, PROXY_KEY_UNKNOWN, PROXY_KEY_REVOKED, PROXY_KEY_EXPIRED };
+enum proxy_key_state {
+    PROXY_KEY_LIVE = 0,
+    PROXY_KEY_UNKNOWN,
+    PROXY_KEY_REVOKED,
+    PROXY_KEY_EXPIRED
+};
 struct proxy_key_refusal {
     char hash[SC_KEY_HASH_HEX];
-    char id[40];       /* key id, "" for an unknown key */
+    char id[40]; /* key id, "" for an unknown key */
     enum proxy_key_state kind;
-    int64_t at_ms;     /* when it was revoked or expired (Redis's clock) */
-    int64_t until_ms;  /* remembered until (this process's monotonic clock) */
+    int64_t at_ms;    /* when it was revoked or expired (Redis's clock) */
+    int64_t until_ms; /* remembered until (this process's monotonic clock) */
 };
 /* The refusal remembered for this hash, or NULL.  Borrowed. */
 const struct proxy_key_refusal *proxy_keycache_refusal(struct proxy_keycache *kc, const char *hash,
-                                                int64_t now_ms);
+                                                       int64_t now_ms);
 void proxy_keycache_refuse(struct proxy_keycache *kc, const char *hash, enum proxy_key_state kind,
                            const char *id, int64_t at_ms, int64_t now_ms);
 
@@ -83,7 +88,8 @@ void proxy_keycache_refuse(struct proxy_keycache *kc, const char *hash, enum pro
  * refusals counted past it ("*" for the addresses the table had no room
  * for) and the last one's status. */
 typedef void proxy_flood_summary_fn(const char *addr, long count, int status, void *arg);
-struct proxy_flood *proxy_flood_new(struct event_base *base, proxy_flood_summary_fn *summary, void *arg);
+struct proxy_flood *proxy_flood_new(struct event_base *base, proxy_flood_summary_fn *summary,
+                                    void *arg);
 /* Freeing summarises what is still counted. */
 void proxy_flood_free(struct proxy_flood *f);
 /* A refusal of a caller without a known key, from peer ("1.2.3.4:5678"):
@@ -109,11 +115,13 @@ void proxy_metrics_free(struct proxy_metrics *m);
 /* One finished call (every call ends in exactly one). */
 void proxy_metrics_request(struct proxy_metrics *m, const char *route, const char *decision,
                            const char *reason, int status, int64_t total_us);
-void proxy_metrics_upstream(struct proxy_metrics *m, int64_t us, enum proxy_upstream_outcome outcome);
+void proxy_metrics_upstream(struct proxy_metrics *m, int64_t us,
+                            enum proxy_upstream_outcome outcome);
 void proxy_metrics_redis(struct proxy_metrics *m, int64_t us, int error);
 /* The handlers of the --metrics-listen server: /healthz, /readyz, /metrics. */
 void proxy_metrics_handle(struct proxy_http_request *req, void *arg);
-void proxy_metrics_refused(struct proxy_http_request *req, int status, const char *message, void *arg);
+void proxy_metrics_refused(struct proxy_http_request *req, int status, const char *message,
+                           void *arg);
 
 /* ---- calls (call.c) ---- */
 

@@ -42,8 +42,8 @@ proxy_request_id(char *buf, size_t len)
  * policy_utf8_json escapes any bytes, so building the reply cannot fail on
  * its message's content, and it allocates nothing. */
 void
-proxy_reply_error(struct proxy_http_request *req, const char *request_id, int status, const char *name,
-                  const char *fmt, ...)
+proxy_reply_error(struct proxy_http_request *req, const char *request_id, int status,
+                  const char *name, const char *fmt, ...)
 {
     char msg[1024], qmsg[6 * sizeof(msg)], qname[64], body[sizeof(qmsg) + sizeof(qname) + 64];
     va_list ap;

@@ -54,7 +54,7 @@ struct ucall {
     struct proxy_upstream *up;
     CURL *easy;
     struct curl_slist *headers;
-    int attempts;     /* requests libcurl was about to make for this call */
+    int attempts; /* requests libcurl was about to make for this call */
     upstream_done_cb *cb;
     void *arg;
     char *url;
@@ -133,7 +133,8 @@ sock_cb(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
         curl_multi_assign(up->multi, s, NULL);
         return 0;
     }
-    kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) | ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
+    kind = EV_PERSIST | ((what & CURL_POLL_IN) ? EV_READ : 0) |
+           ((what & CURL_POLL_OUT) ? EV_WRITE : 0);
     if (sk == NULL) {
         sk = calloc(1, sizeof(*sk));
         if (sk == NULL || (sk->ev = event_new(up->base, s, kind, event_cb, up)) == NULL) {
@@ -218,8 +219,7 @@ header_cb(char *ptr, size_t size, size_t nitems, void *arg)
     vl = (size_t)(end - v);
     /* Past either bound the answer cannot be relayed unchanged (SPEC §3):
      * fail it (502) rather than pass on some of its fields. */
-    if (c->nhdr >= SC_UPSTREAM_MAX_HEADERS ||
-        sc_dynbuf_len(&c->hbuf) + nl + vl + 2 > c->hbuf.max) {
+    if (c->nhdr >= SC_UPSTREAM_MAX_HEADERS || sc_dynbuf_len(&c->hbuf) + nl + vl + 2 > c->hbuf.max) {
         c->too_large = 1;
         return 0;
     }
@@ -280,7 +280,7 @@ finish(struct ucall *c, CURLcode rc)
         res.outcome = PROXY_UPSTREAM_FAILED;
     }
     if (rc != CURLE_OK)
-        res.error = c->too_large ? "the upstream answer is larger than allowed"
+        res.error = c->too_large   ? "the upstream answer is larger than allowed"
                     : c->errbuf[0] ? c->errbuf
                                    : curl_easy_strerror(rc);
     for (size_t off = 0; off < sc_dynbuf_len(&c->hbuf) && res.nhdr < SC_UPSTREAM_MAX_HEADERS;) {
@@ -561,7 +561,8 @@ proxy_upstream_proxy(struct proxy_upstream *up, const char *url, char *err, size
     }
     if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0 &&
         strcmp(scheme, "socks5") != 0 && strcmp(scheme, "socks5h") != 0) {
-        snprintf(err, errlen, "--upstream-proxy: must be http://, https://, socks5:// or socks5h://");
+        snprintf(err, errlen,
+                 "--upstream-proxy: must be http://, https://, socks5:// or socks5h://");
         goto done;
     }
     if ((up->proxy = strdup(url)) == NULL) {
@@ -672,8 +673,8 @@ proxy_upstream_start(struct proxy_upstream *up, const char *method, const char *
     curl_easy_setopt(c->easy, CURLOPT_PREREQDATA, c);
     curl_easy_setopt(c->easy, CURLOPT_HTTPGET, 1L); /* resets what the last call chose */
     curl_easy_setopt(c->easy, CURLOPT_CUSTOMREQUEST, get || post ? NULL : method);
-    if (!get && (body_len > 0 || post || strcmp(method, "PATCH") == 0 ||
-                 strcmp(method, "PUT") == 0)) {
+    if (!get &&
+        (body_len > 0 || post || strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0)) {
         /* Borrowed: the body lives as long as the call.  Below 64 KiB
          * libcurl sends it in the same write as the request head. */
         curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);

@@ -23,20 +23,22 @@ struct event_base;
 struct proxy_upstream;
 
 enum proxy_upstream_outcome {
-    PROXY_UPSTREAM_ANSWERED = 0,   /* got a complete HTTP answer (any status) */
-    PROXY_UPSTREAM_NOT_SENT,       /* failed before any byte of the request left */
-    PROXY_UPSTREAM_FAILED,         /* lost or garbled after the request was sent */
-    PROXY_UPSTREAM_TIMEOUT,        /* whole-call or connect deadline passed */
+    PROXY_UPSTREAM_ANSWERED = 0, /* got a complete HTTP answer (any status) */
+    PROXY_UPSTREAM_NOT_SENT,     /* failed before any byte of the request left */
+    PROXY_UPSTREAM_FAILED,       /* lost or garbled after the request was sent */
+    PROXY_UPSTREAM_TIMEOUT,      /* whole-call or connect deadline passed */
 };
 
 struct proxy_upstream_result {
     enum proxy_upstream_outcome outcome;
-    int sent;            /* did any of the request leave? (refund decisions) */
-    long status;         /* HTTP status when ANSWERED */
-    const char *error;   /* curl's reason when not ANSWERED */
+    int sent;          /* did any of the request leave? (refund decisions) */
+    long status;       /* HTTP status when ANSWERED */
+    const char *error; /* curl's reason when not ANSWERED */
     int nhdr;
-    struct { char *name, *value; } hdr[SC_UPSTREAM_MAX_HEADERS];
-    const char *body;    /* borrowed, valid during the callback */
+    struct {
+        char *name, *value;
+    } hdr[SC_UPSTREAM_MAX_HEADERS];
+    const char *body; /* borrowed, valid during the callback */
     size_t body_len;
     int64_t latency_ms;
 };
@@ -49,7 +51,7 @@ typedef void upstream_done_cb(const struct proxy_upstream_result *res, void *arg
  * start-up only) and set up the multi handle.
  * Returns a new client (caller frees), or NULL with err. */
 struct proxy_upstream *proxy_upstream_new(struct event_base *base, const char *base_url,
-                                    long timeout_ms, char *err, size_t errlen);
+                                          long timeout_ms, char *err, size_t errlen);
 void proxy_upstream_free(struct proxy_upstream *up);
 
 /*

@@ -21,12 +21,14 @@
 #include "common/log.h"
 #include "common/util.h"
 
+/* clang-format off */
 const char *const store_audit_fields[STORE_AUDIT_NFIELDS] = {
     "time", "request_id", "key_id", "agent_run_id", "claimed_agent_run_id", "method", "path",
     "route", "recipients", "from_domain", "recipient_domains", "recipient_addresses", "decision",
     "reason", "status", "upstream_status", "email_ids", "latency_ms", "upstream_latency_ms",
     "client", "user_agent", "client_gone", "count",
 };
+/* clang-format on */
 
 /* The chain fields that follow the record's fields. */
 #define NCHAIN 4 /* w, seq, prev, mac */
@@ -101,8 +103,8 @@ store_audit_key(const unsigned char mk[SC_MASTER_KEY_LEN], unsigned char out[32]
     static const char label[] = "sendcap/v1/audit";
     unsigned int n = 32;
 
-    HMAC(EVP_sha256(), mk, SC_MASTER_KEY_LEN, (const unsigned char *)label, sizeof(label) - 1,
-         out, &n);
+    HMAC(EVP_sha256(), mk, SC_MASTER_KEY_LEN, (const unsigned char *)label, sizeof(label) - 1, out,
+         &n);
 }
 
 /*
@@ -193,8 +195,8 @@ struct store_audit_log {
     struct store_audit_chain ch;
     struct qrec *head, *tail;
     long queued;
-    long lost; /* records not queued because the queue was full */
-    struct event *kick; /* sends the records of one loop turn, see kick_cb */
+    long lost;             /* records not queued because the queue was full */
+    struct event *kick;    /* sends the records of one loop turn, see kick_cb */
     int64_t err_logged_ms; /* when a refused write was last logged */
 };
 
@@ -336,9 +338,8 @@ store_audit_log_flush(struct store_audit_log *l)
                 argv[argc++] = q->argv[i];
             b->q[b->n++] = q;
         }
-        if (b->n == 0 ||
-            store_redis_async_eval(l->as, STORE_SCRIPT_LOG_WRITE, 1, argc, argv, NULL, written, b,
-                                   &errstr) != 0) {
+        if (b->n == 0 || store_redis_async_eval(l->as, STORE_SCRIPT_LOG_WRITE, 1, argc, argv, NULL,
+                                                written, b, &errstr) != 0) {
             free(b); /* nothing to send, or not connected: later, in order */
             return;
         }

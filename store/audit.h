@@ -40,19 +40,19 @@
 #define STORE_AUDIT_NFIELDS 23
 extern const char *const store_audit_fields[STORE_AUDIT_NFIELDS];
 enum store_audit_field {
-    STORE_AUDIT_TIME = 0,        /* UTC ms */
+    STORE_AUDIT_TIME = 0, /* UTC ms */
     STORE_AUDIT_REQUEST_ID,
-    STORE_AUDIT_KEY_ID,          /* key_…, or fp:<12 hex> of an unknown key's hash, or "" */
-    STORE_AUDIT_AGENT_RUN_ID,    /* the key's */
-    STORE_AUDIT_CLAIMED_RUN_ID,  /* X-Agent-Run-Id as sent */
+    STORE_AUDIT_KEY_ID,         /* key_…, or fp:<12 hex> of an unknown key's hash, or "" */
+    STORE_AUDIT_AGENT_RUN_ID,   /* the key's */
+    STORE_AUDIT_CLAIMED_RUN_ID, /* X-Agent-Run-Id as sent */
     STORE_AUDIT_METHOD,
     STORE_AUDIT_PATH,
     STORE_AUDIT_ROUTE,
-    STORE_AUDIT_RECIPIENTS,      /* count: to + cc + bcc */
+    STORE_AUDIT_RECIPIENTS, /* count: to + cc + bcc */
     STORE_AUDIT_FROM_DOMAIN,
     STORE_AUDIT_RECIPIENT_DOMAINS,   /* comma-joined, de-duplicated */
     STORE_AUDIT_RECIPIENT_ADDRESSES, /* comma-joined */
-    STORE_AUDIT_DECISION,        /* allowed | denied | error */
+    STORE_AUDIT_DECISION,            /* allowed | denied | error */
     STORE_AUDIT_REASON,
     STORE_AUDIT_STATUS,          /* returned to the agent */
     STORE_AUDIT_UPSTREAM_STATUS, /* "" if not forwarded */
@@ -61,10 +61,10 @@ enum store_audit_field {
     STORE_AUDIT_UPSTREAM_LATENCY_MS,
     STORE_AUDIT_CLIENT,
     STORE_AUDIT_USER_AGENT,
-    STORE_AUDIT_CLIENT_GONE,     /* "1" if the agent hung up before the answer */
-    STORE_AUDIT_COUNT,           /* calls this record stands for: "" for one; N for an
-                         * unauthenticated_flood summary.  Packed only when
-                         * set, so every other record keeps the 22-field form */
+    STORE_AUDIT_CLIENT_GONE, /* "1" if the agent hung up before the answer */
+    STORE_AUDIT_COUNT,       /* calls this record stands for: "" for one; N for an
+                              * unauthenticated_flood summary.  Packed only when
+                              * set, so every other record keeps the 22-field form */
 };
 
 /* A record under construction: values are copied (new strings). */
@@ -87,9 +87,8 @@ void store_audit_key(const unsigned char mk[SC_MASTER_KEY_LEN], unsigned char ou
 
 /* HMAC-SHA256 hex over prev and the fields (names and values, length-
  * prefixed so no two field lists give the same input). */
-void store_audit_mac(const unsigned char key[32], const char *prev, int n,
-                     const char *const *names, const char *const *values, const size_t *lens,
-                     char out[65]);
+void store_audit_mac(const unsigned char key[32], const char *prev, int n, const char *const *names,
+                     const char *const *values, const size_t *lens, char out[65]);
 
 /* What a finished send settles along with its record (settle in the same
  * step as the record: one script after the answer, not two). */
@@ -100,20 +99,20 @@ struct store_audit_settle {
     long long owner_ttl_s;   /* how long to remember each email's family */
     const char *const *ids;  /* Resend email ids returned */
     size_t nids;
-    const char *idem_key;    /* the replay record the send set, or NULL */
-    const char *idem_value;  /* ... changed only if it still holds this */
-    int idem_kept;           /* 1: the send kept its reservation: the record now
-                              * lets a repeat replay; 0: all was given back:
-                              * the record goes, and a repeat reserves anew */
+    const char *idem_key;   /* the replay record the send set, or NULL */
+    const char *idem_value; /* ... changed only if it still holds this */
+    int idem_kept;          /* 1: the send kept its reservation: the record now
+                             * lets a repeat replay; 0: all was given back:
+                             * the record goes, and a repeat reserves anew */
 };
 
 /* ---- a writer's chain ---- */
 
 struct store_audit_chain {
     unsigned char key[32];
-    char writer[24];          /* "w_" + 12 base62 */
-    unsigned long long seq;   /* of the last record sealed */
-    char prev[65];            /* its mac, or "genesis" */
+    char writer[24];        /* "w_" + 12 base62 */
+    unsigned long long seq; /* of the last record sealed */
+    char prev[65];          /* its mac, or "genesis" */
     int64_t retention_ms;
 };
 
@@ -152,8 +151,7 @@ const char *store_audit_log_writer(const struct store_audit_log *l);
  * NULL, is applied in the same step too (refund, email owners).
  */
 void store_audit_log_write(struct store_audit_log *l, struct store_audit_rec *rec,
-                           const char *intent_request_id,
-                           const struct store_audit_settle *settle);
+                           const char *intent_request_id, const struct store_audit_settle *settle);
 
 /* Try to send what waits (call when Redis is back; cheap when idle). */
 void store_audit_log_flush(struct store_audit_log *l);
@@ -164,11 +162,11 @@ long store_audit_log_pending(const struct store_audit_log *l);
 /* ---- CLI: reading and verifying (sync) ---- */
 
 struct store_audit_query {
-    const char *key_id;       /* NULL: any */
-    const char *agent_run_id; /* NULL: any */
+    const char *key_id;         /* NULL: any */
+    const char *agent_run_id;   /* NULL: any */
     int64_t since_ms, until_ms; /* 0: open */
-    const char *decision;     /* NULL: any */
-    long limit;               /* newest N, printed oldest first; 0: no limit */
+    const char *decision;       /* NULL: any */
+    long limit;                 /* newest N, printed oldest first; 0: no limit */
 };
 
 /* One row: a final record, or an intent without one (outcome unknown).
@@ -177,7 +175,7 @@ struct store_audit_row {
     const char *v[STORE_AUDIT_NFIELDS];
     const char *stream_id; /* "" for an intent */
     int unknown_outcome;
-    char *buf;             /* owns the unpacked values (internal) */
+    char *buf; /* owns the unpacked values (internal) */
 };
 
 /* Unpack a packed record (22 fields, or 23 with the optional count) into
@@ -201,9 +199,9 @@ int store_audit_tail(struct store_conn *c, const struct store_audit_query *q,
                      volatile int *stop, char *err, size_t errlen);
 
 struct store_audit_verify {
-    long records;     /* records checked */
+    long records; /* records checked */
     long writers;
-    char problem[512];/* "" if none: the first problem found */
+    char problem[512]; /* "" if none: the first problem found */
 };
 
 /* Verify every writer's chain (from since_ms, 0 = all), and that no record

@@ -58,14 +58,14 @@ row_from_entry(const redisReply *e, struct store_audit_row *row)
     const redisReply *kv;
 
     memset(row, 0, sizeof(*row));
-    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->type != REDIS_REPLY_ARRAY)
+    if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+        e->element[1]->type != REDIS_REPLY_ARRAY)
         return -1;
     row->stream_id = e->element[0]->str;
     kv = e->element[1];
     for (size_t i = 0; i + 1 < kv->elements; i += 2)
         if (strcmp(kv->element[i]->str, "r") == 0)
-            return store_audit_row_unpack(kv->element[i + 1]->str, kv->element[i + 1]->len,
-                                          row);
+            return store_audit_row_unpack(kv->element[i + 1]->str, kv->element[i + 1]->len, row);
     return -1;
 }
 
@@ -226,10 +226,11 @@ walk_stream(struct store_conn *c, const struct store_audit_query *q, struct rows
         snprintf(end, sizeof(end), "%lld", (long long)q->until_ms + 60000); /* ids are Redis time */
     else
         sc_strlcpy(end, "+", sizeof(end));
-    snprintf(start, sizeof(start), "%lld", (long long)(q->since_ms > 60000 ? q->since_ms - 60000 : 0));
+    snprintf(start, sizeof(start), "%lld",
+             (long long)(q->since_ms > 60000 ? q->since_ms - 60000 : 0));
     for (;;) {
-        redisReply *r = store_redis_cmd(c, err, errlen, "XREVRANGE sc:log %s %s COUNT %d", end,
-                                        start, PAGE);
+        redisReply *r =
+            store_redis_cmd(c, err, errlen, "XREVRANGE sc:log %s %s COUNT %d", end, start, PAGE);
         size_t n;
         if (r == NULL)
             return -1;
@@ -280,7 +281,8 @@ store_audit_query(struct store_conn *c, const struct store_audit_query *q,
         goto done;
     }
     /* Intents with no final record: the outcome of those calls is unknown. */
-    snprintf(max, sizeof(max), "%lld", q->until_ms ? (long long)q->until_ms + 60000 : (long long)INT64_MAX);
+    snprintf(max, sizeof(max), "%lld",
+             q->until_ms ? (long long)q->until_ms + 60000 : (long long)INT64_MAX);
     snprintf(min, sizeof(min), "%lld", (long long)(q->since_ms > 60000 ? q->since_ms - 60000 : 0));
     ints = store_redis_cmd(c, err, errlen, "ZRANGEBYSCORE sc:intents %s %s", min, max);
     if (ints == NULL)
@@ -311,14 +313,14 @@ done:
 
 int
 store_audit_tail(struct store_conn *c, const struct store_audit_query *q,
-                 void (*fn)(const struct store_audit_row *, void *), void *arg,
-                 volatile int *stop, char *err, size_t errlen)
+                 void (*fn)(const struct store_audit_row *, void *), void *arg, volatile int *stop,
+                 char *err, size_t errlen)
 {
     char last[64] = "$";
 
     while (!*stop) {
-        redisReply *r = store_redis_cmd(c, err, errlen, "XREAD COUNT 200 BLOCK 500 STREAMS sc:log %s",
-                                        last);
+        redisReply *r =
+            store_redis_cmd(c, err, errlen, "XREAD COUNT 200 BLOCK 500 STREAMS sc:log %s", last);
         if (r == NULL)
             return *stop ? 0 : -1;
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
@@ -421,7 +423,8 @@ store_audit_verify_log(struct store_conn *c, const unsigned char mk[SC_MASTER_KE
             maxdel = strtoll(val->str, NULL, 10);
     }
     freeReplyObject(info);
-    if (since_ms == 0 && retention_ms > 0 && maxdel > 0 && maxdel > now_ms - retention_ms + 3600000) {
+    if (since_ms == 0 && retention_ms > 0 && maxdel > 0 &&
+        maxdel > now_ms - retention_ms + 3600000) {
         char t[32];
         sc_format_time_ms(maxdel, t, sizeof(t));
         snprintf(out->problem, sizeof(out->problem),

@@ -42,8 +42,8 @@ struct store_key {
     char owner[STORE_KEY_TEXT_MAX];
     char agent_run_id[STORE_KEY_TEXT_MAX];
     char upstream[STORE_KEY_TEXT_MAX];
-    char scope[16];          /* "sending" or "full" */
-    int64_t daily_cap;       /* -1: no cap */
+    char scope[16];    /* "sending" or "full" */
+    int64_t daily_cap; /* -1: no cap */
     char from_domains[STORE_KEY_DOMAINS_MAX];
     char to_domains[STORE_KEY_DOMAINS_MAX];
     int64_t created_at, expires_at, revoked_at, last_used_at;
@@ -54,11 +54,11 @@ struct store_key {
 struct store_key_spec {
     const char *upstream;
     const char *name, *owner, *agent_run_id; /* "" if unset */
-    const char *scope;                         /* "sending" | "full" */
-    int64_t daily_cap;                         /* -1: none */
-    const char *from_domains, *to_domains;     /* comma-joined, "" = any */
-    int64_t expires_at_ms;                     /* absolute, 0 = none */
-    int64_t expires_in_ms;                     /* relative to Redis's clock, 0 = none */
+    const char *scope;                       /* "sending" | "full" */
+    int64_t daily_cap;                       /* -1: none */
+    const char *from_domains, *to_domains;   /* comma-joined, "" = any */
+    int64_t expires_at_ms;                   /* absolute, 0 = none */
+    int64_t expires_in_ms;                   /* relative to Redis's clock, 0 = none */
 };
 
 /* Fill rec from an HGETALL-shaped reply (flat field/value array).  0 or -1

@@ -134,7 +134,8 @@ store_redis_addr_sentinels(struct store_redis_addr *a, const char *list, const c
     if (list == NULL || *list == '\0')
         return 0;
     if (master == NULL || *master == '\0' || strlen(master) >= sizeof(a->master_name)) {
-        snprintf(err, errlen, "SENDCAP_REDIS_SENTINELS needs SENDCAP_REDIS_MASTER (the master's name)");
+        snprintf(err, errlen,
+                 "SENDCAP_REDIS_SENTINELS needs SENDCAP_REDIS_MASTER (the master's name)");
         return -1;
     }
     sc_strlcpy(a->master_name, master, sizeof(a->master_name));
@@ -203,7 +204,6 @@ store_redis_addr_resolve(struct store_redis_addr *a, char *err, size_t errlen)
 }
 
 /* ---- scripts ---- */
-
 
 static struct store_script scripts[STORE_SCRIPT_COUNT] = {
     [STORE_SCRIPT_CALL] = {"call", store_lua_call, ""},
@@ -594,15 +594,15 @@ struct store_async {
     struct event_base *base;
     struct store_redis_addr addr;
     redisAsyncContext *ac;
-    redisAsyncContext *sac;  /* a sentinel, while asking it for the master */
-    int sidx;                /* the sentinel to ask next */
-    int stried;              /* sentinels asked in this round */
-    int discovered;          /* addr.host/port hold the master sentinels named */
+    redisAsyncContext *sac; /* a sentinel, while asking it for the master */
+    int sidx;               /* the sentinel to ask next */
+    int stried;             /* sentinels asked in this round */
+    int discovered;         /* addr.host/port hold the master sentinels named */
     enum astate state;
-    struct event *retry;     /* reconnect timer */
-    struct event *conn_dl;   /* connect deadline */
+    struct event *retry;   /* reconnect timer */
+    struct event *conn_dl; /* connect deadline */
     int backoff_ms;
-    int setup_pending;       /* AUTH/SELECT/SCRIPT LOAD replies still to come */
+    int setup_pending; /* AUTH/SELECT/SCRIPT LOAD replies still to come */
     int setup_failed;
     long pending;
     int freeing;
@@ -613,11 +613,11 @@ struct pending {
     store_reply_cb *cb;
     void *arg;
     struct event *deadline;
-    int64_t due_us;   /* when the deadline should fire */
-    int extended;     /* the deadline was moved once for a late loop */
-    int checking;     /* the deadline callback is reading the socket */
-    int answered;     /* ...and the reply came in while it did */
-    int done; /* cb already ran (deadline passed) */
+    int64_t due_us; /* when the deadline should fire */
+    int extended;   /* the deadline was moved once for a late loop */
+    int checking;   /* the deadline callback is reading the socket */
+    int answered;   /* ...and the reply came in while it did */
+    int done;       /* cb already ran (deadline passed) */
 };
 
 static void start_connect(struct store_async *as);
@@ -748,7 +748,7 @@ conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (as->state == A_CONNECTING)
         drop(as, as->ac == NULL && as->sac != NULL ? "sentinel did not answer in time"
-                                                    : "connect timed out");
+                                                   : "connect timed out");
 }
 
 /* Tear the connection down now: every queued callback runs with an error
@@ -840,8 +840,8 @@ sentinel_connected(const redisAsyncContext *sac, int status)
 static void
 ask_sentinel(struct store_async *as)
 {
-    redisAsyncContext *sac = redisAsyncConnect(as->addr.sentinel[as->sidx].host,
-                                               as->addr.sentinel[as->sidx].port);
+    redisAsyncContext *sac =
+        redisAsyncConnect(as->addr.sentinel[as->sidx].host, as->addr.sentinel[as->sidx].port);
 
     if (sac == NULL || sac->err || ad_attach(sac, as->base) != 0) {
         if (sac != NULL)

@@ -52,8 +52,7 @@ struct store_redis_addr {
 
 /* Parse redis://[[user]:password@]host[:port][/db] or unix:///path[?db=N].
  * 0, or -1 with err.  The password never appears in err. */
-int store_redis_addr_parse(const char *url, struct store_redis_addr *out, char *err,
-                           size_t errlen);
+int store_redis_addr_parse(const char *url, struct store_redis_addr *out, char *err, size_t errlen);
 
 /* Add SENDCAP_REDIS_SENTINELS ("host:port,host:port", at most 8) and
  * SENDCAP_REDIS_MASTER to a.  0, or -1 with err. */
@@ -78,7 +77,7 @@ enum store_script_id {
     STORE_SCRIPT_UPSTREAM_ADD,
     STORE_SCRIPT_UPSTREAM_ROTATE,
     STORE_SCRIPT_UPSTREAM_REMOVE,
-    STORE_SCRIPT_LOG_WRITE,        /* proxy: append a call record, settle its send */
+    STORE_SCRIPT_LOG_WRITE, /* proxy: append a call record, settle its send */
     STORE_SCRIPT_COUNT
 };
 /* Borrowed pointer into a static table; SHA-1s are computed on first use. */
@@ -90,8 +89,7 @@ struct store_conn;
 
 /* Connect, AUTH and SELECT with deadlines.  Returns a new connection (caller
  * closes), or NULL with err. */
-struct store_conn *store_redis_connect(const struct store_redis_addr *a, char *err,
-                                       size_t errlen);
+struct store_conn *store_redis_connect(const struct store_redis_addr *a, char *err, size_t errlen);
 void store_redis_free(struct store_conn *c);
 
 /*
@@ -148,7 +146,7 @@ void store_redis_async_push(struct store_async *as);
  * Returns 0 (cb will run exactly once) or -1 with *errstr set to a static
  * reason (not connected, too many pending) and cb never runs. */
 int store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkeys, int argc,
-                           const char **argv, const size_t *argvlen, store_reply_cb *cb,
-                           void *arg, const char **errstr);
+                           const char **argv, const size_t *argvlen, store_reply_cb *cb, void *arg,
+                           const char **errstr);
 
 #endif

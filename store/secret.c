@@ -127,8 +127,7 @@ store_secret_master_load(const struct sc_config *cfg, unsigned char out[SC_MASTE
             return -1;
         }
         if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            snprintf(err, errlen, "master key file %s is not a regular file",
-                     cfg->master_key_file);
+            snprintf(err, errlen, "master key file %s is not a regular file", cfg->master_key_file);
             close(fd);
             return -1;
         }
@@ -288,8 +287,8 @@ fail:
 }
 
 char *
-store_secret_open(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad,
-                  const char *sealed, size_t *ptlen, char *err, size_t errlen)
+store_secret_open(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad, const char *sealed,
+                  size_t *ptlen, char *err, size_t errlen)
 {
     unsigned char k[32], *raw = NULL;
     EVP_CIPHER_CTX *ctx = NULL;
@@ -328,8 +327,9 @@ store_secret_open(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad,
         EVP_DecryptUpdate(ctx, (unsigned char *)pt, &n, raw + IV_LEN, (int)ctlen) != 1 ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, TAG_LEN, raw + IV_LEN + ctlen) != 1 ||
         EVP_DecryptFinal_ex(ctx, (unsigned char *)pt + n, &fin) != 1) {
-        snprintf(err, errlen, "sealed value does not open under this master key (wrong key or "
-                              "tampered value)");
+        snprintf(err, errlen,
+                 "sealed value does not open under this master key (wrong key or "
+                 "tampered value)");
         goto fail;
     }
     pt[ctlen] = '\0';

@@ -44,8 +44,8 @@ store_upstreams_put(struct store_conn *c, const unsigned char mk[SC_MASTER_KEY_L
         return -1;
     }
     store_upstreams_aad(name, aad, sizeof(aad));
-    sealed = store_secret_seal(mk, aad, (const unsigned char *)real_key, strlen(real_key), err,
-                               errlen);
+    sealed =
+        store_secret_seal(mk, aad, (const unsigned char *)real_key, strlen(real_key), err, errlen);
     if (sealed == NULL)
         return -1;
     store_secret_real_fingerprint(real_key, fp, sizeof(fp));
@@ -56,8 +56,8 @@ store_upstreams_put(struct store_conn *c, const unsigned char mk[SC_MASTER_KEY_L
     args[2] = sealed;
     args[3] = fp;
     args[4] = check;
-    r = store_redis_eval(c, rotate ? STORE_SCRIPT_UPSTREAM_ROTATE : STORE_SCRIPT_UPSTREAM_ADD, 1,
-                         5, args, err, errlen);
+    r = store_redis_eval(c, rotate ? STORE_SCRIPT_UPSTREAM_ROTATE : STORE_SCRIPT_UPSTREAM_ADD, 1, 5,
+                         args, err, errlen);
     free(sealed);
     if (r == NULL) {
         /* Turn the scripts' error codes into sentences for people. */
@@ -159,9 +159,9 @@ store_upstreams_each(struct store_conn *c, int (*fn)(const struct store_upstream
         return -1;
     for (size_t i = 0; i < names->elements; i++) {
         struct store_upstream u;
-        redisReply *r = store_redis_cmd(c, err, errlen,
-                                        "HMGET sc:up:%s fingerprint created_at rotated_at",
-                                        names->element[i]->str);
+        redisReply *r =
+            store_redis_cmd(c, err, errlen, "HMGET sc:up:%s fingerprint created_at rotated_at",
+                            names->element[i]->str);
         if (r == NULL)
             goto fail;
         memset(&u, 0, sizeof(u));

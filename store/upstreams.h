@@ -40,13 +40,12 @@ int store_upstreams_put(struct store_conn *c, const unsigned char mk[SC_MASTER_K
 /* Remove.  Without force, refuses while live keys use it (*live set, returns
  * 1).  With force, revokes them first (*live = how many).  0, 1, or a
  * negative enum store_err with err (STORE_ERR_NOT_FOUND: no such upstream). */
-int store_upstreams_remove(struct store_conn *c, const char *name, int force, long *live,
-                           char *err, size_t errlen);
+int store_upstreams_remove(struct store_conn *c, const char *name, int force, long *live, char *err,
+                           size_t errlen);
 
 /* Call fn for each upstream, by name.  0 or -1 with err. */
-int store_upstreams_each(struct store_conn *c,
-                         int (*fn)(const struct store_upstream *, void *), void *arg, char *err,
-                         size_t errlen);
+int store_upstreams_each(struct store_conn *c, int (*fn)(const struct store_upstream *, void *),
+                         void *arg, char *err, size_t errlen);
 
 /* Is mk the master key this Redis's upstreams were sealed with (sc:meta)?
  * 0: yes, or nothing is sealed yet; 1: another key; -1 with err. */

@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct result {
     enum proxy_http_parse_event ev; /* DONE, ERROR, or MORE: incomplete */
-    int head;                 /* HEAD was seen */
+    int head;                       /* HEAD was seen */
     int status;
     char msg[200];
     char *method, *target;
@@ -146,7 +146,8 @@ run(const char *in, size_t n, int mode, uint32_t seed, struct result *r)
         if (piece > n - off)
             piece = n - off;
         for (;;) {
-            enum proxy_http_parse_event ev = proxy_http_parse_feed(p, in + off + pos, piece - pos, &o);
+            enum proxy_http_parse_event ev =
+                proxy_http_parse_feed(p, in + off + pos, piece - pos, &o);
 
             check(o.used <= piece - pos);
             pos += o.used;
@@ -170,7 +171,8 @@ run(const char *in, size_t n, int mode, uint32_t seed, struct result *r)
                 check(r->head);
                 r->end = off + pos;
                 /* DONE sticks, and uses nothing more */
-                check(proxy_http_parse_feed(p, in + r->end, n - r->end, &o) == PROXY_HTTP_PARSE_DONE);
+                check(proxy_http_parse_feed(p, in + r->end, n - r->end, &o) ==
+                      PROXY_HTTP_PARSE_DONE);
                 check(o.used == 0);
             } else {
                 check(ev == PROXY_HTTP_PARSE_ERROR);

@@ -20,7 +20,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -40,8 +39,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         for (size_t i = 0; i < s.nmsg; i++) {
             sum += s.msg[i].recipients;
-            if (s.msg[i].has_from && !policy_domain_valid(s.msg[i].from_domain,
-                                                          strlen(s.msg[i].from_domain)))
+            if (s.msg[i].has_from &&
+                !policy_domain_valid(s.msg[i].from_domain, strlen(s.msg[i].from_domain)))
                 abort();
         }
         if (sum != s.recipients)

@@ -54,8 +54,7 @@ json_diff_same(const struct policy_json *d, size_t i, json_t *j)
             const struct policy_json_node *key = &d->node[k];
             json_t *v;
             if (key->type != POLICY_JSON_STRING ||
-                (v = json_object_getn(j, key->s, key->len)) == NULL ||
-                !json_diff_same(d, k + 1, v))
+                (v = json_object_getn(j, key->s, key->len)) == NULL || !json_diff_same(d, k + 1, v))
                 return 0;
             k = d->node[k + 1].end;
         }

@@ -21,16 +21,18 @@ extern char **environ;
 
 struct row {
     const char *name;
-    const char *env[4];   /* NAME=value */
-    const char *file;     /* SENDCAP_CONFIG contents, NULL: none */
-    const char *argv[6];  /* flags, NULL-terminated */
-    int rc;               /* 0, or -1 from init or a flag */
-    const char *err;      /* substring of err when rc is -1 */
-    const char *listen;   /* expected, NULL: not checked */
-    int64_t max_body;     /* expected, 0: not checked */
-    int64_t workers;      /* expected, 0: not checked */
+    const char *env[4];  /* NAME=value */
+    const char *file;    /* SENDCAP_CONFIG contents, NULL: none */
+    const char *argv[6]; /* flags, NULL-terminated */
+    int rc;              /* 0, or -1 from init or a flag */
+    const char *err;     /* substring of err when rc is -1 */
+    const char *listen;  /* expected, NULL: not checked */
+    int64_t max_body;    /* expected, 0: not checked */
+    int64_t workers;     /* expected, 0: not checked */
 };
 
+/* One row per line reads as the table it is. */
+/* clang-format off */
 static const struct row rows[] = {
     {"defaults", {NULL}, NULL, {NULL}, 0, NULL, "127.0.0.1:8025", SC_HTTP_DEFAULT_MAX_BODY, 1},
     {"file over default", {NULL}, "SENDCAP_LISTEN=10.0.0.1:1\nSENDCAP_MAX_BODY=100\n", {NULL}, 0,
@@ -73,6 +75,7 @@ static const struct row rows[] = {
     {"bad value in the file", {NULL}, "SENDCAP_MAX_CONNS=0\n", {NULL}, -1,
      "SENDCAP_MAX_CONNS: expected 1 to 1000000", NULL, 0, 0},
 };
+/* clang-format on */
 
 static char cfg_path[64];
 
@@ -215,9 +218,9 @@ test_check(void **state)
         const char *prefix, *cert, *key;
         int rc;
     } cases[] = {
-        {"", NULL, NULL, 0},           {"/resend/v1", NULL, NULL, 0}, {"/resend/", NULL, NULL, -1},
-        {"resend", NULL, NULL, -1},    {"/a//b", NULL, NULL, -1},     {"/a/../b", NULL, NULL, -1},
-        {"/a%2f", NULL, NULL, -1},     {"", "c.pem", NULL, -1},       {"", NULL, "k.pem", -1},
+        {"", NULL, NULL, 0},        {"/resend/v1", NULL, NULL, 0}, {"/resend/", NULL, NULL, -1},
+        {"resend", NULL, NULL, -1}, {"/a//b", NULL, NULL, -1},     {"/a/../b", NULL, NULL, -1},
+        {"/a%2f", NULL, NULL, -1},  {"", "c.pem", NULL, -1},       {"", NULL, "k.pem", -1},
         {"", "c.pem", "k.pem", 0},
     };
     struct sc_config cfg;

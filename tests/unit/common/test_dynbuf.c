@@ -24,8 +24,12 @@ static const struct {
         const char *after;
     } ops[6];
 } rows[] = {
-    {5, {{"ab", SC_DYNBUF_OK, "ab"}, {"cde", SC_DYNBUF_OK, "abcde"}, {"f", SC_DYNBUF_TOO_LARGE, "abcde"},
-         {"", SC_DYNBUF_OK, "abcde"}, {NULL, 0, NULL}}},
+    {5,
+     {{"ab", SC_DYNBUF_OK, "ab"},
+      {"cde", SC_DYNBUF_OK, "abcde"},
+      {"f", SC_DYNBUF_TOO_LARGE, "abcde"},
+      {"", SC_DYNBUF_OK, "abcde"},
+      {NULL, 0, NULL}}},
     {5, {{"abcdef", SC_DYNBUF_TOO_LARGE, ""}, {"abcde", SC_DYNBUF_OK, "abcde"}, {NULL, 0, NULL}}},
     {0, {{"", SC_DYNBUF_OK, ""}, {"a", SC_DYNBUF_TOO_LARGE, ""}, {NULL, 0, NULL}}},
     {1000, {{"x", SC_DYNBUF_OK, "x"}, {"yy", SC_DYNBUF_OK, "xyy"}, {NULL, 0, NULL}}},

@@ -28,8 +28,8 @@ test_durations(void **state)
     assert_int_equal(ms, 604800000);
     assert_int_equal(sc_parse_duration_ms("250ms", &ms), 0);
     assert_int_equal(ms, 250);
-    static const char *bad[] = {"", "s", "7", "-1s", "1.5h", "7 d", "7D", "1w", "99999999999999d",
-                                "1s ", " 1s"};
+    static const char *bad[] = {
+        "", "s", "7", "-1s", "1.5h", "7 d", "7D", "1w", "99999999999999d", "1s ", " 1s"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(sc_parse_duration_ms(bad[i], &ms), -1);
 }
@@ -47,9 +47,13 @@ test_rfc3339(void **state)
     assert_int_equal(ms, 1795440615500LL);
     sc_format_time_ms(1795440615500LL, buf, sizeof(buf));
     assert_string_equal(buf, "2026-11-23T13:30:15.500Z");
-    static const char *bad[] = {"2026-11-23", "2026-11-23T13:30:15", "2026-13-01T00:00:00Z",
-                                "2026-11-23T25:00:00Z", "2026-11-23T13:30:15Zjunk",
-                                "2026-11-23T13:30:15+0100", "yesterday"};
+    static const char *bad[] = {"2026-11-23",
+                                "2026-11-23T13:30:15",
+                                "2026-13-01T00:00:00Z",
+                                "2026-11-23T25:00:00Z",
+                                "2026-11-23T13:30:15Zjunk",
+                                "2026-11-23T13:30:15+0100",
+                                "yesterday"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(sc_parse_rfc3339_ms(bad[i], &ms), -1);
 }
@@ -76,8 +80,8 @@ test_numbers(void **state)
 static void
 test_fmt_i64(void **state)
 {
-    const int64_t v[] = {0, 1, -1, 9, 10, -10, 1234567890123LL, INT64_MAX, INT64_MIN,
-                         INT64_MIN + 1};
+    const int64_t v[] = {0,         1,         -1,           9, 10, -10, 1234567890123LL,
+                         INT64_MAX, INT64_MIN, INT64_MIN + 1};
     char got[24], want[24];
 
     (void)state;
@@ -121,8 +125,10 @@ test_tv_ms(void **state)
     static const struct {
         int64_t ms;
         long sec, usec;
-    } cases[] = {{0, 0, 0},       {1, 0, 1000},         {999, 0, 999000}, {1000, 1, 0},
-                 {1001, 1, 1000}, {30000, 30, 0},       {-1, 0, 0},       {-5000, 0, 0},
+    } cases[] = {{0, 0, 0},        {1, 0, 1000},
+                 {999, 0, 999000}, {1000, 1, 0},
+                 {1001, 1, 1000},  {30000, 30, 0},
+                 {-1, 0, 0},       {-5000, 0, 0},
                  {250, 0, 250000}, {86400123, 86400, 123000}};
 
     (void)state;
@@ -138,12 +144,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),
-        cmocka_unit_test(test_rfc3339),
-        cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_fmt_i64),
-        cmocka_unit_test(test_cat),
-        cmocka_unit_test(test_tv_ms),
+        cmocka_unit_test(test_durations), cmocka_unit_test(test_rfc3339),
+        cmocka_unit_test(test_numbers),   cmocka_unit_test(test_fmt_i64),
+        cmocka_unit_test(test_cat),       cmocka_unit_test(test_tv_ms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

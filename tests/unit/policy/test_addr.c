@@ -47,7 +47,8 @@ test_addresses(void **state)
     size_t i, nok = 0, nbad = 0, nwrong = 0;
 
     (void)state;
-    json_array_foreach(all, i, c) {
+    json_array_foreach(all, i, c)
+    {
         json_t *in = json_object_get(c, "in");
         const char *s = json_string_value(in);
         size_t len = json_string_length(in);
@@ -89,7 +90,8 @@ test_domain_match(void **state)
     size_t i;
 
     (void)state;
-    json_array_foreach(all, i, c) {
+    json_array_foreach(all, i, c)
+    {
         const char *rule = json_string_value(json_object_get(c, "rule"));
         const char *dom = json_string_value(json_object_get(c, "domain"));
         int want = json_is_true(json_object_get(c, "match"));
@@ -98,7 +100,8 @@ test_domain_match(void **state)
     }
     json_decref(all);
     all = load_lines("domain_list_match.jsonl");
-    json_array_foreach(all, i, c) {
+    json_array_foreach(all, i, c)
+    {
         const char *list = json_string_value(json_object_get(c, "list"));
         const char *dom = json_string_value(json_object_get(c, "domain"));
         int want = json_is_true(json_object_get(c, "match"));

@@ -97,8 +97,8 @@ test_edges(void **state)
 
         policy_json_free(&doc);
         if (rc != e->rc || why != NULL)
-            fail_msg("%s: policy_json %d (%s), expected %d; against jansson: %s", e->name, rc,
-                     err, e->rc, why ? why : "agree");
+            fail_msg("%s: policy_json %d (%s), expected %d; against jansson: %s", e->name, rc, err,
+                     e->rc, why ? why : "agree");
     }
 }
 

@@ -234,9 +234,9 @@ test_domain_rules(void **state)
     assert_string_equal(out, "*.corp.example.com");
     assert_int_equal(policy_domain_rule_normalize("xn--bcher-kva.example", out, sizeof(out)), 0);
     assert_int_equal(policy_domain_rule_normalize("a-b.c", out, sizeof(out)), 0);
-    static const char *bad[] = {"", "com", "*.com", "*", "*.", "a..b", ".a.b", "a.b.", "-a.b",
-                                "a-.b", "a_b.c", "a b.c", "a.b*", "**.a.b", "a.*.b", "bücher.de",
-                                "a@b.c", "a.b/c"};
+    static const char *bad[] = {"",     "com",    "*.com", "*",         "*.",    "a..b",
+                                ".a.b", "a.b.",   "-a.b",  "a-.b",      "a_b.c", "a b.c",
+                                "a.b*", "**.a.b", "a.*.b", "bücher.de", "a@b.c", "a.b/c"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (policy_domain_rule_normalize(bad[i], out, sizeof(out)) == 0)
             fail_msg("'%s' accepted as a domain rule", bad[i]);
@@ -256,10 +256,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_every_row),
-        cmocka_unit_test(test_openapi_covered),
-        cmocka_unit_test(test_names_and_specifics),
-        cmocka_unit_test(test_table_has_no_orphans),
+        cmocka_unit_test(test_every_row),           cmocka_unit_test(test_openapi_covered),
+        cmocka_unit_test(test_names_and_specifics), cmocka_unit_test(test_table_has_no_orphans),
         cmocka_unit_test(test_domain_rules),
     };
     return cmocka_run_group_tests(tests, load_rows, NULL);

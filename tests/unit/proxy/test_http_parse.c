@@ -333,9 +333,12 @@ test_connection_tokens(void **state)
         const char *value, *token;
         int has;
     } t[] = {
-        {"close", "close", 1},          {"Keep-Alive, CLOSE", "close", 1},
-        {"x-closed", "close", 0},       {"closed", "close", 0},
-        {"not-keep-alive", "keep-alive", 0}, {"te,\tkeep-alive", "keep-alive", 1},
+        {"close", "close", 1},
+        {"Keep-Alive, CLOSE", "close", 1},
+        {"x-closed", "close", 0},
+        {"closed", "close", 0},
+        {"not-keep-alive", "keep-alive", 0},
+        {"te,\tkeep-alive", "keep-alive", 1},
         {"upgrade", "close", 0},
     };
 

@@ -111,7 +111,9 @@ test_old_record(void **state)
 
     (void)state;
     for (int i = 0; i < STORE_AUDIT_NFIELDS - 1; i++) {
-        const char *v = i == STORE_AUDIT_REQUEST_ID ? "req_old" : i == STORE_AUDIT_DECISION ? "allowed" : "";
+        const char *v = i == STORE_AUDIT_REQUEST_ID ? "req_old"
+                        : i == STORE_AUDIT_DECISION ? "allowed"
+                                                    : "";
         snprintf(old + strlen(old), sizeof(old) - strlen(old), "%zu:%s", strlen(v), v);
     }
     memset(&row, 0, sizeof(row));

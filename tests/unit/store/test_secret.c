@@ -16,9 +16,9 @@
 
 #include "store/secret.h"
 
-static const unsigned char mk[SC_MASTER_KEY_LEN] = {
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-    17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+static const unsigned char mk[SC_MASTER_KEY_LEN] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
+                                                    12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
+                                                    23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 static const char real[] = "re_123456789_abcdefghijklmnopqrstuvwxyz";
 static const char aad[] = "sendcap/upstream/prod";
 
@@ -30,8 +30,8 @@ test_round_trip(void **state)
     char *sealed, *opened, *sealed2;
 
     (void)state;
-    sealed = store_secret_seal(mk, aad, (const unsigned char *)real, strlen(real), err,
-                               sizeof(err));
+    sealed =
+        store_secret_seal(mk, aad, (const unsigned char *)real, strlen(real), err, sizeof(err));
     assert_non_null(sealed);
     assert_true(strncmp(sealed, "v1.", 3) == 0);
     assert_null(strstr(sealed, "re_123"));
@@ -40,8 +40,8 @@ test_round_trip(void **state)
     assert_int_equal(n, strlen(real));
     assert_string_equal(opened, real);
     /* A fresh random IV each time: the same key never seals the same way. */
-    sealed2 = store_secret_seal(mk, aad, (const unsigned char *)real, strlen(real), err,
-                                sizeof(err));
+    sealed2 =
+        store_secret_seal(mk, aad, (const unsigned char *)real, strlen(real), err, sizeof(err));
     assert_string_not_equal(sealed, sealed2);
     store_secret_free(opened);
     free(sealed);
@@ -81,8 +81,8 @@ static void
 test_tamper(void **state)
 {
     char err[256];
-    char *sealed = store_secret_seal(mk, aad, (const unsigned char *)real, strlen(real), err,
-                                     sizeof(err));
+    char *sealed =
+        store_secret_seal(mk, aad, (const unsigned char *)real, strlen(real), err, sizeof(err));
     unsigned char other[SC_MASTER_KEY_LEN];
     char *t;
 
@@ -132,7 +132,8 @@ test_vault_key_shape(void **state)
     assert_true(strncmp(vk, "vk_", 3) == 0);
     assert_string_not_equal(vk, vk2);
     for (const char *p = vk + 3; *p; p++)
-        assert_non_null(strchr("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", *p));
+        assert_non_null(
+            strchr("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", *p));
     assert_true(store_secret_vault_key_valid(vk));
     assert_false(store_secret_vault_key_valid("vk_short"));
     assert_false(store_secret_vault_key_valid("re_0123456789012345678901234567890123456789012"));
@@ -155,7 +156,8 @@ test_base62_uniform(void **state)
     assert_int_equal(store_secret_random_base62(buf, sizeof(buf) - 1), 0);
     for (size_t i = 0; i < sizeof(buf) - 1; i++)
         count[(unsigned char)buf[i]]++;
-    for (const char *p = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"; *p; p++) {
+    for (const char *p = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"; *p;
+         p++) {
         if (count[(unsigned char)*p] < min)
             min = count[(unsigned char)*p];
         if (count[(unsigned char)*p] > max)
@@ -211,9 +213,12 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),      cmocka_unit_test(test_tamper),
-        cmocka_unit_test(test_vault_key_shape), cmocka_unit_test(test_base62_uniform),
-        cmocka_unit_test(test_key_hash),        cmocka_unit_test(test_fingerprint_and_b64),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_tamper),
+        cmocka_unit_test(test_vault_key_shape),
+        cmocka_unit_test(test_base62_uniform),
+        cmocka_unit_test(test_key_hash),
+        cmocka_unit_test(test_fingerprint_and_b64),
         cmocka_unit_test(test_master_check_differs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
