@@ -148,6 +148,13 @@
  * are held in buffers of STORE_KEY_TEXT_MAX bytes (store/keys.h), which
  * must keep room above this, so a record read back is never cut. */
 #define SC_KEY_TEXT_MAX 200
+/* Bounds of a key's controls (SPEC §5) as key issue/update accept them:
+ * the largest cap, the largest --rate N, the most --alert-at percents, and the longest
+ * --dedupe-window (each remembered send is one Redis string for that long). */
+#define SC_KEY_CAP_MAX 1000000000 /* --daily-cap, --monthly-cap, --per-recipient-cap */
+#define SC_KEY_RATE_MAX 1000000
+#define SC_KEY_ALERT_AT_MAX 10
+#define SC_KEY_DEDUPE_WINDOW_MAX_MS (7LL * 86400 * 1000)
 /* Where `key issue` reads the Public Suffix List (Debian's publicsuffix
  * package; SENDCAP_PUBLIC_SUFFIX_LIST overrides), and its largest size
  * (the 2023 list is 0.3 MB). */

@@ -1,8 +1,11 @@
 /*
- * keys.c - vault key records: issue, read, list, revoke.  See keys.h.
+ * keys.c - vault key records: issue, read, list, update, revoke.  See keys.h.
  *
  * Everything that must be atomic (issuing a key with its indexes, revoking
- * by Redis's clock) is one Lua script, the same scripts the daemon loads.
+ * by Redis's clock, changing a policy and bumping gen) is one Lua script, the
+ * same scripts the daemon loads.  This file owns the record's field names
+ * and their stored forms (s12-schema.md); the daemon reads records only
+ * through store_keys_from_reply.
  */
 #include "keys.h"
 
@@ -43,7 +46,8 @@ int
 store_keys_from_reply(const redisReply *r, struct store_key *rec)
 {
     memset(rec, 0, sizeof(*rec));
-    rec->daily_cap = -1;
+    rec->daily_cap = rec->monthly_cap = rec->per_recipient_cap = rec->rate_limit = -1;
+    rec->dedupe_window_ms = STORE_KEY_DEDUPE_DEFAULT_MS;
     sc_strlcpy(rec->scope, "sending", sizeof(rec->scope));
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
         return -1;
@@ -86,6 +90,18 @@ store_keys_from_reply(const redisReply *r, struct store_key *rec)
             bad = int_field(&rec->revoked_at, v, 0);
         else if (IS("last_used_at"))
             bad = int_field(&rec->last_used_at, v, 0);
+        else if (IS("monthly_cap"))
+            bad = int_field(&rec->monthly_cap, v, -1);
+        else if (IS("per_recipient_cap"))
+            bad = int_field(&rec->per_recipient_cap, v, -1);
+        else if (IS("rate_limit"))
+            bad = int_field(&rec->rate_limit, v, -1);
+        else if (IS("rate_window_ms"))
+            bad = int_field(&rec->rate_window_ms, v, 0);
+        else if (IS("dedupe_window_ms"))
+            bad = int_field(&rec->dedupe_window_ms, v, STORE_KEY_DEDUPE_DEFAULT_MS);
+        else if (IS("alert_at"))
+            bad = copy_field(rec->alert_at, sizeof(rec->alert_at), v);
 #undef IS
         if (bad)
             return -1;
@@ -94,7 +110,173 @@ store_keys_from_reply(const redisReply *r, struct store_key *rec)
         return -1;
     if (rec->family[0] == '\0')
         sc_strlcpy(rec->family, rec->id, sizeof(rec->family));
+    if (rec->rate_limit < 0)
+        rec->rate_window_ms = 0;
     return 0;
+}
+
+void
+store_keys_spec_init(struct store_key_spec *spec)
+{
+    memset(spec, 0, sizeof(*spec));
+    spec->name = spec->owner = spec->agent_run_id = "";
+    spec->from_domains = spec->to_domains = "";
+    spec->scope = "sending";
+    spec->daily_cap = spec->monthly_cap = spec->per_recipient_cap = spec->rate_limit = -1;
+    spec->dedupe_window_ms = STORE_KEY_DEDUPE_DEFAULT_MS;
+}
+
+int
+store_keys_rate_parse(const char *s, int64_t *limit, int64_t *window_ms)
+{
+    char num[16];
+    const char *slash = strchr(s, '/');
+    size_t n = slash ? (size_t)(slash - s) : 0;
+    int64_t v;
+
+    if (slash == NULL || n == 0 || n >= sizeof(num) || s[0] == '-')
+        return -1;
+    memcpy(num, s, n);
+    num[n] = '\0';
+    if (sc_parse_i64(num, 1, SC_KEY_RATE_MAX, &v) != 0)
+        return -1;
+    if (strcmp(slash, "/s") == 0)
+        *window_ms = 1000;
+    else if (strcmp(slash, "/m") == 0)
+        *window_ms = 60000;
+    else if (strcmp(slash, "/h") == 0)
+        *window_ms = 3600000;
+    else
+        return -1;
+    *limit = v;
+    return 0;
+}
+
+int
+store_keys_alert_parse(const char *s, char *out, size_t outlen)
+{
+    unsigned char seen[101] = {0};
+    size_t count = 0, o = 0;
+
+    for (const char *p = s;;) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        char num[8];
+        int64_t v;
+
+        if (n == 0 || n >= sizeof(num) || p[0] == '-')
+            return -1;
+        memcpy(num, p, n);
+        num[n] = '\0';
+        if (sc_parse_i64(num, 1, 100, &v) != 0)
+            return -1;
+        if (!seen[v] && ++count > SC_KEY_ALERT_AT_MAX)
+            return -1;
+        seen[v] = 1;
+        if (e == NULL)
+            break;
+        p = e + 1;
+    }
+    for (int v = 1; v <= 100; v++) {
+        int w;
+
+        if (!seen[v])
+            continue;
+        w = snprintf(out + o, outlen - o, "%s%d", o ? "," : "", v);
+        if (w < 0 || (size_t)w >= outlen - o)
+            return -1;
+        o += (size_t)w;
+    }
+    return 0;
+}
+
+int
+store_keys_dedupe_parse(const char *s, int64_t *ms)
+{
+    int64_t v;
+
+    if (strcmp(s, "0") == 0) {
+        *ms = 0;
+        return 0;
+    }
+    if (sc_parse_duration_ms(s, &v) != 0 || v < 1000 || v > SC_KEY_DEDUPE_WINDOW_MAX_MS)
+        return -1;
+    *ms = v;
+    return 0;
+}
+
+/* The record's field/value pairs for what spec->set names, appended to
+ * args (from *n; room for 26 more), with numbers formatted into nums.  A
+ * rate of none leaves rate_window_ms out: its name goes to *del (or NULL),
+ * for key_update.lua to remove. */
+struct spec_nums {
+    char v[6][24];
+};
+
+static void
+num_or_empty(char *buf, size_t len, int64_t v)
+{
+    if (v >= 0)
+        snprintf(buf, len, "%lld", (long long)v);
+    else
+        buf[0] = '\0';
+}
+
+static void
+spec_fields(const struct store_key_spec *spec, struct spec_nums *nums, const char **args, int *n,
+            const char **del)
+{
+    unsigned set = spec->set;
+    int i = *n;
+
+    *del = NULL;
+#define PAIR(f, v)                                                                                 \
+    do {                                                                                           \
+        args[i++] = f;                                                                             \
+        args[i++] = v;                                                                             \
+    } while (0)
+    if (set & STORE_KEY_SET_NAME)
+        PAIR("name", spec->name);
+    if (set & STORE_KEY_SET_OWNER)
+        PAIR("owner", spec->owner);
+    if (set & STORE_KEY_SET_AGENT_RUN_ID)
+        PAIR("agent_run_id", spec->agent_run_id);
+    if (set & STORE_KEY_SET_SCOPE)
+        PAIR("scope", spec->scope);
+    if (set & STORE_KEY_SET_DAILY_CAP) {
+        num_or_empty(nums->v[0], sizeof(nums->v[0]), spec->daily_cap);
+        PAIR("daily_cap", nums->v[0]);
+    }
+    if (set & STORE_KEY_SET_MONTHLY_CAP) {
+        num_or_empty(nums->v[1], sizeof(nums->v[1]), spec->monthly_cap);
+        PAIR("monthly_cap", nums->v[1]);
+    }
+    if (set & STORE_KEY_SET_PER_RECIPIENT_CAP) {
+        num_or_empty(nums->v[2], sizeof(nums->v[2]), spec->per_recipient_cap);
+        PAIR("per_recipient_cap", nums->v[2]);
+    }
+    if (set & STORE_KEY_SET_RATE) {
+        num_or_empty(nums->v[3], sizeof(nums->v[3]), spec->rate_limit);
+        PAIR("rate_limit", nums->v[3]);
+        if (spec->rate_limit >= 0) {
+            num_or_empty(nums->v[4], sizeof(nums->v[4]), spec->rate_window_ms);
+            PAIR("rate_window_ms", nums->v[4]);
+        } else {
+            *del = "rate_window_ms";
+        }
+    }
+    if (set & STORE_KEY_SET_DEDUPE) {
+        num_or_empty(nums->v[5], sizeof(nums->v[5]), spec->dedupe_window_ms);
+        PAIR("dedupe_window_ms", nums->v[5]);
+    }
+    if (set & STORE_KEY_SET_ALERT_AT)
+        PAIR("alert_at", spec->alert_at);
+    if (set & STORE_KEY_SET_FROM_DOMAINS)
+        PAIR("from_domains", spec->from_domains);
+    if (set & STORE_KEY_SET_TO_DOMAINS)
+        PAIR("to_domains", spec->to_domains);
+#undef PAIR
+    *n = i;
 }
 
 int
@@ -102,8 +284,10 @@ store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *
                  size_t vklen, struct store_key *out, char *err, size_t errlen)
 {
     char id[STORE_KEY_ID_MAX], hash[SC_KEY_HASH_HEX], k_up[128], k_vk[128], k_id[128];
-    char exp_at[24], exp_in[24], cap[24];
-    const char *args[32];
+    char exp_at[24], exp_in[24];
+    const char *args[40], *del;
+    struct store_key_spec all = *spec;
+    struct spec_nums nums;
     int n = 0, ret = -1;
     redisReply *r = NULL;
 
@@ -119,10 +303,6 @@ store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *
     snprintf(k_id, sizeof(k_id), "sc:id:%s", id);
     snprintf(exp_at, sizeof(exp_at), "%lld", (long long)spec->expires_at_ms);
     snprintf(exp_in, sizeof(exp_in), "%lld", (long long)spec->expires_in_ms);
-    if (spec->daily_cap >= 0)
-        snprintf(cap, sizeof(cap), "%lld", (long long)spec->daily_cap);
-    else
-        cap[0] = '\0';
 
     args[n++] = k_up;
     args[n++] = k_vk;
@@ -134,20 +314,12 @@ store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *
     args[n++] = exp_in;
     args[n++] = "hash";
     args[n++] = hash;
-    args[n++] = "name";
-    args[n++] = spec->name;
-    args[n++] = "owner";
-    args[n++] = spec->owner;
-    args[n++] = "agent_run_id";
-    args[n++] = spec->agent_run_id;
-    args[n++] = "scope";
-    args[n++] = spec->scope;
-    args[n++] = "daily_cap";
-    args[n++] = cap;
-    args[n++] = "from_domains";
-    args[n++] = spec->from_domains;
-    args[n++] = "to_domains";
-    args[n++] = spec->to_domains;
+    /* Every policy field is written; the dedupe window only when given, so
+     * a key without one follows the default (s12-schema.md). */
+    all.set = ~(unsigned)(STORE_KEY_SET_DEDUPE | STORE_KEY_SET_EXPIRY) |
+              (spec->set & STORE_KEY_SET_DEDUPE);
+    spec_fields(&all, &nums, args, &n, &del);
+    (void)del; /* a new record has no window to remove */
 
     r = store_redis_eval(c, STORE_SCRIPT_KEY_ISSUE, 3, n, args, err, errlen);
     if (r == NULL) {
@@ -262,6 +434,53 @@ store_keys_revoke(struct store_conn *c, const char *id, int64_t *revoked_at, int
         return -1;
     }
     *already = r->element[0]->integer == 0;
+    freeReplyObject(r);
+    return 0;
+}
+
+int
+store_keys_update(struct store_conn *c, const char *id, const struct store_key_spec *spec,
+                  struct store_key *before, struct store_key *after, char *err, size_t errlen)
+{
+    char k_vk[128], exp_at[24] = "", exp_in[24] = "0";
+    const char *args[40], *del;
+    struct spec_nums nums;
+    redisReply *r;
+    int n = 0, ret = store_keys_get(c, id, before, err, errlen);
+
+    if (ret != 0)
+        return ret;
+    snprintf(k_vk, sizeof(k_vk), "sc:vk:%s", before->hash);
+    if (spec->set & STORE_KEY_SET_EXPIRY) {
+        if (spec->expires_in_ms > 0)
+            snprintf(exp_in, sizeof(exp_in), "%lld", (long long)spec->expires_in_ms);
+        else
+            snprintf(exp_at, sizeof(exp_at), "%lld", (long long)spec->expires_at_ms);
+    }
+    args[n++] = k_vk;
+    args[n++] = exp_at;
+    args[n++] = exp_in;
+    args[n++] = ""; /* fields to remove: set below */
+    spec_fields(spec, &nums, args, &n, &del);
+    if (del != NULL)
+        args[3] = del;
+    r = store_redis_eval(c, STORE_SCRIPT_KEY_UPDATE, 1, n, args, err, errlen);
+    if (r == NULL) {
+        if (strstr(err, "ERR_NO_KEY"))
+            return 1;
+        if (strstr(err, "ERR_REVOKED"))
+            snprintf(err, errlen, "key %s is revoked; a revoked key cannot be changed", id);
+        else if (strstr(err, "ERR_EXPIRED"))
+            snprintf(err, errlen, "key %s has expired; issue a new key instead", id);
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        store_keys_from_reply(r->element[0], before) != 0 ||
+        store_keys_from_reply(r->element[1], after) != 0) {
+        freeReplyObject(r);
+        snprintf(err, errlen, "redis: unexpected reply from key_update");
+        return -1;
+    }
     freeReplyObject(r);
     return 0;
 }

@@ -12,6 +12,10 @@
  * agent_run_id, created_at, expires_at, revoked_at, last_used_at (ms since
  * the epoch by Redis's clock, 0 = never), gen (bumped on every change that
  * invalidates cached copies), family (the id whose counters the key shares).
+ * The agent-safety controls (SPEC §5; /work/notes/s12-schema.md): monthly_cap,
+ * per_recipient_cap, rate_limit ("" or absent = none), rate_window_ms (1000,
+ * 60000 or 3600000; absent without a rate), dedupe_window_ms (absent: the
+ * default 600000; "0": off), alert_at (comma-joined percents, "" = none).
  */
 #ifndef SC_STORE_KEYS_H
 #define SC_STORE_KEYS_H
@@ -33,6 +37,9 @@
 _Static_assert(STORE_KEY_TEXT_MAX > SC_KEY_TEXT_MAX && STORE_KEY_TEXT_MAX > SC_UPSTREAM_NAME_MAX,
                "a key record's text buffers hold what key issue accepts, and its NUL");
 #define STORE_KEY_DOMAINS_MAX 4096 /* comma-joined domain list */
+#define STORE_KEY_ALERT_MAX 64     /* comma-joined --alert-at percents */
+/* The dedupe window of a record without a dedupe_window_ms field. */
+#define STORE_KEY_DEDUPE_DEFAULT_MS 600000
 
 struct store_key {
     char id[STORE_KEY_ID_MAX];
@@ -48,18 +55,62 @@ struct store_key {
     char to_domains[STORE_KEY_DOMAINS_MAX];
     int64_t created_at, expires_at, revoked_at, last_used_at;
     char gen[24];
+    int64_t monthly_cap;       /* -1: none */
+    int64_t per_recipient_cap; /* -1: none */
+    int64_t rate_limit;        /* -1: none */
+    int64_t rate_window_ms;    /* 1000 | 60000 | 3600000; 0 without a rate */
+    int64_t dedupe_window_ms;  /* 0: off */
+    char alert_at[STORE_KEY_ALERT_MAX];
 };
 
-/* What `key issue` asks for. */
+/* Which fields of a store_key_spec `key update` sets (key issue sets them
+ * all, and leaves dedupe_window_ms absent from the record unless given). */
+enum store_key_set {
+    STORE_KEY_SET_NAME = 1 << 0,
+    STORE_KEY_SET_OWNER = 1 << 1,
+    STORE_KEY_SET_AGENT_RUN_ID = 1 << 2,
+    STORE_KEY_SET_SCOPE = 1 << 3,
+    STORE_KEY_SET_DAILY_CAP = 1 << 4,
+    STORE_KEY_SET_MONTHLY_CAP = 1 << 5,
+    STORE_KEY_SET_PER_RECIPIENT_CAP = 1 << 6,
+    STORE_KEY_SET_RATE = 1 << 7,
+    STORE_KEY_SET_DEDUPE = 1 << 8,
+    STORE_KEY_SET_ALERT_AT = 1 << 9,
+    STORE_KEY_SET_FROM_DOMAINS = 1 << 10,
+    STORE_KEY_SET_TO_DOMAINS = 1 << 11,
+    STORE_KEY_SET_EXPIRY = 1 << 12,
+};
+
+/* What `key issue` asks for, or (with set) what `key update` changes. */
 struct store_key_spec {
     const char *upstream;
-    const char *name, *owner, *agent_run_id; /* "" if unset */
-    const char *scope;                       /* "sending" | "full" */
-    int64_t daily_cap;                       /* -1: none */
-    const char *from_domains, *to_domains;   /* comma-joined, "" = any */
-    int64_t expires_at_ms;                   /* absolute, 0 = none */
-    int64_t expires_in_ms;                   /* relative to Redis's clock, 0 = none */
+    const char *name, *owner, *agent_run_id;            /* "" if unset */
+    const char *scope;                                  /* "sending" | "full" */
+    int64_t daily_cap;                                  /* -1: none */
+    const char *from_domains, *to_domains;              /* comma-joined, "" = any */
+    int64_t expires_at_ms;                              /* absolute, 0 = none */
+    int64_t expires_in_ms;                              /* relative to Redis's clock, 0 = none */
+    int64_t monthly_cap, per_recipient_cap, rate_limit; /* -1: none */
+    int64_t rate_window_ms;                             /* 0 without a rate */
+    int64_t dedupe_window_ms;                           /* 0: off */
+    char alert_at[STORE_KEY_ALERT_MAX];                 /* "" = none */
+    unsigned set;                                       /* enum store_key_set bits */
 };
+
+/* The defaults of a spec: no caps, no rate, the default dedupe window,
+ * scope sending, empty texts, nothing set. */
+void store_keys_spec_init(struct store_key_spec *spec);
+
+/* Parse a rate "N/s", "N/m" or "N/h" (1 <= N <= SC_KEY_RATE_MAX).  0 or -1. */
+int store_keys_rate_parse(const char *s, int64_t *limit, int64_t *window_ms);
+
+/* Parse "PCT[,PCT...]" (each 1..100, at most SC_KEY_ALERT_AT_MAX) into the
+ * stored form: ascending, without repeats ("100,80,80" -> "80,100").  0 or -1. */
+int store_keys_alert_parse(const char *s, char *out, size_t outlen);
+
+/* Parse a dedupe window: "0" (off) or a DURATION from 1s to
+ * SC_KEY_DEDUPE_WINDOW_MAX_MS.  0 or -1. */
+int store_keys_dedupe_parse(const char *s, int64_t *ms);
 
 /* Fill rec from an HGETALL-shaped reply (flat field/value array).  0 or -1
  * (missing id, over-long field). */
@@ -93,6 +144,15 @@ int store_keys_revoke(struct store_conn *c, const char *id, int64_t *revoked_at,
 int store_keys_rotate(struct store_conn *c, const char *id, int64_t grace_ms, char *vault_key,
                       size_t vklen, struct store_key *out, int64_t *old_expires, char *err,
                       size_t errlen);
+
+/* Change a key's policy in place (key_update.lua): the fields spec->set
+ * names, atomically, bumping gen so every proxy re-reads the record on its
+ * next call.  Counters, family, owned emails and the vault key are kept.
+ * before and after receive the record as it was and as it is (read in the
+ * same step).  0, 1 if no such key, -1 with err (revoked or expired keys
+ * are refused). */
+int store_keys_update(struct store_conn *c, const char *id, const struct store_key_spec *spec,
+                      struct store_key *before, struct store_key *after, char *err, size_t errlen);
 
 /* "active", "revoked" or "expired" at now_ms. */
 const char *store_keys_status(const struct store_key *k, int64_t now_ms);

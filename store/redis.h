@@ -74,6 +74,8 @@ enum store_script_id {
     STORE_SCRIPT_KEY_ISSUE,
     STORE_SCRIPT_KEY_REVOKE,
     STORE_SCRIPT_KEY_ROTATE,
+    STORE_SCRIPT_KEY_UPDATE, /* cli: change a key's policy in place */
+    STORE_SCRIPT_KEY_USAGE,  /* cli: a family's counters, read-only */
     STORE_SCRIPT_UPSTREAM_ADD,
     STORE_SCRIPT_UPSTREAM_ROTATE,
     STORE_SCRIPT_UPSTREAM_REMOVE,

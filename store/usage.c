@@ -1,0 +1,53 @@
+/*
+ * usage.c - a key family's counters, for the CLI.  See usage.h.
+ *
+ * The names are built here and only here on the CLI side; call.lua builds
+ * the same names when it counts.  One round trip per key: key_usage.lua
+ * reads the day, the month and the rate window together.
+ */
+#include "usage.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int
+store_usage_month(int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL)
+        return 0;
+    return (tm.tm_year + 1900) * 100 + tm.tm_mon + 1;
+}
+
+int
+store_usage_get(struct store_conn *c, const struct store_key *k, int64_t now_ms,
+                struct store_usage *u, char *err, size_t errlen)
+{
+    char k_day[128], k_month[128], k_rate[128], win[24];
+    const char *args[4] = {k_day, k_month, k_rate, win};
+    redisReply *r;
+
+    memset(u, 0, sizeof(*u));
+    snprintf(k_day, sizeof(k_day), "sc:cnt:%s:%lld", k->family, (long long)(now_ms / 86400000));
+    snprintf(k_month, sizeof(k_month), "sc:mcnt:%s:%d", k->family, store_usage_month(now_ms));
+    snprintf(k_rate, sizeof(k_rate), "sc:rate:%s", k->family);
+    snprintf(win, sizeof(win), "%lld", (long long)(k->rate_limit >= 0 ? k->rate_window_ms : 0));
+    r = store_redis_eval(c, STORE_SCRIPT_KEY_USAGE, 3, 4, args, err, errlen);
+    if (r == NULL)
+        return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER || r->element[1]->type != REDIS_REPLY_INTEGER ||
+        r->element[2]->type != REDIS_REPLY_INTEGER) {
+        freeReplyObject(r);
+        snprintf(err, errlen, "redis: unexpected reply from key_usage");
+        return -1;
+    }
+    u->daily = r->element[0]->integer;
+    u->monthly = r->element[1]->integer;
+    u->rate = r->element[2]->integer;
+    freeReplyObject(r);
+    return 0;
+}
