@@ -21,6 +21,7 @@ enum policy_route_class {
     POLICY_ROUTE_FULL,       /* every other Resend endpoint */
     POLICY_ROUTE_BLIND_SEND, /* sends mail to recipients the body does not list */
     POLICY_ROUTE_FORBIDDEN,  /* /api-keys...: would mint unguarded real keys */
+    POLICY_ROUTE_WHOAMI,     /* GET /sendcap/v1/whoami: sendcap's own, never forwarded */
 };
 
 struct policy_route {
