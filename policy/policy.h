@@ -21,6 +21,7 @@ enum policy_route_class {
     POLICY_ROUTE_FULL,       /* every other Resend endpoint */
     POLICY_ROUTE_BLIND_SEND, /* sends mail to recipients the body does not list */
     POLICY_ROUTE_FORBIDDEN,  /* /api-keys...: would mint unguarded real keys */
+    POLICY_ROUTE_WHOAMI,     /* GET /sendcap/v1/whoami: sendcap's own, never forwarded */
 };
 
 struct policy_route {
@@ -206,6 +207,12 @@ struct policy_send_msg {
     char from_field[POLICY_FIELD_MAX];
     char from_domain[POLICY_DOMAIN_MAX + 1];
     long recipients; /* to + cc + bcc */
+    /* This message's addresses are addr[addr_first .. addr_end) of its send. */
+    size_t addr_first, addr_end;
+    /* Its canonical send facts (canon.c): what the dedupe window compares.
+     * Owned by the send (policy_send_free); NULL when the body was refused. */
+    char *canon;
+    size_t canon_len;
 };
 
 struct policy_send {
@@ -235,6 +242,27 @@ struct policy_send {
 int policy_send_parse(const char *body, size_t len, int batch, struct policy_send *out);
 void policy_send_free(struct policy_send *s);
 
+/*
+ * The canonical send facts of one message (SPEC §5, --dedupe-window): the
+ * byte string two sends share exactly when their sender, recipient set
+ * (to, cc and bcc together, lower-cased, sorted, each address once),
+ * subject, html, text, template and attachments are the same.  Each fact is
+ * a tag byte and a length-prefixed value ("<len>:<bytes>", "-" when absent),
+ * so no value can run into the next.  The recipients are taken from
+ * addr[0..naddr) (reply_to skipped); values are JSON nodes of the body,
+ * template and attachments serialised from their node trees (object members
+ * in body order).  Writes a new string (caller frees) to *out; 0 or -1
+ * (out of memory).  Pure.
+ */
+struct policy_json;
+int policy_send_canon(const struct policy_json *doc, size_t obj, const struct policy_rcpt *addr,
+                      size_t naddr, char **out, size_t *outlen);
+
+/* Lower-case an address (local@domain, both parts: the per-recipient cap and
+ * the dedupe window compare addresses case-insensitively) into out (len
+ * bytes, at least strlen(a) + 1).  Returns out. */
+char *policy_send_addr_lower(const char *a, char *out, size_t len);
+
 /* ---- settling a send (settle.c) ---- */
 
 /* How the upstream call of a send ended (proxy/upstream.h's outcomes). */
@@ -255,6 +283,15 @@ enum policy_outcome {
  */
 int64_t policy_settle_refund(const struct policy_send *s, enum policy_outcome o, long status,
                              int64_t reserved, const int64_t *errors, size_t nerrors);
+
+/*
+ * Which messages of a send policy_settle_refund gives back: every one on a
+ * full refund, the valid indexes listed under "errors" for a permissive
+ * batch, none otherwise.  Sets given[i] to 1 for each (given has s->nmsg
+ * entries, zeroed by the caller) and returns how many.
+ */
+size_t policy_settle_refunded_msgs(const struct policy_send *s, enum policy_outcome o, long status,
+                                   const int64_t *errors, size_t nerrors, unsigned char *given);
 
 /* ---- decisions and caps (decide.c) ---- */
 

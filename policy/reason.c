@@ -36,6 +36,11 @@ static const struct {
     {POLICY_DENY_FROM_DOMAIN, "invalid_from_address", 0, "from_domain"},
     {POLICY_DENY_TO_DOMAIN, "invalid_to_address", 0, "to_domain"},
     {POLICY_DENY_CAP, "daily_quota_exceeded", 0, "daily_cap"},
+    /* SPEC §5's controls, decided by call.lua */
+    {-1, "monthly_quota_exceeded", 0, "monthly_cap"},
+    {-1, "recipient_quota_exceeded", 0, "recipient_cap"},
+    {-1, "rate_limit_exceeded", 0, "rate_limit"},
+    {-1, "duplicate_send", 0, "duplicate"},
     {-1, "missing_api_key", 0, "missing_key"},
     {-1, "invalid_api_key", 0, "unknown_key"},
     {-1, "vault_key_revoked", 0, "revoked"},

@@ -27,6 +27,8 @@
 #define X POLICY_ROUTE_FORBIDDEN
 
 static const struct policy_route table[] = {
+    /* sendcap's own (SPEC §5): the key's policy and usage, for any scope */
+    {"GET", "/sendcap/v1/whoami", "sendcap.whoami", POLICY_ROUTE_WHOAMI},
     /* emails */
     {"POST", "/emails", "emails.send", S},
     {"POST", "/emails/batch", "emails.batch", S},
@@ -284,6 +286,7 @@ policy_route_allowed(const struct policy_route *r, enum policy_scope scope, int 
     switch (r->cls) {
     case POLICY_ROUTE_SEND:
     case POLICY_ROUTE_OWN_EMAIL:
+    case POLICY_ROUTE_WHOAMI:
         return 1;
     case POLICY_ROUTE_FULL:
         return scope == POLICY_SCOPE_FULL;

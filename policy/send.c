@@ -299,6 +299,21 @@ read_msg(struct policy_send *s, const struct policy_json *doc, size_t obj, const
     return 0;
 }
 
+/* read_msg, then the message's address range and canonical facts. */
+static int
+read_one(struct policy_send *s, const struct policy_json *doc, size_t obj, const char *prefix,
+         struct policy_send_msg *m)
+{
+    m->addr_first = s->naddr;
+    if (read_msg(s, doc, obj, prefix, m) != 0)
+        return -1;
+    m->addr_end = s->naddr;
+    if (policy_send_canon(doc, obj, s->addr + m->addr_first, m->addr_end - m->addr_first, &m->canon,
+                          &m->canon_len) != 0)
+        return refuse(s, "body", "out of memory%s", NULL);
+    return 0;
+}
+
 int
 policy_send_parse(const char *body, size_t len, int batch, struct policy_send *out)
 {
@@ -329,7 +344,7 @@ policy_send_parse(const char *body, size_t len, int batch, struct policy_send *o
             goto done;
         }
         out->nmsg = 1;
-        if (read_msg(out, &doc, 0, "", &out->msg[0]) != 0)
+        if (read_one(out, &doc, 0, "", &out->msg[0]) != 0)
             goto done;
     } else {
         size_t n = doc.node[0].len, e = 1;
@@ -353,7 +368,7 @@ policy_send_parse(const char *body, size_t len, int batch, struct policy_send *o
         for (size_t i = 0; i < n; i++, e = doc.node[e].end) {
             char prefix[24];
             snprintf(prefix, sizeof(prefix), "batch[%zu].", i);
-            if (read_msg(out, &doc, e, prefix, &out->msg[i]) != 0)
+            if (read_one(out, &doc, e, prefix, &out->msg[i]) != 0)
                 goto done;
         }
     }
@@ -370,6 +385,8 @@ policy_send_free(struct policy_send *s)
 {
     if (s == NULL)
         return;
+    for (size_t i = 0; i < s->nmsg && s->msg != NULL; i++)
+        free(s->msg[i].canon);
     free(s->msg);
     free(s->addr);
     s->msg = NULL;

@@ -33,3 +33,28 @@ policy_settle_refund(const struct policy_send *s, enum policy_outcome o, long st
     }
     return refund > reserved ? reserved : refund;
 }
+
+size_t
+policy_settle_refunded_msgs(const struct policy_send *s, enum policy_outcome o, long status,
+                            const int64_t *errors, size_t nerrors, unsigned char *given)
+{
+    size_t n = 0;
+
+    if ((o == POLICY_OUTCOME_ANSWERED && status >= 400 && status < 500) ||
+        o == POLICY_OUTCOME_NOT_SENT) {
+        for (size_t i = 0; i < s->nmsg; i++)
+            given[i] = 1;
+        return s->nmsg;
+    }
+    if (o != POLICY_OUTCOME_ANSWERED || status < 200 || status >= 300 || !s->batch)
+        return 0;
+    for (size_t i = 0; i < nerrors; i++) {
+        int64_t ix = errors[i];
+
+        if (ix < 0 || (uint64_t)ix >= s->nmsg || given[ix])
+            continue;
+        given[ix] = 1;
+        n++;
+    }
+    return n;
+}

@@ -68,6 +68,18 @@ struct call {
     char *real_key; /* wiped on free */
     char *from_domains, *to_domains;
 
+    enum policy_scope scope;
+    /* SPEC §5: the send's messages for call.lua, hashed once per call: the
+     * facts hashes (nmsg), then every to/cc/bcc address's (nrcpt);
+     * rcpt_addr maps an address hash's position to its send.addr index. */
+    struct store_call_msg *msgs;
+    char (*hashes)[SC_KEY_HASH_HEX];
+    const char **rcpt_ptrs;
+    size_t *rcpt_addr, nrcpt;
+    /* What call.lua took besides the daily counter, for the refund. */
+    char monthly_key[160], rcpt_prefix[160], dedupe_prefix[160];
+    int64_t remaining; /* X-Sendcap-Quota-Remaining, -1: no cap */
+    char *rcpt_given, *dedupe_ops;
     char counter_key[160];             /* where the sends were reserved ("": a replay) */
     char idem_key[160], idem_val[128]; /* the replay record call.lua set for us */
     int64_t reserved;
@@ -88,6 +100,8 @@ struct call {
 };
 
 static void write_record(struct call *c);
+static void settle_controls(struct call *c, const struct proxy_upstream_result *res,
+                            const int64_t *errs, size_t nerr);
 static void fill_record(const struct call *c, struct store_audit_rec *rec);
 
 /* Frees only: a call is recorded and answered by finish() first. */
@@ -103,6 +117,12 @@ call_free(struct call *c)
     free(c->agent_run);
     free(c->client);
     free(c->email_ids);
+    free(c->msgs);
+    free(c->hashes);
+    free(c->rcpt_ptrs);
+    free(c->rcpt_addr);
+    free(c->rcpt_given);
+    free(c->dedupe_ops);
     store_audit_clear(&c->rec);
     for (size_t i = 0; i < c->nids; i++)
         free(c->ids[i]);
@@ -249,6 +269,8 @@ settle(struct call *c, const struct proxy_upstream_result *res)
     }
     c->refund = policy_settle_refund(&c->send, outcome_of(res->outcome), res->status, c->reserved,
                                      errs, nerr);
+    if (c->reserved > 0)
+        settle_controls(c, res, errs, nerr);
     free(errs);
     json_decref(root);
     if (c->nids > 0) { /* comma-joined for the record */
@@ -265,6 +287,48 @@ settle(struct call *c, const struct proxy_upstream_result *res)
             c->email_ids[o - 1] = '\0';
         }
     }
+}
+
+/*
+ * What the controls of SPEC §5 give back with the refund: each refunded
+ * message's per-recipient counts, and its dedupe record (not sent: a retry
+ * may go); a message Resend accepted has its email id added to its dedupe
+ * record, so a later duplicate_send names it.  Ids come back in the order
+ * of the messages Resend accepted.  Out of memory gives nothing back (the
+ * counters may run ahead, never behind).
+ */
+static void
+settle_controls(struct call *c, const struct proxy_upstream_result *res, const int64_t *errs,
+                size_t nerr)
+{
+    const struct policy_send *s = &c->send;
+    unsigned char *given = calloc(s->nmsg ? s->nmsg : 1, 1);
+    size_t h = SC_KEY_HASH_HEX - 1, og = 0, od = 0, id = 0;
+
+    if (given == NULL || c->msgs == NULL)
+        goto done;
+    policy_settle_refunded_msgs(s, outcome_of(res->outcome), res->status, errs, nerr, given);
+    c->rcpt_given = malloc(c->nrcpt * h + 1);
+    c->dedupe_ops = malloc(s->nmsg * (h + 130) + 1);
+    if (c->rcpt_given == NULL || c->dedupe_ops == NULL)
+        goto done;
+    for (size_t i = 0; i < s->nmsg; i++) {
+        const struct store_call_msg *m = &c->msgs[i];
+
+        if (given[i]) {
+            for (size_t j = 0; j < m->nrcpt; j++, og += h)
+                memcpy(c->rcpt_given + og, m->rcpt_hashes[j], h);
+            od += sc_cat(c->dedupe_ops + od, s->nmsg * (h + 130) + 1 - od, od ? "," : "",
+                         m->facts_hash, NULL);
+        } else if (id < c->nids) {
+            od += sc_cat(c->dedupe_ops + od, s->nmsg * (h + 130) + 1 - od, od ? "," : "",
+                         m->facts_hash, ":", c->ids[id++], NULL);
+        }
+    }
+    c->rcpt_given[og] = '\0';
+    c->dedupe_ops[od] = '\0';
+done:
+    free(given);
 }
 
 static void
@@ -308,6 +372,12 @@ upstream_done(const struct proxy_upstream_result *res, void *arg)
         if (strcasecmp(res->hdr[i].name, "X-Request-Id") == 0)
             proxy_http_add_header(req, "X-Upstream-Request-Id", res->hdr[i].value);
     proxy_http_add_header(req, "X-Request-Id", c->id);
+    if (c->is_send && c->remaining >= 0) {
+        char n[24];
+        /* What is left once this send's refund (if any) is given back. */
+        proxy_http_add_header(req, "X-Sendcap-Quota-Remaining",
+                              sc_fmt_i64(n, c->remaining + c->refund));
+    }
     sc_debug("%s %s %s -> %ld (%lld ms upstream)", c->id, proxy_http_method(req), c->route->name,
              res->status, (long long)res->latency_ms);
     c->status = (int)res->status;
@@ -542,6 +612,7 @@ decide(struct call *c, const struct proxy_key_entry *e)
     c->to_domains = strdup(e->to_domains);
     sc_strlcpy(c->family, e->family, sizeof(c->family));
     sc_strlcpy(c->key_id, e->id, sizeof(c->key_id));
+    c->scope = e->scope;
     free(c->agent_run);
     c->agent_run = strdup(e->agent_run_id);
     if (c->agent_run == NULL)
@@ -610,6 +681,196 @@ cap_reply(struct call *c, const struct store_call_result *res)
          (long long)reset);
 }
 
+/* Retry-After and ratelimit-* for a window that frees at reset_ms. */
+static int64_t
+limit_headers(struct call *c, int64_t limit, int64_t used, int64_t now, int64_t reset_ms)
+{
+    char num[24];
+    int64_t secs = (reset_ms - now + 999) / 1000;
+
+    if (secs < 1) /* whole seconds, at least 1 (SPEC §3) */
+        secs = 1;
+    proxy_http_add_header(c->req, "Retry-After", sc_fmt_i64(num, secs));
+    proxy_http_add_header(c->req, "ratelimit-reset", num);
+    proxy_http_add_header(c->req, "ratelimit-limit", sc_fmt_i64(num, limit));
+    proxy_http_add_header(c->req, "ratelimit-remaining",
+                          sc_fmt_i64(num, used < limit ? limit - used : 0));
+    return secs;
+}
+
+static void
+monthly_reply(struct call *c, const struct store_call_result *res)
+{
+    char when[32];
+    int64_t secs = limit_headers(c, res->cap, res->used, res->now_ms, res->reset_ms);
+
+    sc_format_time_ms(res->reset_ms, when, sizeof(when));
+    fail(c, 429, "monthly_quota_exceeded",
+         "vault key %s has used %lld of its %lld sends this month and this request needs %lld; "
+         "the monthly cap resets at %s (in %lld s). Nothing was sent.",
+         c->key_id, (long long)res->used, (long long)res->cap, (long long)c->dec.sends, when,
+         (long long)secs);
+}
+
+/* The message names the address: the agent sent it, so it knows it. */
+static void
+rcpt_reply(struct call *c, const struct store_call_result *res)
+{
+    const struct policy_rcpt *r = NULL;
+    int64_t now = res->now_ms, reset = (now / 86400000 + 1) * 86400000, secs;
+    char when[32];
+
+    if (res->position >= 0 && (uint64_t)res->position < c->nrcpt)
+        r = &c->send.addr[c->rcpt_addr[res->position]];
+    secs = limit_headers(c, res->cap, res->used, now, reset);
+    sc_format_time_ms(reset, when, sizeof(when));
+    fail(c, 429, "recipient_quota_exceeded",
+         "vault key %s may send at most %lld emails a day to one address and has sent %lld to "
+         "%s (%s) today; its cap resets at %s (in %lld s). Nothing in this request was sent.",
+         c->key_id, (long long)res->cap, (long long)res->used, r ? r->address : "a recipient",
+         r ? r->field : "?", when, (long long)secs);
+}
+
+static void
+rate_reply(struct call *c, const struct store_call_result *res)
+{
+    int64_t secs = limit_headers(c, res->cap, res->used, res->now_ms, res->reset_ms);
+
+    fail(c, 429, "rate_limit_exceeded",
+         "vault key %s may make %lld requests per %lld s and has made %lld; retry in %lld s. "
+         "Nothing was sent.",
+         c->key_id, (long long)res->cap, (long long)(res->window_ms / 1000), (long long)res->used,
+         (long long)secs);
+}
+
+static void
+dup_reply(struct call *c, const struct store_call_result *res)
+{
+    char el[40] = "this email", rid[64] = "", eid[128] = "(not known yet)";
+    const char *colon = strchr(res->earlier, ':');
+
+    if (c->send.batch)
+        snprintf(el, sizeof(el), "batch[%lld]", (long long)res->position);
+    if (res->earlier_msg >= 0) {
+        fail(c, 409, "duplicate_send",
+             "%s repeats batch[%lld] of the same request (same sender, recipients, subject and "
+             "body); vault key %s does not send the same email twice within its dedupe window. "
+             "Nothing in this request was sent.",
+             el, (long long)res->earlier_msg, c->key_id);
+        return;
+    }
+    snprintf(rid, sizeof(rid), "%.*s",
+             (int)(colon ? (size_t)(colon - res->earlier) : strlen(res->earlier)), res->earlier);
+    if (colon != NULL && colon[1] != '\0')
+        snprintf(eid, sizeof(eid), "%s", colon + 1);
+    fail(c, 409, "duplicate_send",
+         "%s is the same send (sender, recipients, subject and body) as request %s, email id %s, "
+         "within vault key %s's dedupe window; nothing in this request was sent. Change the "
+         "email, or repeat the earlier request's Idempotency-Key to get its answer again.",
+         el, rid, eid, c->key_id);
+}
+
+/* "1s", "1m", "1h" for the windows --rate takes, else milliseconds. */
+static json_t *
+window_text(int64_t ms)
+{
+    char b[32];
+
+    if (ms == 1000 || ms == 60000 || ms == 3600000)
+        return json_string(ms == 1000 ? "1s" : ms == 60000 ? "1m" : "1h");
+    snprintf(b, sizeof(b), "%lldms", (long long)ms);
+    return json_string(b);
+}
+
+static json_t *
+time_or_null(int64_t ms)
+{
+    char t[32];
+
+    if (ms <= 0)
+        return json_null();
+    sc_format_time_ms(ms, t, sizeof(t));
+    return json_string(t);
+}
+
+/* {"limit","used","remaining","resets_at"}, or null without a limit. */
+static json_t *
+usage_of(int64_t limit, int64_t used, int64_t resets_at)
+{
+    if (limit < 0)
+        return json_null();
+    return json_pack("{s:I,s:I,s:I,s:o}", "limit", (json_int_t)limit, "used", (json_int_t)used,
+                     "remaining", (json_int_t)(used < limit ? limit - used : 0), "resets_at",
+                     time_or_null(resets_at));
+}
+
+static json_t *
+domains_of(const char *list)
+{
+    json_t *a = json_array();
+    const char *p = list;
+
+    while (a != NULL && *p != '\0') {
+        size_t n = strcspn(p, ",");
+        json_array_append_new(a, json_stringn(p, n));
+        p += n + (p[n] == ',');
+    }
+    return a;
+}
+
+/*
+ * GET /sendcap/v1/whoami (SPEC §5): the key's own policy and usage, so an
+ * agent can plan.  Never forwarded; call.lua counted it for the rate and
+ * read the usage in the same round trip.  null for a control the key lacks.
+ */
+static void
+whoami_reply(struct call *c, const struct store_call_result *res)
+{
+    const struct store_call_usage *u = &res->who;
+    int64_t day_end = (res->now_ms / 86400000 + 1) * 86400000;
+    struct proxy_upstream_result r;
+    json_t *rate = json_null(), *rate_use = json_null(), *doc;
+    char *body;
+
+    if (u->rate_limit >= 0) {
+        rate = json_pack("{s:I,s:o}", "limit", (json_int_t)u->rate_limit, "window",
+                         window_text(u->rate_window_ms));
+        rate_use =
+            json_pack("{s:I,s:o,s:I,s:I,s:o}", "limit", (json_int_t)u->rate_limit, "window",
+                      window_text(u->rate_window_ms), "used", (json_int_t)u->rate_used, "remaining",
+                      (json_int_t)(u->rate_used < u->rate_limit ? u->rate_limit - u->rate_used : 0),
+                      "resets_at", time_or_null(u->rate_reset_ms));
+    }
+    doc = json_pack(
+        "{s:s,s:s,s:{s:s,s:o,s:o,s:o,s:o,s:I,s:o,s:o,s:o},s:o,s:{s:o,s:o,s:o}}", "id", c->key_id,
+        "name", u->name, "policy", "scope", c->scope == POLICY_SCOPE_FULL ? "full" : "sending",
+        "daily_cap", u->daily_cap >= 0 ? json_integer(u->daily_cap) : json_null(), "monthly_cap",
+        u->monthly_cap >= 0 ? json_integer(u->monthly_cap) : json_null(), "per_recipient_cap",
+        u->per_recipient_cap >= 0 ? json_integer(u->per_recipient_cap) : json_null(), "rate", rate,
+        "dedupe_window_ms", (json_int_t)(u->dedupe_window_ms >= 0 ? u->dedupe_window_ms : 0),
+        "from_domains", domains_of(c->from_domains), "to_domains", domains_of(c->to_domains),
+        "alert_at", u->alert_at[0] ? json_string(u->alert_at) : json_null(), "expires_at",
+        time_or_null(u->expires_at), "usage", "daily",
+        usage_of(u->daily_cap, u->daily_used, day_end), "monthly",
+        usage_of(u->monthly_cap, u->monthly_used, u->month_reset_ms), "rate", rate_use);
+    body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (body == NULL) {
+        fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
+        return;
+    }
+    memset(&r, 0, sizeof(r));
+    r.body = body;
+    r.body_len = strlen(body);
+    proxy_http_add_header(c->req, "Content-Type", "application/json");
+    proxy_http_add_header(c->req, "X-Request-Id", c->id);
+    c->status = 200;
+    c->decision = "allowed";
+    c->reason = "ok";
+    finish(c, &r, NULL, NULL);
+    free(body);
+}
+
 /* Refuse a key Redis said (now, or within SC_KEY_NEG_CACHE_MS) is unknown,
  * revoked or expired; c->key_id is set for the last two. */
 static void
@@ -659,7 +920,9 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
     }
     c->live = res->kind == STORE_CALL_OK || res->kind == STORE_CALL_STALE ||
               res->kind == STORE_CALL_BAD_RECORD || res->kind == STORE_CALL_CAP ||
-              res->kind == STORE_CALL_NOT_OWN;
+              res->kind == STORE_CALL_NOT_OWN || res->kind == STORE_CALL_MONTHLY_CAP ||
+              res->kind == STORE_CALL_RCPT_CAP || res->kind == STORE_CALL_RATE ||
+              res->kind == STORE_CALL_DUPLICATE || res->kind == STORE_CALL_USAGE;
     switch (res->kind) {
     case STORE_CALL_OK:
         if (c->looking_up) { /* the key is live: its body next */
@@ -675,6 +938,10 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
             sc_strlcpy(c->counter_key, res->counter_key, sizeof(c->counter_key));
             sc_strlcpy(c->idem_key, res->idem_key, sizeof(c->idem_key));
             sc_strlcpy(c->idem_val, res->idem_value, sizeof(c->idem_val));
+            sc_strlcpy(c->monthly_key, res->monthly_key, sizeof(c->monthly_key));
+            sc_strlcpy(c->rcpt_prefix, res->rcpt_prefix, sizeof(c->rcpt_prefix));
+            sc_strlcpy(c->dedupe_prefix, res->dedupe_prefix, sizeof(c->dedupe_prefix));
+            c->remaining = res->remaining;
             c->reserved = c->counter_key[0] != '\0' ? c->dec.sends : 0; /* "": a replay */
         }
         forward(c);
@@ -689,6 +956,21 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
         return;
     case STORE_CALL_CAP:
         cap_reply(c, res);
+        return;
+    case STORE_CALL_MONTHLY_CAP:
+        monthly_reply(c, res);
+        return;
+    case STORE_CALL_RCPT_CAP:
+        rcpt_reply(c, res);
+        return;
+    case STORE_CALL_RATE:
+        rate_reply(c, res);
+        return;
+    case STORE_CALL_DUPLICATE:
+        dup_reply(c, res);
+        return;
+    case STORE_CALL_USAGE:
+        whoami_reply(c, res);
         return;
     case STORE_CALL_NOT_OWN:
         c->reason = "not_own_email";
@@ -728,6 +1010,45 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
         break;
     }
     fail(c, 503, "service_unavailable", "unexpected answer from Redis; nothing was sent");
+}
+
+/* The hashes call.lua's controls need (SPEC §5): each message's canonical
+ * facts and each to/cc/bcc address, lower-cased, so no address or body
+ * reaches Redis.  0 or -1 (out of memory). */
+static int
+send_hashes(struct call *c)
+{
+    const struct policy_send *s = &c->send;
+    size_t nr = 0, p = 0;
+
+    for (size_t a = 0; a < s->naddr; a++)
+        nr += s->addr[a].kind != POLICY_ADDR_REPLY_TO;
+    c->hashes = malloc((s->nmsg + nr) * sizeof(*c->hashes));
+    c->msgs = calloc(s->nmsg ? s->nmsg : 1, sizeof(*c->msgs));
+    c->rcpt_ptrs = malloc((nr ? nr : 1) * sizeof(*c->rcpt_ptrs));
+    c->rcpt_addr = malloc((nr ? nr : 1) * sizeof(*c->rcpt_addr));
+    if (c->hashes == NULL || c->msgs == NULL || c->rcpt_ptrs == NULL || c->rcpt_addr == NULL)
+        return -1;
+    for (size_t i = 0; i < s->nmsg; i++) {
+        const struct policy_send_msg *m = &s->msg[i];
+
+        store_secret_key_hash(m->canon, m->canon_len, c->hashes[i]);
+        c->msgs[i].facts_hash = c->hashes[i];
+        c->msgs[i].rcpt_hashes = c->rcpt_ptrs + p;
+        for (size_t a = m->addr_first; a < m->addr_end; a++) {
+            char low[sizeof(s->addr[a].address)];
+
+            if (s->addr[a].kind == POLICY_ADDR_REPLY_TO)
+                continue;
+            policy_send_addr_lower(s->addr[a].address, low, sizeof(low));
+            store_secret_key_hash(low, strlen(low), c->hashes[s->nmsg + p]);
+            c->rcpt_ptrs[p] = c->hashes[s->nmsg + p];
+            c->rcpt_addr[p++] = a;
+            c->msgs[i].nrcpt++;
+        }
+    }
+    c->nrcpt = p;
+    return 0;
 }
 
 /* What call.lua needs to tell an idempotent replay (SPEC §3): the hashes
@@ -773,8 +1094,18 @@ run_script(struct call *c, const struct proxy_key_entry *e)
             q.mode = STORE_CALL_DENY;
         else if (c->is_send)
             q.mode = STORE_CALL_SEND;
+        else if (c->route->cls == POLICY_ROUTE_WHOAMI)
+            q.mode = STORE_CALL_WHOAMI;
     }
     q.sends = c->dec.sends;
+    if (q.mode == STORE_CALL_SEND) {
+        if (c->msgs == NULL && send_hashes(c) != 0) {
+            fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
+            return;
+        }
+        q.msgs = c->msgs;
+        q.nmsg = c->send.nmsg;
+    }
     if (q.mode == STORE_CALL_SEND)
         replay_hashes(c, idem_hash, body_hash);
     if (q.mode == STORE_CALL_SEND && c->px->audit != NULL) {
@@ -1049,6 +1380,12 @@ write_record(struct call *c)
     st.idem_key = c->reserved > 0 ? c->idem_key : "";
     st.idem_value = c->idem_val;
     st.idem_kept = c->refund < c->reserved;
+    st.monthly_key = c->monthly_key;
+    st.rcpt_prefix = c->rcpt_given ? c->rcpt_prefix : "";
+    st.rcpt_given = c->rcpt_given;
+    st.dedupe_prefix = c->dedupe_ops ? c->dedupe_prefix : "";
+    st.dedupe_ops = c->dedupe_ops;
+    st.request_id = c->id;
     store_audit_log_write(c->px->audit, rec, c->intent_written ? c->id : NULL,
                           c->is_send ? &st : NULL);
 }
@@ -1096,6 +1433,7 @@ call_new(struct proxy *px, struct proxy_http_request *req)
     c->t0 = sc_mono_ms();
     c->t0_us = sc_mono_us();
     c->t_wall = sc_now_ms();
+    c->remaining = -1;
     proxy_request_id(c->id, sizeof(c->id));
     c->method = dup_or_empty(proxy_http_method(req));
     c->target = dup_or_empty(proxy_http_target(req));

@@ -415,7 +415,7 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     names[n] = "mac";
     vals[n++] = mac;
 
-    argc = 1 + 13 + (st ? (int)st->nids : 0) + 2 * n + 3;
+    argc = 1 + 13 + (st ? (int)st->nids : 0) + 2 * n + 3 + 6;
     src = calloc((size_t)argc, sizeof(*src));
     if (src == NULL) {
         free(packed);
@@ -445,6 +445,12 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     src[a++] = st && st->idem_key ? st->idem_key : "";
     src[a++] = st && st->idem_value ? st->idem_value : "";
     src[a++] = st && st->idem_kept ? "1" : "0";
+    src[a++] = st && st->monthly_key ? st->monthly_key : "";
+    src[a++] = st && st->rcpt_prefix ? st->rcpt_prefix : "";
+    src[a++] = st && st->rcpt_given ? st->rcpt_given : "";
+    src[a++] = st && st->dedupe_prefix ? st->dedupe_prefix : "";
+    src[a++] = st && st->dedupe_ops ? st->dedupe_ops : "";
+    src[a++] = st && st->request_id ? st->request_id : "";
     /* One block: the pointers, then the strings they point to. */
     for (int i = 0; i < argc; i++)
         bytes += strlen(src[i]) + 1;

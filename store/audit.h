@@ -104,6 +104,17 @@ struct store_audit_settle {
     int idem_kept;          /* 1: the send kept its reservation: the record now
                              * lets a repeat replay; 0: all was given back:
                              * the record goes, and a repeat reserves anew */
+    /* The controls of SPEC §5 (NULL or "": nothing to do).  Everything the
+     * send took is given back with it: */
+    const char *monthly_key;   /* the month's counter: refund sends off it too */
+    const char *rcpt_prefix;   /* per-recipient counters: prefix + address hash */
+    const char *rcpt_given;    /* the refunded addresses' sha256 hex, back to back
+                                * (an address twice is there twice: -1 each) */
+    const char *dedupe_prefix; /* dedupe records: prefix + facts hash */
+    const char *dedupe_ops;    /* comma-joined, per message: "<facts hash>" to
+                                * delete (it was not sent, a retry may go) or
+                                * "<facts hash>:<email id>" to name the email */
+    const char *request_id;    /* ... each changed only if it still holds this */
 };
 
 /* ---- a writer's chain ---- */

@@ -29,6 +29,8 @@ mode_name(enum store_call_mode m)
         return "send";
     case STORE_CALL_DENY:
         return "deny";
+    case STORE_CALL_WHOAMI:
+        return "whoami";
     case STORE_CALL_FORWARD:
         break;
     }
@@ -78,6 +80,30 @@ stale(const redisReply *r, const char *key_hash, struct store_call_result *out,
     return STORE_CALL_STALE;
 }
 
+/* {"who", id, now_ms, name, expires_at, daily_cap, daily_used, monthly_cap,
+ *  monthly_used, month_reset_ms, per_recipient_cap, rate_limit,
+ *  rate_window_ms, rate_used, rate_reset_ms, dedupe_window_ms, alert_at};
+ * "" (no such control) reads as -1. */
+static void
+who(const redisReply *r, struct store_call_result *out)
+{
+    struct store_call_usage *u = &out->who;
+    int64_t *num[] = {&u->daily_cap,     &u->daily_used,      &u->monthly_cap,
+                      &u->monthly_used,  &u->month_reset_ms,  &u->per_recipient_cap,
+                      &u->rate_limit,    &u->rate_window_ms,  &u->rate_used,
+                      &u->rate_reset_ms, &u->dedupe_window_ms};
+
+    out->kind = STORE_CALL_USAGE;
+    i64_el(r, 2, 0, INT64_MAX, &out->now_ms);
+    str_el(r, 3, u->name, sizeof(u->name));
+    i64_el(r, 4, 0, INT64_MAX, &u->expires_at);
+    for (size_t i = 0; i < sizeof(num) / sizeof(num[0]); i++) {
+        *num[i] = -1;
+        i64_el(r, 5 + i, 0, INT64_MAX, num[i]);
+    }
+    str_el(r, 16, u->alert_at, sizeof(u->alert_at));
+}
+
 void
 store_call_reply_parse(const redisReply *r, const char *key_hash, struct store_call_result *out,
                        struct store_key *key)
@@ -86,6 +112,7 @@ store_call_reply_parse(const redisReply *r, const char *key_hash, struct store_c
 
     memset(out, 0, sizeof(*out));
     out->kind = STORE_CALL_BAD_REPLY;
+    out->remaining = -1;
     if (r == NULL || str_el(r, 0, kind, sizeof(kind)) != 0)
         return;
     if (strcmp(kind, "stale") == 0) {
@@ -105,6 +132,43 @@ store_call_reply_parse(const redisReply *r, const char *key_hash, struct store_c
         i64_el(r, 4, INT64_MIN, INT64_MAX, &out->used);
         str_el(r, 5, out->idem_key, sizeof(out->idem_key));
         str_el(r, 6, out->idem_value, sizeof(out->idem_value));
+        /* ..., monthly_key, remaining, rcpt_prefix, dedupe_prefix} */
+        str_el(r, 7, out->monthly_key, sizeof(out->monthly_key));
+        i64_el(r, 8, 0, INT64_MAX, &out->remaining);
+        str_el(r, 9, out->rcpt_prefix, sizeof(out->rcpt_prefix));
+        str_el(r, 10, out->dedupe_prefix, sizeof(out->dedupe_prefix));
+    } else if (strcmp(kind, "mcap") == 0) {
+        /* {"mcap", id, used, cap, now_ms, reset_ms} */
+        out->kind = STORE_CALL_MONTHLY_CAP;
+        i64_el(r, 2, INT64_MIN, INT64_MAX, &out->used);
+        i64_el(r, 3, INT64_MIN, INT64_MAX, &out->cap);
+        i64_el(r, 4, 0, INT64_MAX, &out->now_ms);
+        i64_el(r, 5, 0, INT64_MAX, &out->reset_ms);
+    } else if (strcmp(kind, "rcap") == 0) {
+        /* {"rcap", id, position (1-based), used, cap, now_ms} */
+        out->kind = STORE_CALL_RCPT_CAP;
+        i64_el(r, 2, 1, INT64_MAX, &out->position);
+        out->position--;
+        i64_el(r, 3, INT64_MIN, INT64_MAX, &out->used);
+        i64_el(r, 4, INT64_MIN, INT64_MAX, &out->cap);
+        i64_el(r, 5, 0, INT64_MAX, &out->now_ms);
+    } else if (strcmp(kind, "rate") == 0) {
+        /* {"rate", id, limit, window_ms, used, reset_ms, now_ms} */
+        out->kind = STORE_CALL_RATE;
+        i64_el(r, 2, 0, INT64_MAX, &out->cap);
+        i64_el(r, 3, 0, INT64_MAX, &out->window_ms);
+        i64_el(r, 4, 0, INT64_MAX, &out->used);
+        i64_el(r, 5, 0, INT64_MAX, &out->reset_ms);
+        i64_el(r, 6, 0, INT64_MAX, &out->now_ms);
+    } else if (strcmp(kind, "dup") == 0) {
+        /* {"dup", id, message, earlier value, earlier message or -1} */
+        out->kind = STORE_CALL_DUPLICATE;
+        out->earlier_msg = -1;
+        i64_el(r, 2, 0, INT64_MAX, &out->position);
+        str_el(r, 3, out->earlier, sizeof(out->earlier));
+        i64_el(r, 4, -1, INT64_MAX, &out->earlier_msg);
+    } else if (strcmp(kind, "who") == 0) {
+        who(r, out);
     } else if (strcmp(kind, "revoked") == 0 || strcmp(kind, "expired") == 0) {
         /* {kind, id, at_ms, now_ms} */
         out->kind = kind[0] == 'r' ? STORE_CALL_REVOKED : STORE_CALL_EXPIRED;
@@ -149,47 +213,74 @@ replied(redisReply *r, const char *errstr, void *arg)
     free(p);
 }
 
+/* The messages as call.lua's ARGV[11..12]: facts hashes back to back, and
+ * the address hashes back to back (two arguments whatever the batch: a
+ * script takes at most STORE_REDIS_MAX_ARGS).  New strings in out[0..1]
+ * (caller frees), or -1. */
+static int
+pack_msgs(const struct store_call_req *req, char *out[2])
+{
+    size_t nrcpt = 0, h = SC_KEY_HASH_HEX - 1, of = 0, orc = 0;
+
+    for (size_t i = 0; i < req->nmsg; i++)
+        nrcpt += req->msgs[i].nrcpt;
+    out[0] = malloc(req->nmsg * h + 1);
+    out[1] = malloc(nrcpt * h + 1);
+    if (out[0] == NULL || out[1] == NULL)
+        return -1;
+    for (size_t i = 0; i < req->nmsg; i++) {
+        memcpy(out[0] + of, req->msgs[i].facts_hash, h);
+        of += h;
+        for (size_t j = 0; j < req->msgs[i].nrcpt; j++, orc += h)
+            memcpy(out[1] + orc, req->msgs[i].rcpt_hashes[j], h);
+    }
+    out[0][of] = out[1][orc] = '\0';
+    return 0;
+}
+
 int
 store_call_check(struct store_async *as, const struct store_call_req *req, store_call_cb *cb,
                  void *arg, const char **errstr)
 {
     char key[80], sends[24], ttl[24] = "";
-    const char *argv[11];
-    int argc = 6;
+    const char *argv[13];
+    char *msgs[2] = {NULL, NULL};
+    int intent = req->intent != NULL && req->intent[0] != '\0', ret = -1;
     struct pending *p = malloc(sizeof(*p));
 
-    if (p == NULL) {
+    if (p == NULL || pack_msgs(req, msgs) != 0) {
         *errstr = "out of memory";
-        return -1;
+        goto done;
     }
     p->cb = cb;
     p->arg = arg;
     sc_strlcpy(p->hash, req->key_hash, sizeof(p->hash));
     sc_cat(key, sizeof(key), "sc:vk:", req->key_hash, NULL);
+    if (intent)
+        sc_fmt_i64(ttl, req->intent_ttl_s);
     argv[0] = key;
     argv[1] = req->gen ? req->gen : "";
     argv[2] = req->upstream_ver ? req->upstream_ver : "";
     argv[3] = mode_name(req->mode);
     argv[4] = sc_fmt_i64(sends, req->sends);
     argv[5] = req->email_id ? req->email_id : "";
-    if (req->mode == STORE_CALL_SEND) {
-        int intent = req->intent != NULL && req->intent[0] != '\0';
-
-        if (intent)
-            sc_fmt_i64(ttl, req->intent_ttl_s);
-        argv[6] = req->request_id;
-        argv[7] = ttl;
-        argv[8] = intent ? req->intent : "";
-        argv[9] = req->idem_hash ? req->idem_hash : "";
-        argv[10] = req->body_hash ? req->body_hash : "";
-        argc = 11;
+    /* The request id names the call's rate slot in every mode. */
+    argv[6] = req->request_id ? req->request_id : "";
+    argv[7] = ttl;
+    argv[8] = intent ? req->intent : "";
+    argv[9] = req->idem_hash ? req->idem_hash : "";
+    argv[10] = req->body_hash ? req->body_hash : "";
+    argv[11] = msgs[0];
+    argv[12] = msgs[1];
+    if (store_redis_async_eval(as, STORE_SCRIPT_CALL, 1, 13, argv, NULL, replied, p, errstr) == 0) {
+        p = NULL; /* replied() frees it */
+        ret = 0;
     }
-    if (store_redis_async_eval(as, STORE_SCRIPT_CALL, 1, argc, argv, NULL, replied, p, errstr) !=
-        0) {
-        free(p);
-        return -1;
-    }
-    return 0;
+done:
+    free(msgs[0]);
+    free(msgs[1]);
+    free(p);
+    return ret;
 }
 
 int

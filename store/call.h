@@ -29,6 +29,14 @@ enum store_call_mode {
     STORE_CALL_FORWARD = 0, /* a call that is not a send (or a look-up: gen "") */
     STORE_CALL_SEND,        /* reserve `sends` against the daily cap */
     STORE_CALL_DENY,        /* the proxy will refuse the call: check the key only */
+    STORE_CALL_WHOAMI,      /* GET /sendcap/v1/whoami: a rate slot, and the usage */
+};
+
+/* One message of a send (a batch element), for the controls of SPEC §5. */
+struct store_call_msg {
+    const char *facts_hash;         /* sha256 hex of its canonical send facts */
+    size_t nrcpt;                   /* its to/cc/bcc addresses */
+    const char *const *rcpt_hashes; /* sha256 hex of each, lower-cased */
 };
 
 /* What the proxy asks.  Strings are borrowed for the call of
@@ -41,11 +49,13 @@ struct store_call_req {
     int64_t sends;        /* recipients to reserve (to + cc + bcc), for SEND */
     const char *email_id; /* the email the call reads or changes, "" if none */
     /* For SEND only: */
-    const char *request_id; /* the call's request id */
-    const char *intent;     /* its packed record (store/audit.h), NULL or "": none */
-    int64_t intent_ttl_s;   /* how long the intent may wait for its final record */
-    const char *idem_hash;  /* sha256 hex of the Idempotency-Key, "" if none */
-    const char *body_hash;  /* sha256 hex of the body forwarded */
+    const char *request_id;            /* the call's request id */
+    const char *intent;                /* its packed record (store/audit.h), NULL or "": none */
+    int64_t intent_ttl_s;              /* how long the intent may wait for its final record */
+    const char *idem_hash;             /* sha256 hex of the Idempotency-Key, "" if none */
+    const char *body_hash;             /* sha256 hex of the body forwarded */
+    const struct store_call_msg *msgs; /* the send's messages, in body order */
+    size_t nmsg;
 };
 
 enum store_call_kind {
@@ -60,6 +70,11 @@ enum store_call_kind {
     STORE_CALL_BAD_RECORD,  /* "stale", but the record or upstream did not parse
                              * (the key exists: it is live) */
     STORE_CALL_BAD_REPLY,   /* an answer call.lua does not give */
+    STORE_CALL_MONTHLY_CAP, /* ... in the month: used, cap, reset_ms */
+    STORE_CALL_RCPT_CAP,    /* ... for one address: position, used, cap */
+    STORE_CALL_RATE,        /* over --rate: cap (limit), window_ms, used, reset_ms */
+    STORE_CALL_DUPLICATE,   /* a message repeats one in the dedupe window */
+    STORE_CALL_USAGE,       /* whoami answered: who */
 };
 
 /* What Redis answered.  Borrowed: valid during the callback only. */
@@ -69,11 +84,31 @@ struct store_call_result {
     int64_t now_ms;                /* Redis's clock (OK, REVOKED, EXPIRED, CAP) */
     int64_t at_ms;                 /* REVOKED: revoked_at; EXPIRED: expires_at */
     /* OK after SEND: */
-    char counter_key[160]; /* where the sends were reserved ("": a replay) */
-    int64_t used;          /* OK: the counter after; CAP: before */
-    int64_t cap;           /* CAP */
-    char idem_key[160];    /* the replay record this call set ("" if none) */
-    char idem_value[128];  /* ... and the value it holds */
+    char counter_key[160];   /* where the sends were reserved ("": a replay) */
+    int64_t used;            /* OK: the counter after; CAP: before */
+    int64_t cap;             /* CAP */
+    char idem_key[160];      /* the replay record this call set ("" if none) */
+    char idem_value[128];    /* ... and the value it holds */
+    char monthly_key[160];   /* the month's counter reserved on ("": a replay) */
+    int64_t remaining;       /* tightest of daily and monthly after the send; -1: no cap */
+    char rcpt_prefix[160];   /* per-recipient counters taken: prefix + address hash */
+    char dedupe_prefix[160]; /* dedupe records set: prefix + facts hash */
+    /* MONTHLY_CAP, RATE: when the window frees (Redis ms) */
+    int64_t reset_ms;
+    int64_t window_ms; /* RATE */
+    /* RCPT_CAP: 0-based among the address hashes sent; DUPLICATE: the message */
+    int64_t position;
+    int64_t earlier_msg; /* DUPLICATE: the element of this batch it repeats, -1 */
+    char earlier[200];   /* DUPLICATE: "<request id>[:<email id>]", "" */
+    /* WHOAMI (-1: the key has no such control) */
+    struct store_call_usage {
+        char name[STORE_KEY_TEXT_MAX];
+        int64_t expires_at;
+        int64_t daily_cap, daily_used, monthly_cap, monthly_used, month_reset_ms;
+        int64_t per_recipient_cap, rate_limit, rate_window_ms, rate_used, rate_reset_ms;
+        int64_t dedupe_window_ms;
+        char alert_at[64];
+    } who;
     /* STALE: */
     const struct store_key *key; /* the current record (hash filled in) */
     char upstream_ver[24];       /* the current upstream version */

@@ -5,16 +5,34 @@
 -- ARGV[1]  generation of the key record the proxy has cached ("" if none)
 -- ARGV[2]  version of the upstream record the proxy has cached ("" if none)
 -- ARGV[3]  "forward": a call that is not a send; "send": reserve ARGV[4]
---          sends; "deny": the proxy will refuse the call, only check status
+--          sends; "deny": the proxy will refuse the call, only check status;
+--          "whoami": GET /sendcap/v1/whoami, answered with the key's usage
 -- ARGV[4]  sends to reserve (recipients: to + cc + bcc), for "send"
 -- ARGV[5]  email id the call reads or changes ("" if none): a key of the
 --          sending scope may only touch emails its family sent
--- ARGV[6]  request id of the call (for "send")
+-- ARGV[6]  request id of the call (its rate slot's member; for "send", its
+--          intent and records)
 -- ARGV[7]  how long an intent may wait for its final record (seconds)
 -- ARGV[8]  the intent: the call's packed record (see store/audit.h); ""
 --          writes none
 -- ARGV[9]  sha256 hex of the send's Idempotency-Key ("" if none)
 -- ARGV[10] sha256 hex of the send's body
+-- ARGV[11] the send's messages (batch elements; "" for other modes): the
+--          sha256 hex of each one's canonical send facts
+--          (policy_send_canon), back to back
+-- ARGV[12] the sha256 hex of every to/cc/bcc address, lower-cased (an
+--          address twice is there twice), back to back, message by message
+--
+-- Agent-safety controls (SPEC §5; key names in /work/notes/s12-schema.md),
+-- read from the record: rate_limit/rate_window_ms (sc:rate:<family>, a
+-- sliding-window log: a zset of request ids by Redis ms, exact), then for
+-- sends daily_cap, monthly_cap (sc:mcnt:<family>:<YYYYMM>),
+-- per_recipient_cap (sc:rcnt:<family>:<day>:<address hash>) and
+-- dedupe_window_ms (sc:dd:<family>:<facts hash> = request id; absent field:
+-- 600000, "0": off).  Every check runs before anything is written, so a
+-- call refused by any of them takes nothing; a call refused by the proxy
+-- ("deny") or by a cap takes no rate slot.  An idempotent replay is
+-- checked before the dedupe window: it is not a duplicate.
 --
 -- By Redis's clock, in this order: the key exists, is not revoked, has not
 -- expired; the proxy's cached record and sealed real key are current;
@@ -32,7 +50,24 @@
 --   {"stale", {key record as HGETALL}, {upstream ver, sealed}}   nothing written
 --   {"not_own", id}
 --   {"cap", id, used, cap, now_ms}                              nothing reserved
---   {"ok", id, now_ms, counter_key, used_after, idem_key, idem_value}
+--   {"mcap", id, used, cap, now_ms, reset_ms}                   monthly cap
+--   {"rcap", id, position, used, cap, now_ms}  per-recipient cap; position:
+--        1-based among the address hashes of ARGV
+--   {"rate", id, limit, window_ms, used, reset_ms, now_ms}      nothing taken
+--   {"dup", id, message (0-based), earlier value, earlier message or -1}
+--        earlier value "<request id>[:<email id>]"; earlier message: an
+--        element of the same batch it repeats
+--   {"who", id, now_ms, name, expires_at, daily_cap, daily_used,
+--        monthly_cap, monthly_used, month_reset_ms, per_recipient_cap,
+--        rate_limit, rate_window_ms, rate_used, rate_reset_ms,
+--        dedupe_window_ms, alert_at}          "" for a control the key lacks
+--   {"ok", id, now_ms, counter_key, used_after, idem_key, idem_value,
+--        monthly_key, remaining, rcpt_prefix, dedupe_prefix}
+--        monthly_key "" when nothing was reserved (a replay); remaining: the
+--        tightest of the daily and monthly caps after this call ("" if the
+--        key has neither); rcpt_prefix / dedupe_prefix: where the
+--        per-recipient counters / dedupe records of this send are ("" when
+--        none was taken), for its refund
 --        last_used_at set; counter_key "" for an idempotent replay (nothing
 --        reserved); idem_key/idem_value: the replay record this call set
 --        ("" if none), which the settlement that gives the reservation back
@@ -53,7 +88,9 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local nows = string.format('%d', now)
 
 local rec = redis.call('HMGET', KEYS[1], 'id', 'gen', 'revoked_at', 'expires_at', 'upstream',
-                       'family', 'daily_cap', 'scope', 'last_used_at')
+                       'family', 'daily_cap', 'scope', 'last_used_at', 'monthly_cap',
+                       'per_recipient_cap', 'rate_limit', 'rate_window_ms', 'dedupe_window_ms',
+                       'name', 'alert_at')
 local id = rec[1]
 if not id then
   return {'unknown'}
@@ -87,14 +124,97 @@ if ARGV[5] ~= '' and rec[8] ~= 'full' then
     return {'not_own', id}
   end
 end
+local function fmt(v)
+  return string.format('%d', v)
+end
+-- The UTC calendar month of a day number (Howard Hinnant's civil_from_days),
+-- and the day number of the 1st of a month: Redis's Lua has no os.date.
+local function civil(z)
+  z = z + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) -
+                          math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  return y, m
+end
+local function days_from_civil(y, m)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = m > 2 and m - 3 or m + 9
+  local doy = math.floor((153 * mp + 2) / 5)
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+local function next_month(y, m)
+  if m == 12 then return y + 1, 1 end
+  return y, m + 1
+end
+
+-- The rate window (every mode but "deny"): a sliding-window log, trimmed to
+-- (now - window, now] before counting.
+local rlim, rwin = tonumber(rec[12]), tonumber(rec[13])
+local rk = nil
+local rused = 0
+if rlim and rwin and rwin > 0 then
+  rk = 'sc:rate:' .. family
+  redis.call('ZREMRANGEBYSCORE', rk, '-inf', now - rwin)
+  rused = redis.call('ZCARD', rk)
+  if rused >= rlim then
+    local oldest = redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')
+    local reset = (tonumber(oldest[2]) or now) + rwin
+    return {'rate', id, fmt(rlim), fmt(rwin), fmt(rused), fmt(reset), nows}
+  end
+end
+local function take_rate()
+  if rk then
+    redis.call('ZADD', rk, now, ARGV[6])
+    redis.call('PEXPIRE', rk, rwin)
+    rused = rused + 1
+  end
+end
+
+local day = math.floor(now / 86400000)
+local y, mo = civil(day)
+local mcap = tonumber(rec[10])
+local mk = 'sc:mcnt:' .. family .. ':' .. string.format('%04d%02d', y, mo)
+local ny, nm = next_month(y, mo)
+local mreset = days_from_civil(ny, nm) * 86400000
+local ck = 'sc:cnt:' .. family .. ':' .. fmt(day)
+local cap = tonumber(rec[7])
+
+if ARGV[3] == 'whoami' then
+  take_rate()
+  local oldest = rk and redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES') or {}
+  local function opt(v) return v and fmt(v) or '' end
+  local dd = rec[14]
+  if not dd or dd == '' then dd = '600000' end
+  return {'who', id, nows, rec[15] or '', rec[4] or '0', opt(cap),
+          redis.call('GET', ck) or '0', opt(mcap), redis.call('GET', mk) or '0', fmt(mreset),
+          opt(tonumber(rec[11])), opt(rlim), opt(rk and rwin), fmt(rused),
+          rk and fmt((tonumber(oldest[2]) or now) + rwin) or '', dd, rec[16] or ''}
+end
 if ARGV[3] ~= 'send' then
+  take_rate()
   return {'ok', id, nows, '', '0'}
 end
 local n = tonumber(ARGV[4])
-local day = math.floor(now / 86400000)
-local ck = 'sc:cnt:' .. family .. ':' .. string.format('%d', day)
 local used = tonumber(redis.call('GET', ck) or '0')
-local cap = tonumber(rec[7])
+-- The month is counted whether or not the key has a monthly cap, so a cap
+-- set later by `key update` (and whoami, `key show`) sees the whole month.
+local mused = tonumber(redis.call('GET', mk) or '0')
+local function remaining(d, m)
+  local r = nil
+  if cap then r = cap - d end
+  if mcap and (not r or mcap - m < r) then r = mcap - m end
+  if not r then return '' end
+  return fmt(r < 0 and 0 or r)
+end
 local function intent()
   if ARGV[8] and ARGV[8] ~= '' then
     redis.call('SET', 'sc:intent:' .. ARGV[6], ARGV[8], 'EX', ARGV[7])
@@ -108,15 +228,66 @@ if ARGV[9] and ARGV[9] ~= '' then
   if prev and string.sub(prev, 1, #ARGV[10] + 1) == ARGV[10] .. ':' and
      string.sub(prev, -3) == ':ok' then
     intent()
-    return {'ok', id, nows, '', string.format('%d', used), '', ''}
+    take_rate()
+    return {'ok', id, nows, '', fmt(used), '', '', '', remaining(used, mused), '', ''}
   end
   if not prev then
     ik, iv = k, ARGV[10] .. ':' .. ARGV[6]
   end
 end
 if cap and (used > cap or n > cap - used) then
-  return {'cap', id, string.format('%d', used), string.format('%d', cap), nows}
+  return {'cap', id, fmt(used), fmt(cap), nows}
 end
+if mcap and (mused > mcap or n > mcap - mused) then
+  return {'mcap', id, fmt(mused), fmt(mcap), nows, fmt(mreset)}
+end
+
+-- The messages: facts hashes, and the address hashes counted per address.
+local msgs = {}
+for o = 1, #ARGV[11], 64 do
+  msgs[#msgs + 1] = string.sub(ARGV[11], o, o + 63)
+end
+local rcnt, rorder, rfirst = {}, {}, {}
+local pos = 0
+for o = 1, #ARGV[12], 64 do
+  local r = string.sub(ARGV[12], o, o + 63)
+  pos = pos + 1
+  if not rcnt[r] then
+    rcnt[r] = 0
+    rorder[#rorder + 1] = r
+    rfirst[r] = pos
+  end
+  rcnt[r] = rcnt[r] + 1
+end
+local pcap = tonumber(rec[11])
+local rp = ''
+if pcap then
+  rp = 'sc:rcnt:' .. family .. ':' .. fmt(day) .. ':'
+  for _, r in ipairs(rorder) do
+    local u = tonumber(redis.call('GET', rp .. r) or '0')
+    if u + rcnt[r] > pcap then
+      return {'rcap', id, fmt(rfirst[r]), fmt(u), fmt(pcap), nows}
+    end
+  end
+end
+local ddw = rec[14]
+ddw = (ddw == nil or ddw == '') and 600000 or tonumber(ddw) or 600000
+local dp = ''
+if ddw > 0 then
+  dp = 'sc:dd:' .. family .. ':'
+  local seen = {}
+  for i, h in ipairs(msgs) do
+    if seen[h] then
+      return {'dup', id, fmt(i - 1), '', fmt(seen[h] - 1)}
+    end
+    seen[h] = i
+    local prev = redis.call('GET', dp .. h)
+    if prev then
+      return {'dup', id, fmt(i - 1), prev, '-1'}
+    end
+  end
+end
+
 intent()
 if ik ~= '' then
   redis.call('SET', ik, iv, 'EX', 86400)
@@ -127,4 +298,22 @@ local after = redis.call('INCRBY', ck, n)
 if used == 0 then
   redis.call('EXPIREAT', ck, (day + 2) * 86400)
 end
-return {'ok', id, nows, ck, string.format('%d', after), ik, iv}
+local mafter = redis.call('INCRBY', mk, n)
+if mused == 0 then
+  local y2, m2 = next_month(ny, nm)
+  redis.call('EXPIREAT', mk, days_from_civil(y2, m2) * 86400)
+end
+if pcap then
+  for _, r in ipairs(rorder) do
+    if redis.call('INCRBY', rp .. r, rcnt[r]) == rcnt[r] then
+      redis.call('EXPIREAT', rp .. r, (day + 2) * 86400)
+    end
+  end
+end
+if dp ~= '' then
+  for _, h in ipairs(msgs) do
+    redis.call('SET', dp .. h, ARGV[6], 'PX', ddw)
+  end
+end
+take_rate()
+return {'ok', id, nows, ck, fmt(after), ik, iv, mk, remaining(after, mafter), rp, dp}

@@ -19,6 +19,14 @@
 --   +25+m "1": the send kept its reservation, the record is confirmed
 --         ("<value>:ok") and lets an identical repeat replay; "0": all of it
 --         was given back, the record is deleted and a repeat reserves anew
+--   +26+m the month's counter call.lua reserved on ("" if none): +8 is
+--         given back off it too
+--   +27+m per-recipient counter prefix ("" if none), +28+m the sha256 hex of
+--         each address given back (64 each, back to back): -1 each
+--   +29+m dedupe record prefix ("" if none), +30+m comma-joined per
+--         message: "<facts hash>" (not sent: deleted, a retry may go) or
+--         "<facts hash>:<email id>" (Resend accepted it: the id is appended)
+--   +31+m the request id those records must still hold to be changed
 -- A record whose seq its writer already wrote (bit set in
 -- sc:logbits:<writer>) is a re-send after a lost reply: neither it nor its
 -- settlement is applied twice.  Index entries and intent removals of the
@@ -51,6 +59,34 @@ while i <= #ARGV do
         redis.call('SET', ck, 0, 'KEEPTTL')
       end
     end
+    local mk = ARGV[f + 13]
+    if n > 0 and mk ~= '' and redis.call('EXISTS', mk) == 1 then
+      if redis.call('DECRBY', mk, n) < 0 then
+        redis.call('SET', mk, 0, 'KEEPTTL')
+      end
+    end
+    local rp, rg = ARGV[f + 14], ARGV[f + 15]
+    if rp ~= '' then
+      for o = 1, #rg, 64 do
+        local k = rp .. string.sub(rg, o, o + 63)
+        if redis.call('EXISTS', k) == 1 and redis.call('DECRBY', k, 1) < 0 then
+          redis.call('SET', k, 0, 'KEEPTTL')
+        end
+      end
+    end
+    local dp, rid = ARGV[f + 16], ARGV[f + 18]
+    if dp ~= '' and rid ~= '' then
+      for op in string.gmatch(ARGV[f + 17], '[^,]+') do
+        local k = dp .. string.sub(op, 1, 64)
+        if redis.call('GET', k) == rid then
+          if #op > 65 then
+            redis.call('SET', k, rid .. string.sub(op, 65), 'KEEPTTL')
+          else
+            redis.call('DEL', k)
+          end
+        end
+      end
+    end
     local ik = ARGV[f + 10]
     if ik ~= '' and redis.call('GET', ik) == ARGV[f + 11] then
       if ARGV[f + 12] == '1' then
@@ -76,7 +112,7 @@ while i <= #ARGV do
     rids[#rids + 1] = ARGV[i + 3]
     ikeys[#ikeys + 1] = 'sc:intent:' .. ARGV[i + 3]
   end
-  i = f + 13
+  i = f + 19
 end
 for _, k in ipairs(order) do
   redis.call('ZADD', k, unpack(idx[k]))

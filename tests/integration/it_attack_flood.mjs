@@ -6,14 +6,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { World, errorShape, httpCall } from '../lib/harness.mjs';
+import { World, errorShape, httpCall, varied } from '../lib/harness.mjs';
 
 const w = new World();
 before(async () => { await w.start(); });
 after(async () => { await w.stop(); });
 
 const N = 20000;
-const email = { from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' };
+const email = varied({ from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' });
 const usedMemory = () => Number(/used_memory:(\d+)/.exec(w.redis.raw('INFO', 'memory'))[1]);
 
 test(`${N} calls without a working key: bounded records, every call counted`, async () => {

@@ -3,7 +3,7 @@
 // nothing refused reaches the fake Resend.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { World, errorShape } from '../lib/harness.mjs';
+import { World, errorShape, varied } from '../lib/harness.mjs';
 
 const w = new World();
 let k;
@@ -13,7 +13,7 @@ before(async () => {
 });
 after(async () => { await w.stop(); });
 
-const email = (extra = {}) => ({ from: 'Agent <agent@example.com>', to: ['a@example.com'], subject: 's', text: 't', ...extra });
+const email = (extra = {}) => varied({ from: 'Agent <agent@example.com>', to: ['a@example.com'], subject: 's', text: 't', ...extra });
 
 async function refused(body, status, name, path = '/emails') {
   const n = w.fake.received.length;

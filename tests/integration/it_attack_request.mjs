@@ -16,6 +16,9 @@ before(async () => {
 after(async () => { await w.stop(); });
 
 const email = JSON.stringify({ from: 'a@example.com', to: ['b@example.com'], subject: 's', text: 't' });
+// The same email with another subject: each send that goes through must be a
+// new one for SPEC §5's dedupe window.
+const emailN = (n) => email.replace('"subject":"s"', `"subject":"s${n}"`);
 
 // Raw bytes, because fetch normalises targets and adds a Content-Type.
 function raw(lines, body = '') {
@@ -71,7 +74,7 @@ test('#1 a send is forwarded as exactly application/json, with no Content-Encodi
   assert.equal(got.headers['content-encoding'], undefined);
   assert.equal(got.body, email);
   // No Content-Type at all: read as JSON, forwarded as JSON.
-  res = await raw(['POST /emails HTTP/1.1'], email);
+  res = await raw(['POST /emails HTTP/1.1'], emailN(74));
   assert.equal(res.status, 200, res.raw);
   got = w.fake.received.at(-1);
   assert.equal(got.headers['content-type'], 'application/json');
@@ -107,13 +110,13 @@ test('#4 method and URL override headers are never forwarded', async () => {
 });
 
 test('#4 an Idempotency_Key is dropped, and counts as a second Idempotency-Key', async () => {
-  let res = await w.call(full.key, 'POST', '/emails', email, { headers: { Idempotency_Key: 'k1' } });
+  let res = await w.call(full.key, 'POST', '/emails', emailN(110), { headers: { Idempotency_Key: 'k1' } });
   assert.equal(res.status, 200, res.text);
   const h = w.fake.received.at(-1).headers;
   assert.equal(h.idempotency_key, undefined);
   assert.equal(h['idempotency-key'], undefined);
   const n = w.fake.received.length;
-  res = await w.call(full.key, 'POST', '/emails', email, { headers: { 'Idempotency-Key': 'k2', idempotency_key: 'k3' } });
+  res = await w.call(full.key, 'POST', '/emails', emailN(116), { headers: { 'Idempotency-Key': 'k2', idempotency_key: 'k3' } });
   errorShape(assert, res, 422, 'validation_error');
   assert.equal(w.fake.received.length, n, 'nothing forwarded');
 });

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { World, SENDCAPD } from '../lib/harness.mjs';
+import { World, SENDCAPD, varied } from '../lib/harness.mjs';
 import { FakeResend } from '../lib/fake-resend.mjs';
 
 const w = new World();
@@ -22,7 +22,7 @@ before(async () => {
 });
 after(async () => { await w.stop(); });
 
-const email = { from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' };
+const email = varied({ from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' });
 
 // sendcapd must exit at start-up; a daemon that starts instead is killed
 // after 5 s (status null), which fails the test.

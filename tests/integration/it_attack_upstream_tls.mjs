@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import { World, errorShape, SENDCAPD } from '../lib/harness.mjs';
+import { World, errorShape, SENDCAPD, varied } from '../lib/harness.mjs';
 import { FakeResend } from '../lib/fake-resend.mjs';
 import { ConnectProxy } from '../lib/connect-proxy.mjs';
 import { makeTestCerts } from '../lib/test-ca.mjs';
@@ -34,7 +34,7 @@ after(async () => {
   await w.stop();
 });
 
-const email = { from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' };
+const email = varied({ from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' });
 
 async function httpsFake(certFile, extra = {}) {
   const fake = new FakeResend({ tls: { key: readFileSync(certs.key), cert: readFileSync(certFile), ...extra } });

@@ -4,7 +4,7 @@
 // with the right decisions and reasons, in table, JSON and CSV.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { World } from '../lib/harness.mjs';
+import { World, varied } from '../lib/harness.mjs';
 
 const w = new World();
 let k;
@@ -22,7 +22,7 @@ before(async () => {
     calls.push({ id: res.headers.get('x-request-id'), status: res.status });
     return res;
   };
-  const email = (extra = {}) => ({ from: 'Bot <bot@example.com>', to: ['a@example.org'], subject: 's', text: 't', ...extra });
+  const email = (extra = {}) => varied({ from: 'Bot <bot@example.com>', to: ['a@example.org'], subject: 's', text: 't', ...extra });
   await send(k.key, email(), 200);
   await send(k.key, email({ to: ['b@example.org', 'c@example.net'] }), 200);
   await send(k.key, email({ from: 'bot@evil.com' }), 403);

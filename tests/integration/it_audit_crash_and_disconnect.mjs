@@ -56,7 +56,7 @@ test('client disconnects mid-request: the call is still logged with its outcome'
 
 test('SIGKILL while Resend holds the send: outcome unknown; restart; queries work', async () => {
   w.fake.next({ hang: true });
-  const pending = w.call(k.key, 'POST', '/emails', body, { headers: { 'x-agent-run-id': 'claimed-crash' } }).catch(() => null);
+  const pending = w.call(k.key, 'POST', '/emails', body.replace('"s"', '"s1"'), { headers: { 'x-agent-run-id': 'claimed-crash' } }).catch(() => null);
   await until(() => w.fake.hanging.length === 1);
   const { sig } = await w.proxy.stop('SIGKILL');
   assert.equal(sig, 'SIGKILL');
@@ -73,7 +73,8 @@ test('SIGKILL while Resend holds the send: outcome unknown; restart; queries wor
   assert.match(table, /outcome_unknown/);
 
   const p = await w.addProxy();
-  const res = await w.call(k.key, 'POST', '/emails', body, { proxy: p });
+  // Another subject: the crashed send above holds this email's dedupe record (SPEC §5).
+  const res = await w.call(k.key, 'POST', '/emails', body.replace('"s"', '"s2"'), { proxy: p });
   assert.equal(res.status, 200);
   await until(() => rows().length === 3);
   assert.equal(rows().filter((r) => r.outcome === 'unknown').length, 1);

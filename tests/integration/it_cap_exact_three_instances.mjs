@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { World, httpCall } from '../lib/harness.mjs';
+import { World, httpCall, varied } from '../lib/harness.mjs';
 
 const w = new World();
 // 700 sockets per instance from one address: above the default
@@ -13,7 +13,7 @@ const w = new World();
 before(async () => { await w.start({ proxies: 3, proxyArgs: ['--max-conns-per-client', '1000'] }); });
 after(async () => { await w.stop(); });
 
-const email = (to = 'a@example.com') => ({ from: 'agent@example.com', to, subject: 'hi', text: 'hi' });
+const email = (to = 'a@example.com') => varied({ from: 'agent@example.com', to, subject: 'hi', text: 'hi' });
 
 test('cap 100, 2000 concurrent sends over 3 instances', async () => {
   const k = w.issue(['--daily-cap', '100']);

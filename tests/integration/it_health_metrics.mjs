@@ -3,7 +3,7 @@
 // match the calls made.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { World } from '../lib/harness.mjs';
+import { World, varied } from '../lib/harness.mjs';
 
 const w = new World();
 before(async () => { await w.start(); });
@@ -64,7 +64,7 @@ test('healthz and readyz', async () => {
 
 test('metrics count the calls made', async () => {
   const k = w.issue(['--to-domain', 'example.com']);
-  const email = { from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' };
+  const email = varied({ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' });
   for (let i = 0; i < 3; i++) assert.equal((await w.call(k.key, 'POST', '/emails', email)).status, 200);
   assert.equal((await w.call(k.key, 'POST', '/emails', { ...email, to: 'x@evil.com' })).status, 403);
   assert.equal((await w.call(null, 'GET', '/emails/x')).status, 401);

@@ -106,7 +106,7 @@ test('a chunked body and pipelined requests are served in order', async () => {
 });
 
 test('Expect: 100-continue is answered', async () => {
-  const body = JSON.stringify({ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' });
+  const body = JSON.stringify({ from: 'a@example.com', to: 'b@example.com', subject: 's2', text: 't' }); // not the pipelined test's email (SPEC §5 dedupe)
   const s = net.connect(Number(new URL(w.proxy.url).port), '127.0.0.1');
   let buf = '';
   s.on('data', (d) => { buf += d; });

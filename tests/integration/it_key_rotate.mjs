@@ -2,13 +2,13 @@
 // counter and the same emails; the old key works until its grace ends.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { World, errorShape } from '../lib/harness.mjs';
+import { World, errorShape, varied } from '../lib/harness.mjs';
 
 const w = new World();
 before(async () => { await w.start(); });
 after(async () => { await w.stop(); });
 
-const email = { from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' };
+const email = varied({ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' });
 
 test('same counter, same emails, old key until the grace ends', async () => {
   const old = w.issue(['--daily-cap', '3', '--to-domain', 'example.com', '--agent-run-id', 'run-rot']);

@@ -38,9 +38,9 @@ after(async () => {
 
 test('cap 40 through HAProxy and three sendcapd: exactly 40 forwarded', async () => {
   const k = w.issue(['--daily-cap', '40']);
-  const statuses = await Promise.all(Array.from({ length: 300 }, () => fetch(`${w.front}/emails`, {
+  const statuses = await Promise.all(Array.from({ length: 300 }, (_, i) => fetch(`${w.front}/emails`, {
     method: 'POST', headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' }),
+    body: JSON.stringify({ from: 'a@example.com', to: 'b@example.com', subject: `s ${i}`, text: 't' }),
   }).then((r) => r.status)));
   assert.equal(statuses.filter((s) => s === 200).length, 40);
   assert.equal(statuses.filter((s) => s === 429).length, 260);

@@ -5,13 +5,13 @@
 // writes answers after the Redis flush queued before them.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { World } from '../lib/harness.mjs';
+import { World, varied } from '../lib/harness.mjs';
 
 const w = new World();
 before(async () => { await w.start({ proxies: 2 }); });
 after(async () => { await w.stop(); });
 
-const email = { from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' };
+const email = varied({ from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' });
 
 test('an email sent through one instance is its key\'s at once on the other', async () => {
   const k = w.issue();

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { World, errorShape, SENDCAPD } from '../lib/harness.mjs';
+import { World, errorShape, SENDCAPD, varied } from '../lib/harness.mjs';
 
 const w = new World();
 let key;
@@ -14,7 +14,7 @@ before(async () => {
 });
 after(async () => { await w.stop(); });
 
-const email = { from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' };
+const email = varied({ from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' });
 
 test('Redis down -> 503, nothing forwarded; back -> serves again', async () => {
   assert.equal((await w.call(key, 'POST', '/emails', email)).status, 200);

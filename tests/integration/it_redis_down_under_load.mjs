@@ -8,13 +8,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { World, httpCall } from '../lib/harness.mjs';
+import { World, httpCall, varied } from '../lib/harness.mjs';
 
 const w = new World();
 before(async () => { await w.start({ proxies: 3 }); });
 after(async () => { await w.stop(); });
 
-const email = { from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' };
+const email = varied({ from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' });
 
 test('fail closed under load, then recover', async () => {
   const k = w.issue(['--daily-cap', '1000000']);

@@ -2,13 +2,13 @@
 // sendcapd instance sharing the Redis, even one that has the key cached.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { World, errorShape } from '../lib/harness.mjs';
+import { World, errorShape, varied } from '../lib/harness.mjs';
 
 const w = new World();
 before(async () => { await w.start({ proxies: 2 }); });
 after(async () => { await w.stop(); });
 
-const email = { from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' };
+const email = varied({ from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' });
 
 test('revoked key is refused at once by both instances', async () => {
   const k = w.issue(['--name', 'to-revoke']);

@@ -34,7 +34,7 @@ test('sending scope: only the five email routes', async () => {
   assert.equal(w.fake.received.length, 0);
   const sent = await w.call(k.key, 'POST', '/emails', { from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' });
   assert.equal(sent.status, 200, sent.text);
-  const batch = await w.call(k.key, 'POST', '/emails/batch', [{ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' }]);
+  const batch = await w.call(k.key, 'POST', '/emails/batch', [{ from: 'a@example.com', to: 'b@example.com', subject: 's2', text: 't' }]);
   assert.equal(batch.status, 200, batch.text);
   const id = sent.json.id;
   for (const [m, p, b] of [['GET', `/emails/${id}`], ['PATCH', `/emails/${id}`, { scheduled_at: 'in 1 hour' }],

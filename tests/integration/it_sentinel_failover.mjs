@@ -67,7 +67,7 @@ test('kill the primary under load: 503s during the switch, then service; cap kep
   async function loop() {
     while (!stop) {
       const r = await httpCall(w.proxy.url, { method: 'POST', path: '/emails', agent,
-        body: { from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' },
+        body: { from: 'a@example.com', to: 'b@example.com', subject: `s ${results.length} ${Math.random()}`, text: 't' },
         headers: { authorization: `Bearer ${k.key}` } });
       results.push({ t: Date.now(), status: r.status, name: r.json?.name, msg: r.status === 403 ? r.json?.message : undefined });
       if (r.status !== 200) await sleep(20);

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { World } from '../lib/harness.mjs';
+import { World, varied } from '../lib/harness.mjs';
 
 const w = new World();
 let conf;
@@ -18,7 +18,7 @@ before(async () => {
 });
 after(async () => { await w.stop(); });
 
-const big = { from: 'a@example.com', to: 'b@example.com', subject: 's', html: 'x'.repeat(3000) };
+const big = varied({ from: 'a@example.com', to: 'b@example.com', subject: 's', html: 'x'.repeat(3000) });
 const until = async (fn) => {
   for (let i = 0; i < 200; i++) { if (fn()) return; await new Promise((r) => setTimeout(r, 20)); }
   assert.fail('not in time');

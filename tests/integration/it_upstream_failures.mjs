@@ -2,7 +2,7 @@
 // gets 502 / 504 application_error in Resend's shape, and sendcapd stays up.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { World, errorShape, freePort } from '../lib/harness.mjs';
+import { World, errorShape, freePort, varied } from '../lib/harness.mjs';
 
 const w = new World();
 let key;
@@ -12,7 +12,7 @@ before(async () => {
 });
 after(async () => { await w.stop(); });
 
-const email = { from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' };
+const email = varied({ from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' });
 
 test('upstream hangs -> 504 after --upstream-timeout', async () => {
   w.fake.next({ hang: true });

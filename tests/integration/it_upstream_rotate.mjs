@@ -2,13 +2,13 @@
 // key on that upstream carries the new key, with no change for agents.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { World } from '../lib/harness.mjs';
+import { World, varied } from '../lib/harness.mjs';
 
 const w = new World();
 before(async () => { await w.start({ proxies: 2 }); });
 after(async () => { await w.stop(); });
 
-const email = { from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' };
+const email = varied({ from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' });
 
 test('rotate: next call uses the new real key on every instance', async () => {
   const k = w.issue();

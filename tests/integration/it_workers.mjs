@@ -25,9 +25,10 @@ test('two workers on one port: exact cap, two writers, clean stop', async () => 
   const k = w.issue(['--daily-cap', '50', '--agent-run-id', 'run-workers']);
   const url = `http://127.0.0.1:${port}`;
   // Fresh connections, so the kernel spreads them over both workers.
-  const results = await Promise.all(Array.from({ length: 200 }, () => fetch(`${url}/emails`, {
+  // A subject per send: the same email twice is a duplicate_send (SPEC §5).
+  const results = await Promise.all(Array.from({ length: 200 }, (_, i) => fetch(`${url}/emails`, {
     method: 'POST', headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json', connection: 'close' },
-    body: JSON.stringify({ from: 'a@example.com', to: 'b@example.com', subject: 's', text: 't' }),
+    body: JSON.stringify({ from: 'a@example.com', to: 'b@example.com', subject: `s ${i}`, text: 't' }),
   }).then((r) => r.status)));
   assert.equal(results.filter((s) => s === 200).length, 50);
   assert.equal(results.filter((s) => s === 429).length, 150);

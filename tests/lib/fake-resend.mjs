@@ -62,7 +62,8 @@ export class FakeResend {
       const raw = Buffer.concat(chunks).toString('utf8');
       let json = null;
       try { json = raw ? JSON.parse(raw) : null; } catch { json = undefined; }
-      const entry = { method: req.method, url: req.url, headers: req.headers, body: raw, json };
+      // at: when the request was received (ms, monotonic), for windows.
+      const entry = { method: req.method, url: req.url, headers: req.headers, body: raw, json, at: performance.now() };
       this.received.push(entry);
       const special = this.queue.shift();
       if (special?.hang) { this.hanging.push(res); return; }

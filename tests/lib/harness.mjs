@@ -45,6 +45,18 @@ export async function freePortPair() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// SPEC §5's dedupe window (on by default, 10 minutes) answers the same send
+// twice with 409 duplicate_send.  A test that sends one email many times for
+// another reason wraps it here: its subject gets a new number each time it
+// is serialised (JSON.stringify, spread), so every send is a new one.
+let variedSeq = 0;
+export function varied(email) {
+  const { subject = '', ...rest } = email;
+  return Object.defineProperty({ ...rest }, 'subject', {
+    get: () => `${subject} #${++variedSeq}`, enumerable: true,
+  });
+}
+
 export class Redis {
   // opts.conf: a redis.conf to start from (its own settings then overridden);
   // opts.args: more arguments; opts.auth: {user, password} for the URL and redis-cli.
@@ -195,6 +207,20 @@ export class World {
     const r = this.cli(['key', 'issue', '--upstream', 'prod', '--json', ...args]);
     if (r.code !== 0) throw new Error(`key issue failed: ${r.stderr}`);
     return JSON.parse(r.stdout);
+  }
+
+  // Give a key the controls of SPEC §5 by writing its record's fields (the
+  // names of /work/notes/s12-schema.md) and bumping gen as key_revoke.lua
+  // does, so every sendcapd re-reads it on its next call.  A value of null
+  // deletes the field (the default).
+  setControls(k, fields) {
+    const hash = this.redis.raw('GET', `sc:id:${k.id}`).trim();
+    if (!/^[0-9a-f]{64}$/.test(hash)) throw new Error(`no record for ${k.id}`);
+    for (const [f, v] of Object.entries(fields)) {
+      if (v === null) this.redis.raw('HDEL', `sc:vk:${hash}`, f);
+      else this.redis.raw('HSET', `sc:vk:${hash}`, f, String(v));
+    }
+    this.redis.raw('HINCRBY', `sc:vk:${hash}`, 'gen', '1');
   }
 
   // Call records are written off the critical path: wait (up to 15 s) until

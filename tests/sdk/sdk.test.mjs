@@ -6,14 +6,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Resend } from 'resend';
-import { World } from '../lib/harness.mjs';
+import { World, varied } from '../lib/harness.mjs';
 
 const sdkVersion = JSON.parse(readFileSync(new URL('./node_modules/resend/package.json', import.meta.url))).version;
 const w = new World();
 before(async () => { await w.start(); await w.addProxy(['--path-prefix', '/resend/v1']); });
 after(async () => { await w.stop(); });
 
-const email = { from: 'Agent <agent@example.com>', to: ['someone@example.com'], subject: 'hello', html: '<p>hi</p>' };
+const email = varied({ from: 'Agent <agent@example.com>', to: ['someone@example.com'], subject: 'hello', html: '<p>hi</p>' });
 
 test('emails.send, batch.send, emails.get through sendcapd', async () => {
   const k = w.issue();

@@ -90,6 +90,8 @@ cls_of(const char *s)
         return POLICY_ROUTE_BLIND_SEND;
     if (strcmp(s, "forbidden") == 0)
         return POLICY_ROUTE_FORBIDDEN;
+    if (strcmp(s, "whoami") == 0)
+        return POLICY_ROUTE_WHOAMI;
     return POLICY_ROUTE_FULL;
 }
 

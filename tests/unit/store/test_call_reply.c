@@ -62,9 +62,9 @@ resp(const json_t *v, char *out, size_t len)
 static const char *
 kind_name(enum store_call_kind k)
 {
-    static const char *const names[] = {"ok",         "stale",       "unknown", "revoked",
-                                        "expired",    "no_upstream", "not_own", "cap",
-                                        "bad_record", "bad_reply"};
+    static const char *const names[] = {
+        "ok",         "stale",     "unknown", "revoked", "expired", "no_upstream", "not_own", "cap",
+        "bad_record", "bad_reply", "mcap",    "rcap",    "rate",    "dup",         "who"};
 
     return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }
@@ -123,6 +123,19 @@ test_replies(void **state)
         expect_i64(c, "cap", res.cap, name);
         expect_str(c, "idem_key", res.idem_key, name);
         expect_str(c, "idem_value", res.idem_value, name);
+        expect_str(c, "monthly_key", res.monthly_key, name);
+        expect_i64(c, "remaining", res.remaining, name);
+        expect_str(c, "rcpt_prefix", res.rcpt_prefix, name);
+        expect_str(c, "dedupe_prefix", res.dedupe_prefix, name);
+        expect_i64(c, "reset_ms", res.reset_ms, name);
+        expect_i64(c, "window_ms", res.window_ms, name);
+        expect_i64(c, "position", res.position, name);
+        expect_i64(c, "earlier_msg", res.earlier_msg, name);
+        expect_str(c, "earlier", res.earlier, name);
+        expect_i64(c, "who_monthly_cap", res.who.monthly_cap, name);
+        expect_i64(c, "who_rate_limit", res.who.rate_limit, name);
+        expect_i64(c, "who_rate_used", res.who.rate_used, name);
+        expect_str(c, "who_name", res.who.name, name);
         if (res.kind == STORE_CALL_STALE) {
             nstale++;
             assert_ptr_equal(res.key, key);
