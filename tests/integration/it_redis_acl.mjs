@@ -47,6 +47,24 @@ test('the whole path works as the restricted user', async () => {
   assert.ok(!w.proxy.log.includes('s3cret-test-pw'), 'the Redis password is not logged');
 });
 
+test('every SPEC §5 control works as the restricted user', async () => {
+  const k = w.issue(['--monthly-cap', '10', '--per-recipient-cap', '2', '--rate', '100/m',
+    '--dedupe-window', '1m', '--agent-run-id', 'acl-controls']);
+  const email = { from: 'a@example.com', to: 'b@example.com', subject: 'controls', text: 't' };
+  const first = await w.call(k.key, 'POST', '/emails', email);
+  assert.equal(first.status, 200, first.text);
+  assert.equal((await w.call(k.key, 'POST', '/emails', email)).status, 409, 'dedupe');
+  assert.equal((await w.call(k.key, 'POST', '/emails', { ...email, subject: 'again' })).status, 200);
+  assert.equal((await w.call(k.key, 'POST', '/emails', { ...email, subject: 'third' })).status, 429, 'per recipient');
+  assert.equal((await w.call(k.key, 'GET', '/sendcap/v1/whoami')).status, 200);
+  assert.equal(w.cli(['key', 'update', k.id, '--rate', '1/h']).code, 0);
+  assert.equal((await w.call(k.key, 'GET', '/sendcap/v1/whoami')).status, 429, 'rate');
+  for (const args of [['key', 'list'], ['key', 'show', k.id]]) {
+    const r = w.cli(args);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+  }
+});
+
 test('the sendcap user cannot do more', () => {
   const as = (...args) => w.redis.cli('--user', 'sendcap', '--pass', 's3cret-test-pw', '--no-auth-warning', ...args);
   assert.match(as('FLUSHALL').stdout, /NOPERM/);
