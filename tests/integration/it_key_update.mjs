@@ -121,3 +121,48 @@ test('refusals: revoked 1, unknown 3, bad or missing values 2; nothing written',
     assert.match(r.stderr, /^sendcap: [^\n]*\n$/, 'one line');
   }
 });
+
+test('each SPEC §5 control raised and lowered takes effect on the next call on both instances', async () => {
+  const k = w.issue();
+  // Both instances have the key cached before any update.
+  assert.equal((await send(k, 0)).status, 200);
+  assert.equal((await send(k, 1)).status, 200);
+  const ok = (args) => assert.equal(update(k, args).code, 0, args.join(' '));
+
+  // Monthly cap: the month so far counts (2 sent); lowered to it, refused; raised, sent.
+  ok(['--monthly-cap', '2']);
+  errorShape(assert, await send(k, 1), 429, 'monthly_quota_exceeded');
+  errorShape(assert, await send(k, 0), 429, 'monthly_quota_exceeded');
+  ok(['--monthly-cap', '3']);
+  assert.equal((await send(k, 1)).status, 200);
+  errorShape(assert, await send(k, 0), 429, 'monthly_quota_exceeded');
+  ok(['--monthly-cap', 'none']);
+  assert.equal((await send(k, 0)).status, 200);
+
+  // Per-recipient cap, on a fresh address.
+  ok(['--per-recipient-cap', '1']);
+  assert.equal((await send(k, 0, { to: 'fresh@example.com' })).status, 200);
+  errorShape(assert, await send(k, 1, { to: 'fresh@example.com' }), 429, 'recipient_quota_exceeded');
+  ok(['--per-recipient-cap', '2']);
+  assert.equal((await send(k, 1, { to: 'fresh@example.com' })).status, 200);
+  ok(['--per-recipient-cap', 'none']);
+  assert.equal((await send(k, 0, { to: 'fresh@example.com' })).status, 200);
+
+  // Rate: one whoami an hour; then none.
+  ok(['--rate', '1/h']);
+  assert.equal((await w.call(k.key, 'GET', '/sendcap/v1/whoami', undefined, { proxy: w.proxies[0] })).status, 200);
+  errorShape(assert, await w.call(k.key, 'GET', '/sendcap/v1/whoami', undefined, { proxy: w.proxies[1] }),
+    429, 'rate_limit_exceeded');
+  ok(['--rate', 'none']);
+  assert.equal((await w.call(k.key, 'GET', '/sendcap/v1/whoami', undefined, { proxy: w.proxies[1] })).status, 200);
+
+  // Dedupe window: off lets the same send through twice; on refuses it on the other instance.
+  const same = { subject: 'the same one', to: 'dd@example.com' };
+  ok(['--dedupe-window', '0']);
+  assert.equal((await w.call(k.key, 'POST', '/emails', mail(same), { proxy: w.proxies[0] })).status, 200);
+  assert.equal((await w.call(k.key, 'POST', '/emails', { ...mail(same), subject: 'the same one' }, { proxy: w.proxies[1] })).status, 200);
+  ok(['--dedupe-window', '1m']);
+  const fixed = { from: 'a@example.com', to: 'dd@example.com', subject: 'once only', text: 't' };
+  assert.equal((await w.call(k.key, 'POST', '/emails', fixed, { proxy: w.proxies[1] })).status, 200);
+  errorShape(assert, await w.call(k.key, 'POST', '/emails', fixed, { proxy: w.proxies[0] }), 409, 'duplicate_send');
+});
