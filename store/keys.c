@@ -4,7 +4,7 @@
  * Everything that must be atomic (issuing a key with its indexes, revoking
  * by Redis's clock, changing a policy and bumping gen) is one Lua script, the
  * same scripts the daemon loads.  This file owns the record's field names
- * and their stored forms (s12-schema.md); the daemon reads records only
+ * and their stored forms (store/keys.h); the daemon reads records only
  * through store_keys_from_reply.
  */
 #include "keys.h"
@@ -315,7 +315,7 @@ store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *
     args[n++] = "hash";
     args[n++] = hash;
     /* Every policy field is written; the dedupe window only when given, so
-     * a key without one follows the default (s12-schema.md). */
+     * a key without one follows the default (store/keys.h). */
     all.set = ~(unsigned)(STORE_KEY_SET_DEDUPE | STORE_KEY_SET_EXPIRY) |
               (spec->set & STORE_KEY_SET_DEDUPE);
     spec_fields(&all, &nums, args, &n, &del);

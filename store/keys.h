@@ -12,10 +12,23 @@
  * agent_run_id, created_at, expires_at, revoked_at, last_used_at (ms since
  * the epoch by Redis's clock, 0 = never), gen (bumped on every change that
  * invalidates cached copies), family (the id whose counters the key shares).
- * The agent-safety controls (SPEC §5; /work/notes/s12-schema.md): monthly_cap,
- * per_recipient_cap, rate_limit ("" or absent = none), rate_window_ms (1000,
- * 60000 or 3600000; absent without a rate), dedupe_window_ms (absent: the
- * default 600000; "0": off), alert_at (comma-joined percents, "" = none).
+ * The agent-safety controls (SPEC §5): monthly_cap, per_recipient_cap,
+ * rate_limit ("" or absent = none), rate_window_ms (1000, 60000 or 3600000;
+ * absent without a rate), dedupe_window_ms (absent: the default 600000;
+ * "0": off), alert_at (comma-joined percents, "" = none).
+ * Their counters and windows, per key family (call.lua writes them,
+ * log_write.lua gives them back, store/usage.c reads them):
+ *   sc:cnt:<family>:<UTC day number>       sends today (EXPIREAT day + 2)
+ *   sc:mcnt:<family>:<YYYYMM>              sends this UTC month (EXPIREAT the
+ *                                          1st of the month after next)
+ *   sc:rcnt:<family>:<day>:<sha256 hex of the lower-cased address>
+ *                                          sends to one address today
+ *   sc:rate:<family>                       zset: request ids by Redis ms, the
+ *                                          sliding-window log of --rate
+ *   sc:dd:<family>:<sha256 hex of the canonical send facts>
+ *                                          "<request id>[:<email id>]", PX the
+ *                                          dedupe window
+ * Only hashes: no address or body is stored in a name or a value.
  */
 #ifndef SC_STORE_KEYS_H
 #define SC_STORE_KEYS_H

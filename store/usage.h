@@ -3,7 +3,7 @@
  * (`key list`, `key show`).
  *
  * The counters are written by call.lua in the daemon; this is the one place
- * the CLI reads them, under the names of s12-schema.md:
+ * the CLI reads them, under the names of store/keys.h:
  *   sc:cnt:<family>:<UTC day number>    emails reserved that UTC day
  *   sc:mcnt:<family>:<YYYYMM>           emails reserved that UTC month
  *   sc:rate:<family>                    zset of requests, scored by Redis ms

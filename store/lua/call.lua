@@ -23,7 +23,7 @@
 -- ARGV[12] the sha256 hex of every to/cc/bcc address, lower-cased (an
 --          address twice is there twice), back to back, message by message
 --
--- Agent-safety controls (SPEC §5; key names in /work/notes/s12-schema.md),
+-- Agent-safety controls (SPEC §5; key names in store/keys.h),
 -- read from the record: rate_limit/rate_window_ms (sc:rate:<family>, a
 -- sliding-window log: a zset of request ids by Redis ms, exact), then for
 -- sends daily_cap, monthly_cap (sc:mcnt:<family>:<YYYYMM>),

@@ -210,7 +210,7 @@ export class World {
   }
 
   // Give a key the controls of SPEC §5 by writing its record's fields (the
-  // names of /work/notes/s12-schema.md) and bumping gen as key_revoke.lua
+  // names of store/keys.h) and bumping gen as key_revoke.lua
   // does, so every sendcapd re-reads it on its next call.  A value of null
   // deletes the field (the default).
   setControls(k, fields) {

@@ -1,5 +1,5 @@
 /*
- * test_keys.c - the stored forms of a key's controls (s12-schema.md): the
+ * test_keys.c - the stored forms of a key's controls (store/keys.h): the
  * parsers key issue/update use (rate, alert percents, dedupe window), the
  * record reader's defaults for absent fields, and the monthly counter's
  * month.  Tables of cases; the record reader is fed RESP through hiredis's
