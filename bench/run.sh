@@ -4,6 +4,7 @@
 #   bench/run.sh            full run (10 s per load, 120 s soak)
 #   bench/run.sh --quick    smoke mode (2 s per load, 5 s soak, fewer idle conns)
 #   DUR=10 SOAK=120 CONNS=50 REPS=3 bench/run.sh
+#   CONTROLS=on bench/run.sh  every SPEC §5 control set on the key (default off)
 #
 # What it starts (all on 127.0.0.1, all stopped by PID at the end):
 #   fake Resend   nginx answering POST /emails with a fixed {"id":…} (keep-alive)
@@ -107,7 +108,17 @@ export SENDCAP_REDIS_URL=unix://$tmp/redis.sock SENDCAP_MASTER_KEY_FILE=$tmp/mas
 rc() { redis-cli -s "$tmp/redis.sock" "$@"; }
 "$bin/sendcap" init >/dev/null
 echo re_bench_key_0000 | "$bin/sendcap" upstream add prod >/dev/null
-VK=$("$bin/sendcap" key issue --upstream prod --json --daily-cap 1000000000 \
+# CONTROLS=on: every SPEC §5 control of the key is set (limits no run
+# reaches), so the run shows what checking them costs; off (default): the
+# daily cap alone, dedupe off.
+if [ "${CONTROLS:-off}" = on ]; then
+  controls=(--monthly-cap 1000000000 --per-recipient-cap 1000000000 --rate 1000000/s
+            --dedupe-window 10m)
+else
+  controls=(--dedupe-window 0)
+fi
+echo "controls: ${CONTROLS:-off} (${controls[*]})"
+VK=$("$bin/sendcap" key issue --upstream prod --json --daily-cap 1000000000 "${controls[@]}" \
   --from-domain '*.example.com' --to-domain example.org --to-domain example.com --agent-run-id bench |
   sed 's/.*"key":"\([^"]*\)".*/\1/')
 export VK
