@@ -16,34 +16,14 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "tests/unit/jsonl.h"
+
 #include "policy/policy.h"
-
-static json_t *
-load_lines(const char *name)
-{
-    const char *dir = getenv("SENDCAP_TEST_DATA");
-    char path[512], line[4096];
-    json_t *all = json_array();
-    FILE *f;
-
-    snprintf(path, sizeof(path), "%s/policy/%s", dir ? dir : "tests/data", name);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f) != NULL) {
-        json_error_t e;
-        json_t *o = json_loads(line, JSON_ALLOW_NUL, &e);
-        if (o == NULL)
-            fail_msg("%s: %s", name, e.text);
-        json_array_append_new(all, o);
-    }
-    fclose(f);
-    return all;
-}
 
 static void
 test_addresses(void **state)
 {
-    json_t *all = load_lines("addresses.jsonl"), *c;
+    json_t *all = test_jsonl("policy/addresses.jsonl"), *c;
     size_t i, nok = 0, nbad = 0, nwrong = 0;
 
     (void)state;
@@ -86,7 +66,7 @@ test_addresses(void **state)
 static void
 test_domain_match(void **state)
 {
-    json_t *all = load_lines("domain_match.jsonl"), *c;
+    json_t *all = test_jsonl("policy/domain_match.jsonl"), *c;
     size_t i;
 
     (void)state;
@@ -99,7 +79,7 @@ test_domain_match(void **state)
             fail_msg("rule %s, domain %s: expected %d", rule, dom, want);
     }
     json_decref(all);
-    all = load_lines("domain_list_match.jsonl");
+    all = test_jsonl("policy/domain_list_match.jsonl");
     json_array_foreach(all, i, c)
     {
         const char *list = json_string_value(json_object_get(c, "list"));

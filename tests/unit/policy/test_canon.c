@@ -15,6 +15,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "tests/unit/jsonl.h"
+
 #include "policy/policy.h"
 
 /* The facts of body as a send and as element 1 of a batch; they must agree. */
@@ -53,24 +55,17 @@ facts(json_t *body, size_t *len)
 static void
 test_canon(void **state)
 {
-    const char *dir = getenv("SENDCAP_TEST_DATA");
-    char file[512], line[4096];
-    FILE *f;
+    json_t *all = test_jsonl("policy/canon.jsonl"), *c;
+    size_t ci;
     int n = 0;
 
     (void)state;
-    snprintf(file, sizeof(file), "%s/policy/canon.jsonl", dir ? dir : "tests/data");
-    f = fopen(file, "r");
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f) != NULL) {
-        json_error_t e;
-        json_t *c = json_loads(line, 0, &e);
+    json_array_foreach(all, ci, c)
+    {
         size_t la, lb;
         char *a, *b;
         int same;
 
-        if (c == NULL)
-            fail_msg("canon.jsonl line %d: %s", n + 1, e.text);
         a = facts(json_object_get(c, "a"), &la);
         b = facts(json_object_get(c, "b"), &lb);
         same = la == lb && memcmp(a, b, la) == 0;
@@ -79,10 +74,9 @@ test_canon(void **state)
                      json_string_value(json_object_get(c, "why")), same ? "equal" : "different");
         free(a);
         free(b);
-        json_decref(c);
         n++;
     }
-    fclose(f);
+    json_decref(all);
     assert_true(n >= 20);
 }
 

@@ -15,6 +15,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "tests/unit/jsonl.h"
+
 #include "policy/policy.h"
 
 static enum policy_outcome
@@ -33,25 +35,19 @@ outcome(const char *s)
 static void
 test_refunds(void **state)
 {
-    const char *dir = getenv("SENDCAP_TEST_DATA");
-    char file[512], line[2048];
-    FILE *f;
+    json_t *all = test_jsonl("policy/refunds.jsonl"), *c;
+    size_t ci;
     int n = 0;
 
     (void)state;
-    snprintf(file, sizeof(file), "%s/policy/refunds.jsonl", dir ? dir : "tests/data");
-    f = fopen(file, "r");
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f) != NULL) {
-        json_error_t e;
-        json_t *c = json_loads(line, 0, &e), *v;
+    json_array_foreach(all, ci, c)
+    {
+        json_t *v;
         struct policy_send_msg msg[POLICY_BATCH_MAX];
         struct policy_send s;
         int64_t errs[16], got, want;
         size_t nerr = 0, i;
 
-        if (c == NULL)
-            fail_msg("refunds.jsonl line %d: %s", n + 1, e.text);
         memset(&s, 0, sizeof(s));
         memset(msg, 0, sizeof(msg));
         s.batch = json_is_true(json_object_get(c, "batch"));
@@ -71,10 +67,9 @@ test_refunds(void **state)
         if (got != want)
             fail_msg("%s: refund %lld, expected %lld", json_string_value(json_object_get(c, "why")),
                      (long long)got, (long long)want);
-        json_decref(c);
         n++;
     }
-    fclose(f);
+    json_decref(all);
     assert_true(n >= 20);
 }
 

@@ -14,29 +14,24 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "tests/unit/jsonl.h"
+
 #include "policy/policy.h"
 
 static void
 test_targets(void **state)
 {
-    const char *dir = getenv("SENDCAP_TEST_DATA");
-    char file[512], line[2048];
-    FILE *f;
+    json_t *all = test_jsonl("policy/targets.jsonl"), *c;
+    size_t ci;
     int n = 0;
 
     (void)state;
-    snprintf(file, sizeof(file), "%s/policy/targets.jsonl", dir ? dir : "tests/data");
-    f = fopen(file, "r");
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f) != NULL) {
-        json_error_t e;
-        json_t *c = json_loads(line, 0, &e);
+    json_array_foreach(all, ci, c)
+    {
         const char *target, *prefix, *want_path, *want_why, *query = NULL, *why = NULL;
         char *path = NULL;
         int rc;
 
-        if (c == NULL)
-            fail_msg("targets.jsonl line %d: %s", n + 1, e.text);
         target = json_string_value(json_object_get(c, "target"));
         prefix = json_string_value(json_object_get(c, "prefix"));
         want_path = json_string_value(json_object_get(c, "path"));
@@ -59,10 +54,9 @@ test_targets(void **state)
                          why ? why : "(not ours)");
         }
         free(path);
-        json_decref(c);
         n++;
     }
-    fclose(f);
+    json_decref(all);
     assert_true(n >= 40);
 }
 

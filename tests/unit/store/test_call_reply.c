@@ -16,29 +16,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "tests/unit/jsonl.h"
+
 #include "store/call_int.h"
-
-static json_t *
-load_lines(const char *name)
-{
-    const char *dir = getenv("SENDCAP_TEST_DATA");
-    char path[512], line[8192];
-    json_t *all = json_array();
-    FILE *f;
-
-    snprintf(path, sizeof(path), "%s/store/%s", dir ? dir : "tests/data", name);
-    f = fopen(path, "r");
-    assert_non_null(f);
-    while (fgets(line, sizeof(line), f) != NULL) {
-        json_error_t e;
-        json_t *o = json_loads(line, 0, &e);
-        if (o == NULL)
-            fail_msg("%s: %s", name, e.text);
-        json_array_append_new(all, o);
-    }
-    fclose(f);
-    return all;
-}
 
 /* JSON -> RESP, appended to out (large enough for the test data). */
 static void
@@ -91,7 +71,7 @@ expect_i64(const json_t *c, const char *field, int64_t got, const char *name)
 static void
 test_replies(void **state)
 {
-    json_t *all = load_lines("call_replies.jsonl"), *c;
+    json_t *all = test_jsonl("store/call_replies.jsonl"), *c;
     struct store_key *key = malloc(sizeof(*key));
     size_t i, nstale = 0;
 
