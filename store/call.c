@@ -282,19 +282,3 @@ done:
     free(p);
     return ret;
 }
-
-int
-store_call_used_today(struct store_conn *c, const char *family, int64_t now_ms, long long *used,
-                      char *err, size_t errlen)
-{
-    redisReply *r = store_redis_cmd(c, err, errlen, "GET sc:cnt:%s:%lld", family,
-                                    (long long)(now_ms / 86400000));
-
-    *used = 0;
-    if (r == NULL)
-        return -1;
-    if (r->type == REDIS_REPLY_STRING)
-        *used = strtoll(r->str, NULL, 10);
-    freeReplyObject(r);
-    return 0;
-}

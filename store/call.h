@@ -4,9 +4,8 @@
  * store/ owns call.lua's wire layout: its keys, its positional arguments
  * and its reply are built and parsed here only, so the proxy passes and
  * gets named fields (a new script argument is a new field, not an index)
- * and never sees a hiredis reply.  The same goes for the key names the
- * script shares with other readers: the daily counter (sc:cnt:) is read
- * through store_call_used_today.
+ * and never sees a hiredis reply.  The counters the script shares with
+ * the CLI are read by store/usage.c (their names: store/keys.h).
  *
  * What the script checks, in order, by Redis's clock: the key exists, is
  * not revoked, has not expired; the caller's cached record and sealed real
@@ -126,10 +125,5 @@ typedef void store_call_cb(const struct store_call_result *res, const char *errs
  * runs.  Never blocks. */
 int store_call_check(struct store_async *as, const struct store_call_req *req, store_call_cb *cb,
                      void *arg, const char **errstr);
-
-/* Sends counted for a key family on the UTC day of now_ms (the CLI's usage
- * column).  0 (*used set, 0 when nothing was counted) or -1 with err. */
-int store_call_used_today(struct store_conn *c, const char *family, int64_t now_ms, long long *used,
-                          char *err, size_t errlen);
 
 #endif
