@@ -21,28 +21,25 @@ listed(const char *name, const char *const *list, size_t n)
     return 0;
 }
 
-/* Is name one of the comma- or space-separated tokens of a Connection
- * value?  Case-insensitive. */
-static int
-connection_names(const char *connection, const char *name)
+int
+policy_header_has_token(const char *value, const char *token)
 {
-    size_t nl = strlen(name);
+    size_t tl = strlen(token);
 
-    for (const char *p = connection; *p;) {
-        while (*p == ' ' || *p == ',' || *p == '\t')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',' && *e != ' ' && *e != '\t')
-            e++;
-        if ((size_t)(e - p) == nl && strncasecmp(p, name, nl) == 0)
+    while (*value != '\0') {
+        size_t n;
+
+        value += strspn(value, " \t,");
+        n = strcspn(value, " \t,");
+        if (n == tl && strncasecmp(value, token, n) == 0)
             return 1;
-        p = e;
+        value += n;
     }
     return 0;
 }
 
 int
-policy_header_request_dropped(const char *name, const char *connection)
+policy_header_request_dropped(const char *name, int named_in_connection)
 {
     /* Hop-by-hop (RFC 9110 §7.6.1), the client's credentials, framing
      * libcurl sets itself, and ours. */
@@ -73,8 +70,9 @@ policy_header_request_dropped(const char *name, const char *connection)
     if (listed(name, hop, sizeof(hop) / sizeof(hop[0])) ||
         listed(name, override, sizeof(override) / sizeof(override[0])))
         return 1;
-    /* Fields the client named in Connection are hop-by-hop too. */
-    if (connection != NULL && connection_names(connection, name))
+    /* Fields the client named in any Connection header are hop-by-hop
+     * too. */
+    if (named_in_connection)
         return 1;
     /* Servers that map '_' to '-' would read it as an Idempotency-Key
      * outside the family's namespace: drop it rather than guess. */

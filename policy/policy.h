@@ -116,14 +116,21 @@ int policy_request_idempotency_value(const char *family, const char *value, size
 
 /*
  * Is this request header never forwarded upstream (SPEC §3)?  Hop-by-hop
- * headers (RFC 9110 §7.6.1) and any the client's Connection value names
- * (connection: that value, NULL if none), the client's credentials, framing
+ * headers (RFC 9110 §7.6.1) and any a Connection header of the request
+ * names (named_in_connection: the caller asks every Connection header, e.g.
+ * with policy_header_has_token), the client's credentials, framing
  * libcurl sets itself, X-Agent-Run-Id, Accept-Encoding; method and URL
  * overrides (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override,
  * X-Original-URL, X-Rewrite-URL); an Idempotency-Key spelled with '_' (only
  * the exact spelling is namespaced by key family).  1 or 0.
  */
-int policy_header_request_dropped(const char *name, const char *connection);
+int policy_header_request_dropped(const char *name, int named_in_connection);
+
+/* Is token one of the comma-, space- or tab-separated tokens of a header
+ * value such as Connection's ("close" is not in "x-closed")?
+ * Case-insensitive.  1 or 0.  The one reader of such lists: the HTTP
+ * parser's keep-alive and framing rules use it too. */
+int policy_header_has_token(const char *value, const char *token);
 
 /* Is this upstream response header not relayed to the client (hop-by-hop,
  * framing, Resend's X-Request-Id)?  1 or 0. */

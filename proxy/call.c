@@ -403,7 +403,6 @@ forward(struct call *c)
 {
     struct proxy_http_request *req = c->req;
     struct curl_slist *h = NULL, *t;
-    const char *connection = proxy_http_header(req, "Connection");
     const char *name, *value;
     struct evbuffer *body = proxy_http_body(req);
     size_t blen = evbuffer_get_length(body);
@@ -417,7 +416,7 @@ forward(struct call *c)
         size_t need = strlen(name) + strlen(value) + 3;
         char *l;
 
-        if (policy_header_request_dropped(name, connection))
+        if (policy_header_request_dropped(name, proxy_http_connection_has(req, name)))
             continue;
         /* A body that was checked goes as the JSON it was read as, whatever
          * it was labelled. */

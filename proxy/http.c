@@ -1014,6 +1014,12 @@ proxy_http_target(const struct proxy_http_request *req)
     return proxy_http_parse_target(req->p);
 }
 
+int
+proxy_http_connection_has(const struct proxy_http_request *req, const char *token)
+{
+    return proxy_http_parse_connection_has(req->p, token);
+}
+
 const char *
 proxy_http_header(const struct proxy_http_request *req, const char *name)
 {

@@ -111,6 +111,9 @@ const char *proxy_http_method(const struct proxy_http_request *req);
 const char *proxy_http_target(const struct proxy_http_request *req);
 /* First header of that name (case-insensitive), or NULL. */
 const char *proxy_http_header(const struct proxy_http_request *req, const char *name);
+/* Does any Connection header of the request carry this token (a whole,
+ * comma-separated token, case-insensitive)?  1 or 0. */
+int proxy_http_connection_has(const struct proxy_http_request *req, const char *token);
 /* How many headers of that name the request carries. */
 int proxy_http_header_count(const struct proxy_http_request *req, const char *name);
 /* Header i (0-based) of n; returns 0 or -1 past the end. */

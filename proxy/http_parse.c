@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "common/limits.h"
+#include "policy/policy.h"
 
 enum pstate {
     P_HEAD,
@@ -252,23 +253,10 @@ header_count(const struct proxy_http_parser *p, const char *name)
 int
 proxy_http_parse_connection_has(const struct proxy_http_parser *p, const char *token)
 {
-    size_t tl = strlen(token);
-
-    for (int i = 0; i < p->nhdr; i++) {
-        const char *c = p->hdr[i].value;
-
-        if (strcasecmp(p->hdr[i].name, "Connection") != 0)
-            continue;
-        while (*c != '\0') {
-            size_t n;
-
-            c += strspn(c, " \t,");
-            n = strcspn(c, " \t,");
-            if (n == tl && strncasecmp(c, token, n) == 0)
-                return 1;
-            c += n;
-        }
-    }
+    for (int i = 0; i < p->nhdr; i++)
+        if (strcasecmp(p->hdr[i].name, "Connection") == 0 &&
+            policy_header_has_token(p->hdr[i].value, token))
+            return 1;
     return 0;
 }
 

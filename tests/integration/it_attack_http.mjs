@@ -148,3 +148,14 @@ test('Connection tokens are whole tokens: "x-closed" keeps an HTTP/1.1 connectio
   const closed = await raw(get('Keep-Alive, close'));
   assert.match(closed, /^connection: close/im, closed);
 });
+
+test('a field named in any of several Connection headers is not forwarded', async () => {
+  const n = w.fake.received.length;
+  const res = await raw(`GET /emails/e1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n` +
+    'Connection: keep-alive\r\nConnection: X-Hop-Only\r\nX-Hop-Only: 1\r\nX-Kept: 1\r\n\r\n');
+  assert.match(res, /^HTTP\/1\.1 200 /);
+  assert.equal(w.fake.received.length, n + 1);
+  const got = w.fake.received.at(-1).headers;
+  assert.equal(got['x-kept'], '1');
+  assert.equal(got['x-hop-only'], undefined, 'named in the second Connection header: hop-by-hop');
+});
