@@ -76,6 +76,7 @@ struct call {
     char (*hashes)[SC_KEY_HASH_HEX];
     const char **rcpt_ptrs;
     size_t *rcpt_addr, nrcpt;
+    int hashed_facts, hashed_rcpt; /* what c->msgs holds */
     /* What call.lua took besides the daily counter, for the refund. */
     char monthly_key[160], rcpt_prefix[160], dedupe_prefix[160];
     int64_t remaining; /* X-Sendcap-Quota-Remaining, -1: no cap */
@@ -305,8 +306,8 @@ settle_controls(struct call *c, const struct proxy_upstream_result *res, const i
     unsigned char *given = calloc(s->nmsg ? s->nmsg : 1, 1);
     size_t h = SC_KEY_HASH_HEX - 1, og = 0, od = 0, id = 0;
 
-    if (given == NULL || c->msgs == NULL)
-        goto done;
+    if (given == NULL || c->msgs == NULL || (!c->hashed_facts && !c->hashed_rcpt))
+        goto done; /* nothing of these controls to settle */
     policy_settle_refunded_msgs(s, outcome_of(res->outcome), res->status, errs, nerr, given);
     c->rcpt_given = malloc(c->nrcpt * h + 1);
     c->dedupe_ops = malloc(s->nmsg * (h + 130) + 1);
@@ -318,9 +319,10 @@ settle_controls(struct call *c, const struct proxy_upstream_result *res, const i
         if (given[i]) {
             for (size_t j = 0; j < m->nrcpt; j++, og += h)
                 memcpy(c->rcpt_given + og, m->rcpt_hashes[j], h);
-            od += sc_cat(c->dedupe_ops + od, s->nmsg * (h + 130) + 1 - od, od ? "," : "",
-                         m->facts_hash, NULL);
-        } else if (id < c->nids) {
+            if (m->facts_hash != NULL)
+                od += sc_cat(c->dedupe_ops + od, s->nmsg * (h + 130) + 1 - od, od ? "," : "",
+                             m->facts_hash, NULL);
+        } else if (id < c->nids && m->facts_hash != NULL) {
             od += sc_cat(c->dedupe_ops + od, s->nmsg * (h + 130) + 1 - od, od ? "," : "",
                          m->facts_hash, ":", c->ids[id++], NULL);
         }
@@ -1011,16 +1013,31 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
     fail(c, 503, "service_unavailable", "unexpected answer from Redis; nothing was sent");
 }
 
-/* The hashes call.lua's controls need (SPEC §5): each message's canonical
- * facts and each to/cc/bcc address, lower-cased, so no address or body
- * reaches Redis.  0 or -1 (out of memory). */
+/* The hashes call.lua's controls need (SPEC §5), and only those the key's
+ * record asks for: each message's canonical facts (a dedupe window) and
+ * each to/cc/bcc address, lower-cased (a per-recipient cap), so no address
+ * or body reaches Redis and a key without these controls pays for
+ * neither.  Computed again if a refreshed record asks for more.  0 or -1
+ * (out of memory). */
 static int
-send_hashes(struct call *c)
+send_hashes(struct call *c, int facts, int rcpt)
 {
     const struct policy_send *s = &c->send;
     size_t nr = 0, p = 0;
 
-    for (size_t a = 0; a < s->naddr; a++)
+    if (c->msgs != NULL && c->hashed_facts == facts && c->hashed_rcpt == rcpt)
+        return 0;
+    free(c->msgs);
+    free(c->hashes);
+    free(c->rcpt_ptrs);
+    free(c->rcpt_addr);
+    c->msgs = NULL;
+    c->hashes = NULL;
+    c->rcpt_ptrs = NULL;
+    c->rcpt_addr = NULL;
+    c->hashed_facts = facts;
+    c->hashed_rcpt = rcpt;
+    for (size_t a = 0; rcpt && a < s->naddr; a++)
         nr += s->addr[a].kind != POLICY_ADDR_REPLY_TO;
     c->hashes = malloc((s->nmsg + nr) * sizeof(*c->hashes));
     c->msgs = calloc(s->nmsg ? s->nmsg : 1, sizeof(*c->msgs));
@@ -1031,10 +1048,11 @@ send_hashes(struct call *c)
     for (size_t i = 0; i < s->nmsg; i++) {
         const struct policy_send_msg *m = &s->msg[i];
 
-        store_secret_key_hash(m->canon, m->canon_len, c->hashes[i]);
-        c->msgs[i].facts_hash = c->hashes[i];
+        if (facts)
+            store_secret_key_hash(m->canon, m->canon_len, c->hashes[i]);
+        c->msgs[i].facts_hash = facts ? c->hashes[i] : NULL;
         c->msgs[i].rcpt_hashes = c->rcpt_ptrs + p;
-        for (size_t a = m->addr_first; a < m->addr_end; a++) {
+        for (size_t a = m->addr_first; rcpt && a < m->addr_end; a++) {
             char low[sizeof(s->addr[a].address)];
 
             if (s->addr[a].kind == POLICY_ADDR_REPLY_TO)
@@ -1098,7 +1116,7 @@ run_script(struct call *c, const struct proxy_key_entry *e)
     }
     q.sends = c->dec.sends;
     if (q.mode == STORE_CALL_SEND) {
-        if (c->msgs == NULL && send_hashes(c) != 0) {
+        if (send_hashes(c, e->dedupe_window_ms > 0, e->per_recipient_cap >= 0) != 0) {
             fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
             return;
         }

@@ -171,6 +171,8 @@ proxy_keycache_put(struct proxy_keycache *kc, const struct store_key *rec, const
     n->e.real_key = strdup(real_key);
     n->e.scope = strcmp(rec->scope, "full") == 0 ? POLICY_SCOPE_FULL : POLICY_SCOPE_SENDING;
     n->e.daily_cap = rec->daily_cap;
+    n->e.per_recipient_cap = rec->per_recipient_cap;
+    n->e.dedupe_window_ms = rec->dedupe_window_ms;
     memcpy(n->e.gen, rec->gen, sizeof(n->e.gen));
     memcpy(n->e.upver, upver, strlen(upver) < sizeof(n->e.upver) ? strlen(upver) + 1 : 1);
     if (n->e.id == NULL || n->e.family == NULL || n->e.agent_run_id == NULL ||

@@ -46,6 +46,12 @@ struct proxy_key_entry {
     char *from_domains, *to_domains; /* comma-joined, "" = any */
     enum policy_scope scope;
     int64_t daily_cap; /* -1: none */
+    /* What a send must tell call.lua: address hashes only with a
+     * per-recipient cap, facts hashes only with a dedupe window.  The
+     * script checks gen first, so it never applies a control to a call
+     * prepared on a record that lacked it. */
+    int64_t per_recipient_cap; /* -1: none */
+    int64_t dedupe_window_ms;  /* 0: off */
     char gen[24];
     char upver[24];
     char *real_key; /* wiped on free */

@@ -229,8 +229,10 @@ pack_msgs(const struct store_call_req *req, char *out[2])
     if (out[0] == NULL || out[1] == NULL)
         return -1;
     for (size_t i = 0; i < req->nmsg; i++) {
-        memcpy(out[0] + of, req->msgs[i].facts_hash, h);
-        of += h;
+        if (req->msgs[i].facts_hash != NULL) { /* none: the key has no dedupe window */
+            memcpy(out[0] + of, req->msgs[i].facts_hash, h);
+            of += h;
+        }
         for (size_t j = 0; j < req->msgs[i].nrcpt; j++, orc += h)
             memcpy(out[1] + orc, req->msgs[i].rcpt_hashes[j], h);
     }

@@ -33,8 +33,10 @@ enum store_call_mode {
 
 /* One message of a send (a batch element), for the controls of SPEC §5. */
 struct store_call_msg {
-    const char *facts_hash;         /* sha256 hex of its canonical send facts */
-    size_t nrcpt;                   /* its to/cc/bcc addresses */
+    const char *facts_hash;         /* sha256 hex of its canonical send facts;
+                                     * NULL: the key has no dedupe window */
+    size_t nrcpt;                   /* its to/cc/bcc addresses (0 without a
+                                     * per-recipient cap) */
     const char *const *rcpt_hashes; /* sha256 hex of each, lower-cased */
 };
 

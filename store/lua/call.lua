@@ -179,6 +179,11 @@ local function take_rate()
   end
 end
 
+if ARGV[3] ~= 'send' and ARGV[3] ~= 'whoami' then
+  take_rate()
+  return {'ok', id, nows, '', '0'}
+end
+
 local day = math.floor(now / 86400000)
 local y, mo = civil(day)
 local mcap = tonumber(rec[10])
@@ -199,15 +204,13 @@ if ARGV[3] == 'whoami' then
           opt(tonumber(rec[11])), opt(rlim), opt(rk and rwin), fmt(rused),
           rk and fmt((tonumber(oldest[2]) or now) + rwin) or '', dd, rec[16] or ''}
 end
-if ARGV[3] ~= 'send' then
-  take_rate()
-  return {'ok', id, nows, '', '0'}
-end
 local n = tonumber(ARGV[4])
-local used = tonumber(redis.call('GET', ck) or '0')
--- The month is counted whether or not the key has a monthly cap, so a cap
--- set later by `key update` (and whoami, `key show`) sees the whole month.
-local mused = tonumber(redis.call('GET', mk) or '0')
+-- A counter is read before the send only where a cap needs it; the month
+-- is counted whether or not the key has a monthly cap, so a cap set later
+-- by `key update` (and whoami, `key show`) sees the whole month.
+local function count(k) return tonumber(redis.call('GET', k) or '0') end
+local used = cap and count(ck) or nil
+local mused = mcap and count(mk) or nil
 local function remaining(d, m)
   local r = nil
   if cap then r = cap - d end
@@ -229,7 +232,8 @@ if ARGV[9] and ARGV[9] ~= '' then
      string.sub(prev, -3) == ':ok' then
     intent()
     take_rate()
-    return {'ok', id, nows, '', fmt(used), '', '', '', remaining(used, mused), '', ''}
+    used = used or count(ck)
+    return {'ok', id, nows, '', fmt(used), '', '', '', remaining(used, mused or 0), '', ''}
   end
   if not prev then
     ik, iv = k, ARGV[10] .. ':' .. ARGV[6]
@@ -247,21 +251,23 @@ local msgs = {}
 for o = 1, #ARGV[11], 64 do
   msgs[#msgs + 1] = string.sub(ARGV[11], o, o + 63)
 end
-local rcnt, rorder, rfirst = {}, {}, {}
-local pos = 0
-for o = 1, #ARGV[12], 64 do
-  local r = string.sub(ARGV[12], o, o + 63)
-  pos = pos + 1
-  if not rcnt[r] then
-    rcnt[r] = 0
-    rorder[#rorder + 1] = r
-    rfirst[r] = pos
-  end
-  rcnt[r] = rcnt[r] + 1
-end
+-- The address hashes (sent only with a per-recipient cap), counted per
+-- address.
 local pcap = tonumber(rec[11])
+local rcnt, rorder, rfirst = {}, {}, {}
 local rp = ''
 if pcap then
+  local pos = 0
+  for o = 1, #ARGV[12], 64 do
+    local r = string.sub(ARGV[12], o, o + 63)
+    pos = pos + 1
+    if not rcnt[r] then
+      rcnt[r] = 0
+      rorder[#rorder + 1] = r
+      rfirst[r] = pos
+    end
+    rcnt[r] = rcnt[r] + 1
+  end
   rp = 'sc:rcnt:' .. family .. ':' .. fmt(day) .. ':'
   for _, r in ipairs(rorder) do
     local u = tonumber(redis.call('GET', rp .. r) or '0')
@@ -295,11 +301,11 @@ end
 local after = redis.call('INCRBY', ck, n)
 -- Kept one day past its own, so a late refund still finds it (set when the
 -- day's counter starts, not on every send).
-if used == 0 then
+if after == n then
   redis.call('EXPIREAT', ck, (day + 2) * 86400)
 end
 local mafter = redis.call('INCRBY', mk, n)
-if mused == 0 then
+if mafter == n then
   local y2, m2 = next_month(ny, nm)
   redis.call('EXPIREAT', mk, days_from_civil(y2, m2) * 86400)
 end
