@@ -209,18 +209,23 @@ export class World {
     return JSON.parse(r.stdout);
   }
 
-  // Give a key the controls of SPEC §5 by writing its record's fields (the
-  // names of store/keys.h) and bumping gen as key_revoke.lua
-  // does, so every sendcapd re-reads it on its next call.  A value of null
-  // deletes the field (the default).
+  // Give a key the controls of SPEC §5 through `sendcap key update`, so
+  // every sendcapd re-reads the record on its next call.  Fields are the
+  // record's names (store/keys.h); null removes the control.
   setControls(k, fields) {
-    const hash = this.redis.raw('GET', `sc:id:${k.id}`).trim();
-    if (!/^[0-9a-f]{64}$/.test(hash)) throw new Error(`no record for ${k.id}`);
+    const dur = (ms) => (ms === 0 ? '0' : ms % 3600000 === 0 ? `${ms / 3600000}h`
+      : ms % 60000 === 0 ? `${ms / 60000}m` : `${ms / 1000}s`);
+    const win = { 1000: 's', 60000: 'm', 3600000: 'h' };
+    const args = [];
     for (const [f, v] of Object.entries(fields)) {
-      if (v === null) this.redis.raw('HDEL', `sc:vk:${hash}`, f);
-      else this.redis.raw('HSET', `sc:vk:${hash}`, f, String(v));
+      if (f === 'monthly_cap') args.push('--monthly-cap', v === null ? 'none' : String(v));
+      else if (f === 'per_recipient_cap') args.push('--per-recipient-cap', v === null ? 'none' : String(v));
+      else if (f === 'dedupe_window_ms') args.push('--dedupe-window', dur(v ?? 600000));
+      else if (f === 'rate_limit') args.push('--rate', v === null ? 'none' : `${v}/${win[fields.rate_window_ms]}`);
+      else if (f !== 'rate_window_ms') throw new Error(`setControls: unknown control ${f}`);
     }
-    this.redis.raw('HINCRBY', `sc:vk:${hash}`, 'gen', '1');
+    const r = this.cli(['key', 'update', k.id, ...args]);
+    if (r.code !== 0) throw new Error(`key update ${args.join(' ')} failed: ${r.stderr}`);
   }
 
   // Call records are written off the critical path: wait (up to 15 s) until
