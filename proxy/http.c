@@ -1028,12 +1028,7 @@ proxy_http_header(const struct proxy_http_request *req, const char *name)
 int
 proxy_http_header_count(const struct proxy_http_request *req, const char *name)
 {
-    const char *n, *v;
-    int count = 0;
-
-    for (int i = 0; proxy_http_parse_header_at(req->p, i, &n, &v) == 0; i++)
-        count += strcasecmp(n, name) == 0;
-    return count;
+    return proxy_http_parse_header_count(req->p, name);
 }
 
 int
