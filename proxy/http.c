@@ -1056,12 +1056,6 @@ proxy_http_client_gone(const struct proxy_http_request *req)
     return req->conn == NULL;
 }
 
-int
-proxy_http_has_body(const struct proxy_http_request *req)
-{
-    return req->has_body;
-}
-
 /*
  * The head handler wants the body.  Nothing runs from inside this call:
  * process() is resumed from the loop, so the handler (or the error handler)
