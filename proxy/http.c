@@ -50,12 +50,15 @@ enum cstate { C_IDLE, C_HEAD, C_HELD, C_BODY, C_HANDLING, C_WRITING, C_LINGER };
 
 /* Open connections of one client IP address (not port), for
  * --max-conns-per-client; one per address with connections, in a small
- * chained hash table. */
+ * chained hash table.  Its idle list lets it make room at its own limit
+ * without walking every idle connection of the server. */
 struct http_client {
     struct http_client *next;
     int family;
+    size_t addrlen; /* 16, 4 or 0 bytes of addr */
     unsigned char addr[16];
     long n;
+    TAILQ_HEAD(, http_conn) idle; /* its C_IDLE connections, longest idle first */
 };
 
 #define CLIENT_BUCKETS 4096
@@ -84,6 +87,7 @@ struct proxy_http_server {
 struct http_conn {
     TAILQ_ENTRY(http_conn) next;
     TAILQ_ENTRY(http_conn) idle_next;
+    TAILQ_ENTRY(http_conn) client_idle_next;
     int in_idle;
     struct http_client *client;
     struct proxy_http_server *srv;
@@ -131,12 +135,14 @@ arm(struct http_conn *c, int ms)
 }
 
 /* A connection with no request in progress may be closed to make room for a
- * new one when --max-conns is reached (longest idle first). */
+ * new one when --max-conns or its address's --max-conns-per-client is
+ * reached (longest idle first, see make_room). */
 static void
 idle_enter(struct http_conn *c)
 {
     if (!c->in_idle) {
         TAILQ_INSERT_TAIL(&c->srv->idle, c, idle_next);
+        TAILQ_INSERT_TAIL(&c->client->idle, c, client_idle_next);
         c->in_idle = 1;
     }
 }
@@ -146,6 +152,7 @@ idle_leave(struct http_conn *c)
 {
     if (c->in_idle) {
         TAILQ_REMOVE(&c->srv->idle, c, idle_next);
+        TAILQ_REMOVE(&c->client->idle, c, client_idle_next);
         c->in_idle = 0;
     }
 }
@@ -616,17 +623,17 @@ client_hash(int family, const unsigned char *a, size_t n)
     return h % CLIENT_BUCKETS;
 }
 
-/* Count one more connection of sa's address; NULL if it already has
- * max_conns_per_client (or on allocation failure, *full stays 0). */
+/* Count one more connection of sa's address (the new one is counted
+ * before make_room, so closing the address's own idle connection cannot
+ * free its entry); NULL on allocation failure. */
 static struct http_client *
-client_get(struct proxy_http_server *srv, const struct sockaddr *sa, int *full)
+client_get(struct proxy_http_server *srv, const struct sockaddr *sa)
 {
     const unsigned char *a;
     size_t n;
     unsigned h;
     struct http_client *k;
 
-    *full = 0;
     if (sa->sa_family == AF_INET6) {
         a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
         n = 16;
@@ -645,29 +652,38 @@ client_get(struct proxy_http_server *srv, const struct sockaddr *sa, int *full)
         if ((k = calloc(1, sizeof(*k))) == NULL)
             return NULL;
         k->family = sa->sa_family;
+        k->addrlen = n;
         memcpy(k->addr, a, n);
+        TAILQ_INIT(&k->idle);
         k->next = srv->clients[h];
         srv->clients[h] = k;
     }
-    if (k->n >= srv->lim.max_conns_per_client) {
-        /* The address's own connection idle the longest makes room: all
-         * the agents behind one address (127.0.0.1 by default, a NAT, a
-         * sidecar) share this limit, and idle connections must not lock
-         * them out.  Only connections with a request in progress refuse. */
-        struct http_conn *idle;
-        TAILQ_FOREACH(idle, &srv->idle, idle_next)
-        if (idle->client == k)
-            break;
-        if (idle == NULL) {
-            *full = 1;
-            return NULL;
-        }
-        k->n++; /* the new one first, so freeing the idle one keeps k */
-        conn_free(idle);
-        return k;
-    }
     k->n++;
     return k;
+}
+
+/*
+ * Room for a new connection of k (already counted in k->n): at its
+ * address's limit, the address's own connection idle the longest goes (all
+ * the agents behind one address -- 127.0.0.1 by default, a NAT, a sidecar --
+ * share this limit); at the total, the server's (SPEC §3).  Idle connections
+ * must not lock callers out; only connections with a request in progress
+ * make the new one wait.  0, or -1 when nothing idle can go.
+ */
+static int
+make_room(struct proxy_http_server *srv, struct http_client *k)
+{
+    if (k->n > srv->lim.max_conns_per_client) {
+        if (TAILQ_EMPTY(&k->idle))
+            return -1;
+        conn_free(TAILQ_FIRST(&k->idle));
+    }
+    if (srv->nconns >= srv->lim.max_conns) {
+        if (TAILQ_EMPTY(&srv->idle))
+            return -1;
+        conn_free(TAILQ_FIRST(&srv->idle));
+    }
+    return 0;
 }
 
 static void
@@ -677,18 +693,16 @@ client_put(struct proxy_http_server *srv, struct http_client *k)
 
     if (k == NULL || --k->n > 0)
         return;
-    for (pp = &srv->clients[client_hash(k->family, k->addr,
-                                        k->family == AF_INET6  ? 16
-                                        : k->family == AF_INET ? 4
-                                                               : 0)];
-         *pp != k; pp = &(*pp)->next)
+    for (pp = &srv->clients[client_hash(k->family, k->addr, k->addrlen)]; *pp != k;
+         pp = &(*pp)->next)
         ;
     *pp = k->next;
     free(k);
 }
 
 /*
- * The address already has --max-conns-per-client connections.  Answer 503
+ * The address already has --max-conns-per-client connections, or the server
+ * --max-conns, and none of them is idle.  Answer 503
  * in Resend's shape with one non-blocking send and close: no request is read
  * and nothing is recorded, so holding connections open cannot make the
  * proxy do work for the excess ones.  (The answer carries no X-Request-Id:
@@ -698,8 +712,9 @@ static void
 refuse_at_accept(evutil_socket_t fd)
 {
     static const char body[] =
-        "{\"statusCode\":503,\"message\":\"too many open connections from this address "
-        "(--max-conns-per-client); close idle ones and retry\",\"name\":\"service_unavailable\"}";
+        "{\"statusCode\":503,\"message\":\"too many open connections, from this address "
+        "(--max-conns-per-client) or in total (--max-conns); close idle ones and retry\","
+        "\"name\":\"service_unavailable\"}";
     char head[256];
     int n = snprintf(head, sizeof(head),
                      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -723,7 +738,6 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
     int port = 0, one = 1;
 
     struct http_client *client;
-    int full;
 
     (void)l;
     (void)salen;
@@ -731,18 +745,16 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int
         evutil_closesocket(fd);
         return;
     }
-    if ((client = client_get(srv, sa, &full)) == NULL) {
-        if (full)
-            refuse_at_accept(fd);
-        else
-            evutil_closesocket(fd);
+    if ((client = client_get(srv, sa)) == NULL) {
+        evutil_closesocket(fd);
         return;
     }
-    /* At the total, the connection idle the longest makes room (SPEC §3):
-     * refusing the new one would let idle connections lock callers out. */
-    if (srv->nconns >= srv->lim.max_conns && TAILQ_FIRST(&srv->idle) != NULL)
-        conn_free(TAILQ_FIRST(&srv->idle));
-    if (srv->nconns >= srv->lim.max_conns || (c = calloc(1, sizeof(*c))) == NULL) {
+    if (make_room(srv, client) != 0) {
+        client_put(srv, client);
+        refuse_at_accept(fd);
+        return;
+    }
+    if ((c = calloc(1, sizeof(*c))) == NULL) {
         client_put(srv, client);
         evutil_closesocket(fd);
         return;
@@ -1034,12 +1046,7 @@ proxy_http_header(const struct proxy_http_request *req, const char *name)
 int
 proxy_http_header_count(const struct proxy_http_request *req, const char *name)
 {
-    const char *n, *v;
-    int count = 0;
-
-    for (int i = 0; proxy_http_parse_header_at(req->p, i, &n, &v) == 0; i++)
-        count += strcasecmp(n, name) == 0;
-    return count;
+    return proxy_http_parse_header_count(req->p, name);
 }
 
 int
@@ -1065,12 +1072,6 @@ int
 proxy_http_client_gone(const struct proxy_http_request *req)
 {
     return req->conn == NULL;
-}
-
-int
-proxy_http_has_body(const struct proxy_http_request *req)
-{
-    return req->has_body;
 }
 
 /*

@@ -133,8 +133,6 @@ int proxy_http_client_gone(const struct proxy_http_request *req);
  * (answer with proxy_http_respond, which drops it); -2: --max-pending-body
  * would be passed: nothing was read; answer now (503). */
 int proxy_http_read_body(struct proxy_http_request *req);
-/* Did the request announce a body (Content-Length > 0 or chunked)? */
-int proxy_http_has_body(const struct proxy_http_request *req);
 
 /* Per-request slot for the handler. */
 void proxy_http_set_data(struct proxy_http_request *req, void *data);

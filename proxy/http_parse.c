@@ -240,8 +240,8 @@ parse_header(struct proxy_http_parser *p, char *line)
     return 0;
 }
 
-static int
-header_count(const struct proxy_http_parser *p, const char *name)
+int
+proxy_http_parse_header_count(const struct proxy_http_parser *p, const char *name)
 {
     int n = 0;
 
@@ -283,7 +283,7 @@ static int
 decide_framing(struct proxy_http_parser *p)
 {
     const char *te = NULL, *cl = NULL;
-    int nte = 0, ncl = 0, nhost = header_count(p, "Host");
+    int nte = 0, ncl = 0, nhost = proxy_http_parse_header_count(p, "Host");
     int64_t len = 0;
 
     for (int i = 0; i < p->nhdr; i++) {

@@ -69,6 +69,8 @@ int proxy_http_parse_minor(const struct proxy_http_parser *p);
 int proxy_http_parse_nheaders(const struct proxy_http_parser *p);
 int proxy_http_parse_header_at(const struct proxy_http_parser *p, int i, const char **name,
                                const char **value);
+/* How many header fields of that name (case-insensitive) were read. */
+int proxy_http_parse_header_count(const struct proxy_http_parser *p, const char *name);
 /* After HEAD: how the body is framed, and Content-Length's value (0 otherwise). */
 enum proxy_http_framing proxy_http_parse_framing(const struct proxy_http_parser *p);
 int64_t proxy_http_parse_length(const struct proxy_http_parser *p);

@@ -172,6 +172,11 @@ render(struct proxy *px, size_t *len)
             "# TYPE sendcap_open_connections gauge\nsendcap_open_connections %ld\n",
             proxy_http_conns(px->http));
     fprintf(f,
+            "# HELP sendcap_pending_body_bytes Request body bytes received and held "
+            "(bounded by --max-pending-body).\n"
+            "# TYPE sendcap_pending_body_bytes gauge\nsendcap_pending_body_bytes %lld\n",
+            (long long)proxy_http_pending_body(px->http));
+    fprintf(f,
             "# HELP sendcap_upstream_inflight Calls to Resend started and not finished.\n"
             "# TYPE sendcap_upstream_inflight gauge\nsendcap_upstream_inflight %ld\n",
             proxy_upstream_inflight(px->upstream));

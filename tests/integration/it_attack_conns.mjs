@@ -125,3 +125,34 @@ test('at --max-conns the longest-idle keep-alive connection makes room for a new
   for (const s of held.slice(1)) assert.equal(s.destroyed, false, 'only the oldest idle one goes');
   for (const s of [...held, fresh]) s.destroy();
 });
+
+test('at --max-conns-per-client the address\'s own longest-idle connection goes, not an older one of another address', async () => {
+  const { w, key } = await world(['--max-conns-per-client', '3']);
+  const other = await openIdle(w, key, '127.0.0.2'); // idle longest of all
+  assert.equal(other.status, 200, other.text);
+  const held = [];
+  for (let i = 0; i < 3; i++) held.push(await openIdle(w, key));
+  const next = await openIdle(w, key);
+  assert.equal(next.status, 200, next.text);
+  await held[0].gone;
+  assert.equal(other.destroyed, false, 'another address keeps its idle connection');
+  for (const s of held.slice(1)) assert.equal(s.destroyed, false, 'only the oldest idle one goes');
+  for (const s of [other, ...held, next]) s.destroy();
+});
+
+test('at --max-conns with none idle the next connection gets 503 and reaches nothing', async () => {
+  const { w, key } = await world(['--max-conns', '3', '--max-conns-per-client', '100']);
+  const held = [];
+  for (let i = 0; i < 3; i++) held.push(await openBusy(w));
+  await new Promise((r) => setTimeout(r, 100)); // the server has accepted them
+  const n = w.fake.received.length;
+  const over = await openIdle(w, key, '127.0.0.2');
+  assert.equal(over.status, 503, over.text);
+  const json = JSON.parse(over.text.slice(over.text.indexOf('\r\n\r\n') + 4));
+  assert.equal(json.statusCode, 503);
+  assert.equal(json.name, 'service_unavailable');
+  assert.match(json.message, /--max-conns\b/);
+  assert.equal(w.fake.received.length, n, 'the refused connection reached nothing');
+  for (const s of held) assert.equal(s.destroyed, false, 'a busy connection is never closed for room');
+  for (const s of held) s.destroy();
+});

@@ -87,6 +87,7 @@ test('metrics count the calls made', async () => {
   assert.equal(s.find((x) => x.name === 'sendcap_redis_up').value, 1);
   assert.equal(s.find((x) => x.name === 'sendcap_inflight_requests').value, 0);
   assert.equal(s.find((x) => x.name === 'sendcap_upstream_inflight').value, 0);
+  assert.equal(s.find((x) => x.name === 'sendcap_pending_body_bytes').value, 0);
   assert.ok(!m.text.includes(k.key) && !m.text.includes(w.realKey), 'no secret in metrics');
 });
 

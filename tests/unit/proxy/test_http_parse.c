@@ -358,6 +358,37 @@ test_connection_tokens(void **state)
     }
 }
 
+/* Header names count case-insensitively and whole: "X-Host" is not "Host". */
+static void
+test_header_count(void **state)
+{
+    static const struct {
+        const char *headers, *name;
+        int count;
+    } t[] = {
+        {"Host: x\r\n", "Host", 1},
+        {"host: x\r\n", "HOST", 1},
+        {"Host: x\r\nX-A: 1\r\nx-a: 2\r\nX-A: 3\r\n", "X-A", 3},
+        {"Host: x\r\nX-Host: y\r\n", "Host", 1},
+        {"Host: x\r\n", "Hos", 0},
+        {"Host: x\r\n", "Idempotency-Key", 0},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        char in[256];
+        struct proxy_http_parser *p = proxy_http_parse_new(MAX_BODY);
+        struct proxy_http_parse_out out;
+        int n = snprintf(in, sizeof(in), "GET / HTTP/1.1\r\n%s\r\n", t[i].headers);
+
+        assert_non_null(p);
+        assert_int_equal(proxy_http_parse_feed(p, in, (size_t)n, &out), PROXY_HTTP_PARSE_HEAD);
+        if (proxy_http_parse_header_count(p, t[i].name) != t[i].count)
+            fail_msg("case %zu, %s: expected %d", i, t[i].name, t[i].count);
+        proxy_http_parse_free(p);
+    }
+}
+
 int
 main(void)
 {
@@ -367,6 +398,7 @@ main(void)
         cmocka_unit_test(test_header_limits),
         cmocka_unit_test(test_head_then_body),
         cmocka_unit_test(test_connection_tokens),
+        cmocka_unit_test(test_header_count),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
