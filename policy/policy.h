@@ -279,19 +279,14 @@ enum policy_outcome {
  * sending or a timeout (the email may have gone out); on a 2xx answer to a
  * batch (s->batch), the recipients of each element whose index Resend
  * listed under "errors" (errors[0..nerrors), any values: each valid index
- * counts once), at most reserved.  s is the send's facts.
+ * counts once), at most reserved.  s is the send's facts.  given has
+ * s->nmsg entries, zeroed by the caller: given[i] is set to 1 for each
+ * message given back (every one on a full refund), so the per-message
+ * controls of SPEC §5 give back exactly what the refund counted.
  */
 int64_t policy_settle_refund(const struct policy_send *s, enum policy_outcome o, long status,
-                             int64_t reserved, const int64_t *errors, size_t nerrors);
-
-/*
- * Which messages of a send policy_settle_refund gives back: every one on a
- * full refund, the valid indexes listed under "errors" for a permissive
- * batch, none otherwise.  Sets given[i] to 1 for each (given has s->nmsg
- * entries, zeroed by the caller) and returns how many.
- */
-size_t policy_settle_refunded_msgs(const struct policy_send *s, enum policy_outcome o, long status,
-                                   const int64_t *errors, size_t nerrors, unsigned char *given);
+                             int64_t reserved, const int64_t *errors, size_t nerrors,
+                             unsigned char *given);
 
 /* ---- decisions and caps (decide.c) ---- */
 

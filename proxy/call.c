@@ -100,8 +100,7 @@ struct call {
 };
 
 static void write_record(struct call *c);
-static void settle_controls(struct call *c, const struct proxy_upstream_result *res,
-                            const int64_t *errs, size_t nerr);
+static void settle_controls(struct call *c, const unsigned char *given);
 static void fill_record(const struct call *c, struct store_audit_rec *rec);
 
 /* Frees only: a call is recorded and answered by finish() first. */
@@ -236,6 +235,9 @@ settle(struct call *c, const struct proxy_upstream_result *res)
     json_t *root = NULL;
     int64_t *errs = NULL;
     size_t nerr = 0;
+    /* One entry per message: a send holds at most POLICY_BATCH_MAX
+     * (policy_send_parse refuses more). */
+    unsigned char given[POLICY_BATCH_MAX] = {0};
 
     if (!c->is_send)
         return;
@@ -268,9 +270,9 @@ settle(struct call *c, const struct proxy_upstream_result *res)
         }
     }
     c->refund = policy_settle_refund(&c->send, outcome_of(res->outcome), res->status, c->reserved,
-                                     errs, nerr);
+                                     errs, nerr, given);
     if (c->reserved > 0)
-        settle_controls(c, res, errs, nerr);
+        settle_controls(c, given);
     free(errs);
     json_decref(root);
     if (c->nids > 0) { /* comma-joined for the record */
@@ -298,20 +300,17 @@ settle(struct call *c, const struct proxy_upstream_result *res)
  * counters may run ahead, never behind).
  */
 static void
-settle_controls(struct call *c, const struct proxy_upstream_result *res, const int64_t *errs,
-                size_t nerr)
+settle_controls(struct call *c, const unsigned char *given)
 {
     const struct policy_send *s = &c->send;
-    unsigned char *given = calloc(s->nmsg ? s->nmsg : 1, 1);
     size_t h = SC_KEY_HASH_HEX - 1, og = 0, od = 0, id = 0;
 
-    if (given == NULL || c->msgs == NULL)
-        goto done;
-    policy_settle_refunded_msgs(s, outcome_of(res->outcome), res->status, errs, nerr, given);
+    if (c->msgs == NULL)
+        return;
     c->rcpt_given = malloc(c->nrcpt * h + 1);
     c->dedupe_ops = malloc(s->nmsg * (h + 130) + 1);
     if (c->rcpt_given == NULL || c->dedupe_ops == NULL)
-        goto done;
+        return;
     for (size_t i = 0; i < s->nmsg; i++) {
         const struct store_call_msg *m = &c->msgs[i];
 
@@ -327,8 +326,6 @@ settle_controls(struct call *c, const struct proxy_upstream_result *res, const i
     }
     c->rcpt_given[og] = '\0';
     c->dedupe_ops[od] = '\0';
-done:
-    free(given);
 }
 
 static void
