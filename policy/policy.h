@@ -336,8 +336,11 @@ const char *policy_reason_name(enum policy_reason r);
  * same table: a decision and its error never name two reasons.  Static. */
 const char *policy_reason_of_error(int status, const char *name);
 
-/* Seconds from now_ms to the next 00:00 UTC (1..86400): when a day's
- * counter resets. */
+/* The next 00:00 UTC after now_ms, in ms since the epoch: when a day's
+ * counters (daily cap, per-recipient cap) reset.  now_ms >= 0. */
+int64_t policy_cap_day_end_ms(int64_t now_ms);
+
+/* Seconds from now_ms to policy_cap_day_end_ms (1..86400). */
 int64_t policy_cap_reset_seconds(int64_t now_ms);
 
 /* ---- senders outside sends (request.c) ---- */

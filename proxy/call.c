@@ -101,6 +101,8 @@ struct call {
 
 static void write_record(struct call *c);
 static void settle_controls(struct call *c, const unsigned char *given);
+static int64_t limit_headers(struct call *c, int64_t limit, int64_t used, int64_t now,
+                             int64_t reset_ms);
 static void fill_record(const struct call *c, struct store_audit_rec *rec);
 
 /* Frees only: a call is recorded and answered by finish() first. */
@@ -659,23 +661,16 @@ refresh(struct call *c, const struct store_call_result *res)
 static void
 cap_reply(struct call *c, const struct store_call_result *res)
 {
-    char when[32], num[24];
-    int64_t used = res->used, cap = res->cap, now = res->now_ms, reset;
+    char when[32];
+    int64_t day_end = policy_cap_day_end_ms(res->now_ms);
+    int64_t secs = limit_headers(c, res->cap, res->used, res->now_ms, day_end);
 
-    reset = policy_cap_reset_seconds(now);
-    sc_format_time_ms((now / 86400000 + 1) * 86400000, when, sizeof(when));
-    snprintf(num, sizeof(num), "%lld", (long long)reset);
-    proxy_http_add_header(c->req, "Retry-After", num);
-    proxy_http_add_header(c->req, "ratelimit-reset", num);
-    snprintf(num, sizeof(num), "%lld", (long long)cap);
-    proxy_http_add_header(c->req, "ratelimit-limit", num);
-    snprintf(num, sizeof(num), "%lld", (long long)(used < cap ? cap - used : 0));
-    proxy_http_add_header(c->req, "ratelimit-remaining", num);
+    sc_format_time_ms(day_end, when, sizeof(when));
     fail(c, 429, "daily_quota_exceeded",
          "vault key %s has used %lld of its %lld sends today and this request "
          "needs %lld; the cap resets at %s (in %lld s). Nothing was sent.",
-         c->key_id, (long long)used, (long long)cap, (long long)c->dec.sends, when,
-         (long long)reset);
+         c->key_id, (long long)res->used, (long long)res->cap, (long long)c->dec.sends, when,
+         (long long)secs);
 }
 
 /* Retry-After and ratelimit-* for a window that frees at reset_ms. */
@@ -714,7 +709,7 @@ static void
 rcpt_reply(struct call *c, const struct store_call_result *res)
 {
     const struct policy_rcpt *r = NULL;
-    int64_t now = res->now_ms, reset = (now / 86400000 + 1) * 86400000, secs;
+    int64_t now = res->now_ms, reset = policy_cap_day_end_ms(now), secs;
     char when[32];
 
     if (res->position >= 0 && (uint64_t)res->position < c->nrcpt)
@@ -824,7 +819,7 @@ static void
 whoami_reply(struct call *c, const struct store_call_result *res)
 {
     const struct store_call_usage *u = &res->who;
-    int64_t day_end = (res->now_ms / 86400000 + 1) * 86400000;
+    int64_t day_end = policy_cap_day_end_ms(res->now_ms);
     struct proxy_upstream_result r;
     json_t *rate = json_null(), *rate_use = json_null(), *doc;
     char *body;

@@ -137,6 +137,25 @@ test_cap_reset(void **state)
 }
 
 static void
+test_cap_day_end(void **state)
+{
+    /* now -> the next 00:00 UTC (2026-11-23T00:00:00Z is 1795392000000) */
+    static const struct {
+        int64_t now, end;
+    } cases[] = {
+        {1795440615000LL, 1795478400000LL},     /* mid-day: the coming midnight */
+        {1795392000000LL, 1795478400000LL},     /* exactly midnight: a whole day on */
+        {1795392000000LL - 1, 1795392000000LL}, /* the last ms of a day: the next ms */
+        {1795392000000LL + 1, 1795478400000LL}, /* the first ms after midnight */
+        {0, 86400000LL},                        /* the epoch */
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(policy_cap_day_end_ms(cases[i].now), cases[i].end);
+}
+
+static void
 test_scope_decisions(void **state)
 {
     const struct policy_route *r;
@@ -166,6 +185,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_cap_reset),
+        cmocka_unit_test(test_cap_day_end),
         cmocka_unit_test(test_scope_decisions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
