@@ -336,6 +336,22 @@ const char *policy_reason_name(enum policy_reason r);
  * same table: a decision and its error never name two reasons.  Static. */
 const char *policy_reason_of_error(int status, const char *name);
 
+/* Reasons the proxy records that neither a decision nor an error name
+ * maps to (README "The call log"), from the same table. */
+enum policy_proxy_reason {
+    POLICY_PROXY_OK = 1,                /* forwarded and answered below 500, or whoami */
+    POLICY_PROXY_DECRYPT_FAILED,        /* the real key did not open */
+    POLICY_PROXY_NOT_OWN_EMAIL,         /* GET /emails/{id} of another key's email */
+    POLICY_PROXY_NO_UPSTREAM,           /* the key's upstream is gone */
+    POLICY_PROXY_UPSTREAM_ERROR,        /* Resend answered 5xx */
+    POLICY_PROXY_UPSTREAM_TIMEOUT,      /* Resend did not answer in time */
+    POLICY_PROXY_OUTCOME_UNKNOWN,       /* the record written before forwarding */
+    POLICY_PROXY_UNAUTHENTICATED_FLOOD, /* the sampled record of a refused flood */
+};
+
+/* The audit reason of r.  A static string. */
+const char *policy_proxy_reason(enum policy_proxy_reason r);
+
 /* The next 00:00 UTC after now_ms, in ms since the epoch: when a day's
  * counters (daily cap, per-recipient cap) reset.  now_ms >= 0. */
 int64_t policy_cap_day_end_ms(int64_t now_ms);

@@ -381,7 +381,8 @@ upstream_done(const struct proxy_upstream_result *res, void *arg)
              res->status, (long long)res->latency_ms);
     c->status = (int)res->status;
     c->decision = res->status >= 500 ? "error" : "allowed";
-    c->reason = res->status >= 500 ? "upstream_error" : "ok";
+    c->reason =
+        policy_proxy_reason(res->status >= 500 ? POLICY_PROXY_UPSTREAM_ERROR : POLICY_PROXY_OK);
     finish(c, res, NULL, NULL);
 }
 
@@ -632,7 +633,7 @@ refresh(struct call *c, const struct store_call_result *res)
     real = store_secret_open(c->px->master_key, aad, res->sealed, &rl, err, sizeof(err));
     if (real == NULL) {
         sc_error("%s real key of upstream %s: %s", c->id, res->key->upstream, err);
-        c->reason = "decrypt_failed";
+        c->reason = policy_proxy_reason(POLICY_PROXY_DECRYPT_FAILED);
         fail(c, 503, "service_unavailable",
              "the real key of upstream %s cannot be decrypted with this daemon's "
              "master key; nothing was sent. Tell the sendcap admin.",
@@ -858,7 +859,7 @@ whoami_reply(struct call *c, const struct store_call_result *res)
     proxy_http_add_header(c->req, "X-Request-Id", c->id);
     c->status = 200;
     c->decision = "allowed";
-    c->reason = "ok";
+    c->reason = policy_proxy_reason(POLICY_PROXY_OK);
     finish(c, &r, NULL, NULL);
     free(body);
 }
@@ -965,7 +966,7 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
         whoami_reply(c, res);
         return;
     case STORE_CALL_NOT_OWN:
-        c->reason = "not_own_email";
+        c->reason = policy_proxy_reason(POLICY_PROXY_NOT_OWN_EMAIL);
         fail(c, 401, "restricted_api_key",
              "vault key %s can only read and change emails sent with it (or a key "
              "it was rotated from); %s was not",
@@ -992,7 +993,7 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
         proxy_keycache_drop(c->px->keys, c->hash);
         if (res->key_id[0] != '\0')
             sc_strlcpy(c->key_id, res->key_id, sizeof(c->key_id));
-        c->reason = "no_upstream";
+        c->reason = policy_proxy_reason(POLICY_PROXY_NO_UPSTREAM);
         fail(c, 503, "service_unavailable",
              "the upstream of vault key %s has been removed; nothing was sent. "
              "Tell the sendcap admin.",
@@ -1107,7 +1108,8 @@ run_script(struct call *c, const struct proxy_key_entry *e)
             c->rec_filled = 1;
         }
         store_audit_set(&c->rec, STORE_AUDIT_DECISION, "allowed");
-        store_audit_set(&c->rec, STORE_AUDIT_REASON, "outcome_unknown");
+        store_audit_set(&c->rec, STORE_AUDIT_REASON,
+                        policy_proxy_reason(POLICY_PROXY_OUTCOME_UNKNOWN));
         packed = store_audit_pack(&c->rec);
         if (packed == NULL) {
             fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
@@ -1396,7 +1398,8 @@ proxy_call_flood_summary(const char *addr, long count, int status, void *arg)
     store_audit_set_i64(&rec, STORE_AUDIT_TIME, sc_now_ms());
     store_audit_set(&rec, STORE_AUDIT_REQUEST_ID, id);
     store_audit_set(&rec, STORE_AUDIT_DECISION, "denied");
-    store_audit_set(&rec, STORE_AUDIT_REASON, "unauthenticated_flood");
+    store_audit_set(&rec, STORE_AUDIT_REASON,
+                    policy_proxy_reason(POLICY_PROXY_UNAUTHENTICATED_FLOOD));
     store_audit_set_i64(&rec, STORE_AUDIT_STATUS, status);
     store_audit_set(&rec, STORE_AUDIT_CLIENT, addr);
     store_audit_set_i64(&rec, STORE_AUDIT_COUNT, count);
