@@ -68,9 +68,9 @@ policy_decide(const struct policy_key *key, const struct policy_route *route,
 }
 
 int64_t
-policy_cap_reset_seconds(int64_t now_ms)
+policy_cap_day_end_ms(int64_t now_ms)
 {
-    int64_t day_ms = 86400LL * 1000, into = now_ms % day_ms;
+    int64_t day_ms = 86400LL * 1000;
 
-    return (day_ms - into + 999) / 1000;
+    return (now_ms / day_ms + 1) * day_ms;
 }

@@ -11,6 +11,7 @@
  */
 #include "json.h"
 #include "policy.h"
+#include "policy_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -86,36 +87,6 @@ node_new(struct reader *r, int type)
     x->len = 0;
     x->s = NULL;
     return (long)d->n++;
-}
-
-/* Length of the UTF-8 sequence at p (p[0] >= 0x80), or 0 if it is not one
- * jansson decodes: no continuation or overlong lead byte, nothing past
- * U+10FFFF, no surrogate halves, no overlong form, not cut short. */
-static size_t
-utf8_seq(const unsigned char *p, const unsigned char *end)
-{
-    size_t n;
-    uint32_t v;
-
-    if (p[0] >= 0xC2 && p[0] <= 0xDF)
-        n = 2, v = p[0] & 0x1F;
-    else if (p[0] >= 0xE0 && p[0] <= 0xEF)
-        n = 3, v = p[0] & 0x0F;
-    else if (p[0] >= 0xF0 && p[0] <= 0xF4)
-        n = 4, v = p[0] & 0x07;
-    else
-        return 0;
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-        v = (v << 6) | (p[i] & 0x3F);
-    }
-    if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (n == 2 && v < 0x80) ||
-        (n == 3 && v < 0x800) || (n == 4 && v < 0x10000))
-        return 0;
-    return n;
 }
 
 static int
@@ -197,7 +168,9 @@ read_string(struct reader *r, long *idx)
         if (*p < 0x20)
             return fail(r, POLICY_JSON_INVALID, "control character 0x%x", *p);
         if (*p >= 0x80) {
-            if ((n = utf8_seq(p, end)) == 0)
+            /* Held to what jansson decodes (the fuzzer compares the
+             * two); *p >= 0x80 here, so 1 is never its answer. */
+            if ((n = policy_utf8_decode(p, (size_t)(end - p), NULL)) == 0)
                 return fail(r, POLICY_JSON_INVALID, "unable to decode byte 0x%x", *p);
             memcpy(o, p, n);
             o += n;

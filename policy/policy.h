@@ -286,19 +286,14 @@ enum policy_outcome {
  * sending or a timeout (the email may have gone out); on a 2xx answer to a
  * batch (s->batch), the recipients of each element whose index Resend
  * listed under "errors" (errors[0..nerrors), any values: each valid index
- * counts once), at most reserved.  s is the send's facts.
+ * counts once), at most reserved.  s is the send's facts.  given has
+ * s->nmsg entries, zeroed by the caller: given[i] is set to 1 for each
+ * message given back (every one on a full refund), so the per-message
+ * controls of SPEC §5 give back exactly what the refund counted.
  */
 int64_t policy_settle_refund(const struct policy_send *s, enum policy_outcome o, long status,
-                             int64_t reserved, const int64_t *errors, size_t nerrors);
-
-/*
- * Which messages of a send policy_settle_refund gives back: every one on a
- * full refund, the valid indexes listed under "errors" for a permissive
- * batch, none otherwise.  Sets given[i] to 1 for each (given has s->nmsg
- * entries, zeroed by the caller) and returns how many.
- */
-size_t policy_settle_refunded_msgs(const struct policy_send *s, enum policy_outcome o, long status,
-                                   const int64_t *errors, size_t nerrors, unsigned char *given);
+                             int64_t reserved, const int64_t *errors, size_t nerrors,
+                             unsigned char *given);
 
 /* ---- decisions and caps (decide.c) ---- */
 
@@ -348,9 +343,25 @@ const char *policy_reason_name(enum policy_reason r);
  * same table: a decision and its error never name two reasons.  Static. */
 const char *policy_reason_of_error(int status, const char *name);
 
-/* Seconds from now_ms to the next 00:00 UTC (1..86400): when a day's
- * counter resets. */
-int64_t policy_cap_reset_seconds(int64_t now_ms);
+/* Reasons the proxy records that neither a decision nor an error name
+ * maps to (README "The call log"), from the same table. */
+enum policy_proxy_reason {
+    POLICY_PROXY_OK = 1,                /* forwarded and answered below 500, or whoami */
+    POLICY_PROXY_DECRYPT_FAILED,        /* the real key did not open */
+    POLICY_PROXY_NOT_OWN_EMAIL,         /* GET /emails/{id} of another key's email */
+    POLICY_PROXY_NO_UPSTREAM,           /* the key's upstream is gone */
+    POLICY_PROXY_UPSTREAM_ERROR,        /* Resend answered 5xx */
+    POLICY_PROXY_UPSTREAM_TIMEOUT,      /* Resend did not answer in time */
+    POLICY_PROXY_OUTCOME_UNKNOWN,       /* the record written before forwarding */
+    POLICY_PROXY_UNAUTHENTICATED_FLOOD, /* the sampled record of a refused flood */
+};
+
+/* The audit reason of r.  A static string. */
+const char *policy_proxy_reason(enum policy_proxy_reason r);
+
+/* The next 00:00 UTC after now_ms, in ms since the epoch: when a day's
+ * counters (daily cap, per-recipient cap) reset.  now_ms >= 0. */
+int64_t policy_cap_day_end_ms(int64_t now_ms);
 
 /* ---- senders outside sends (request.c) ---- */
 

@@ -41,17 +41,14 @@ label_ascii(const unsigned char *s, size_t len, char out[64])
     size_t ncp = 0, o = 0;
 
     for (size_t i = 0; i < len;) {
-        uint32_t c = s[i], need = c < 0x80 ? 0 : c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 9;
-        if (need == 9 || i + need >= len + (need ? 0 : 1) || ncp == 64)
+        /* Strict, as for bodies: an overlong form must not turn into an
+         * ASCII rule the list never had. */
+        size_t k = ncp < 64 ? policy_utf8_decode(s + i, len - i, &cp[ncp]) : 0;
+
+        if (k == 0)
             return 0;
-        c = need == 0 ? c : need == 1 ? c & 0x1F : need == 2 ? c & 0x0F : c & 0x07;
-        for (uint32_t k = 1; k <= need; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return 0;
-            c = (c << 6) | (s[i + k] & 0x3F);
-        }
-        cp[ncp++] = c;
-        i += need + 1;
+        ncp++;
+        i += k;
     }
     for (size_t i = 0; i < ncp; i++)
         if (cp[i] < 0x80)

@@ -12,18 +12,19 @@
 #include <stdint.h>
 
 #include "policy.h"
+#include "policy_int.h"
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong form,
- * no surrogate half, nothing past U+10FFFF), 1 for ASCII, 0 if p starts no
- * well-formed character within n bytes. */
-static size_t
-seq_len(const unsigned char *p, size_t n)
+size_t
+policy_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp)
 {
     size_t len;
     uint32_t v;
 
-    if (p[0] < 0x80)
+    if (p[0] < 0x80) {
+        if (cp != NULL)
+            *cp = p[0];
         return 1;
+    }
     if (p[0] >= 0xC2 && p[0] <= 0xDF)
         len = 2, v = p[0] & 0x1F;
     else if (p[0] >= 0xE0 && p[0] <= 0xEF)
@@ -42,6 +43,8 @@ seq_len(const unsigned char *p, size_t n)
     if ((len == 3 && v < 0x800) || (len == 4 && v < 0x10000) || v > 0x10FFFF ||
         (v >= 0xD800 && v <= 0xDFFF))
         return 0;
+    if (cp != NULL)
+        *cp = v;
     return len;
 }
 
@@ -58,7 +61,7 @@ policy_utf8_fit(const char *s, size_t len)
     if (i == 0 || p[i - 1] < 0xC0)
         return len;
     i--;
-    return seq_len(p + i, len - i) == 0 && p[i] < 0xF5 ? i : len;
+    return policy_utf8_decode(p + i, len - i, NULL) == 0 && p[i] < 0xF5 ? i : len;
 }
 
 void
@@ -78,7 +81,7 @@ policy_utf8_json(char *out, size_t cap, const char *s)
         return 0;
     while (*p != '\0') {
         char e[8];
-        size_t n, k = 0, len = seq_len(p, 4);
+        size_t n, k = 0, len = policy_utf8_decode(p, 4, NULL);
 
         if (len == 0) {
             /* Not UTF-8: U+FFFD REPLACEMENT CHARACTER, one per byte. */

@@ -101,8 +101,9 @@ struct call {
 };
 
 static void write_record(struct call *c);
-static void settle_controls(struct call *c, const struct proxy_upstream_result *res,
-                            const int64_t *errs, size_t nerr);
+static void settle_controls(struct call *c, const unsigned char *given);
+static int64_t limit_headers(struct call *c, int64_t limit, int64_t used, int64_t now,
+                             int64_t reset_ms);
 static void fill_record(const struct call *c, struct store_audit_rec *rec);
 
 /* Frees only: a call is recorded and answered by finish() first. */
@@ -237,6 +238,9 @@ settle(struct call *c, const struct proxy_upstream_result *res)
     json_t *root = NULL;
     int64_t *errs = NULL;
     size_t nerr = 0;
+    /* One entry per message: a send holds at most POLICY_BATCH_MAX
+     * (policy_send_parse refuses more). */
+    unsigned char given[POLICY_BATCH_MAX] = {0};
 
     if (!c->is_send)
         return;
@@ -269,9 +273,9 @@ settle(struct call *c, const struct proxy_upstream_result *res)
         }
     }
     c->refund = policy_settle_refund(&c->send, outcome_of(res->outcome), res->status, c->reserved,
-                                     errs, nerr);
+                                     errs, nerr, given);
     if (c->reserved > 0)
-        settle_controls(c, res, errs, nerr);
+        settle_controls(c, given);
     free(errs);
     json_decref(root);
     if (c->nids > 0) { /* comma-joined for the record */
@@ -299,20 +303,21 @@ settle(struct call *c, const struct proxy_upstream_result *res)
  * counters may run ahead, never behind).
  */
 static void
-settle_controls(struct call *c, const struct proxy_upstream_result *res, const int64_t *errs,
-                size_t nerr)
+settle_controls(struct call *c, const unsigned char *given)
 {
     const struct policy_send *s = &c->send;
-    unsigned char *given = calloc(s->nmsg ? s->nmsg : 1, 1);
     size_t h = SC_KEY_HASH_HEX - 1, og = 0, od = 0, id = 0;
 
-    if (given == NULL || c->msgs == NULL || (!c->hashed_facts && !c->hashed_rcpt))
-        goto done; /* nothing of these controls to settle */
-    policy_settle_refunded_msgs(s, outcome_of(res->outcome), res->status, errs, nerr, given);
+    if (c->msgs == NULL || (!c->hashed_facts && !c->hashed_rcpt))
+        return; /* nothing of these controls to settle */
     c->rcpt_given = malloc(c->nrcpt * h + 1);
     c->dedupe_ops = malloc(s->nmsg * (h + 130) + 1);
-    if (c->rcpt_given == NULL || c->dedupe_ops == NULL)
-        goto done;
+    if (c->rcpt_given == NULL || c->dedupe_ops == NULL) { /* give back nothing: never behind */
+        free(c->rcpt_given);
+        free(c->dedupe_ops);
+        c->rcpt_given = c->dedupe_ops = NULL;
+        return;
+    }
     for (size_t i = 0; i < s->nmsg; i++) {
         const struct store_call_msg *m = &c->msgs[i];
 
@@ -329,8 +334,6 @@ settle_controls(struct call *c, const struct proxy_upstream_result *res, const i
     }
     c->rcpt_given[og] = '\0';
     c->dedupe_ops[od] = '\0';
-done:
-    free(given);
 }
 
 static void
@@ -384,7 +387,8 @@ upstream_done(const struct proxy_upstream_result *res, void *arg)
              res->status, (long long)res->latency_ms);
     c->status = (int)res->status;
     c->decision = res->status >= 500 ? "error" : "allowed";
-    c->reason = res->status >= 500 ? "upstream_error" : "ok";
+    c->reason =
+        policy_proxy_reason(res->status >= 500 ? POLICY_PROXY_UPSTREAM_ERROR : POLICY_PROXY_OK);
     finish(c, res, NULL, NULL);
 }
 
@@ -634,7 +638,7 @@ refresh(struct call *c, const struct store_call_result *res)
     real = store_secret_open(c->px->master_key, aad, res->sealed, &rl, err, sizeof(err));
     if (real == NULL) {
         sc_error("%s real key of upstream %s: %s", c->id, res->key->upstream, err);
-        c->reason = "decrypt_failed";
+        c->reason = policy_proxy_reason(POLICY_PROXY_DECRYPT_FAILED);
         fail(c, 503, "service_unavailable",
              "the real key of upstream %s cannot be decrypted with this daemon's "
              "master key; nothing was sent. Tell the sendcap admin.",
@@ -663,23 +667,16 @@ refresh(struct call *c, const struct store_call_result *res)
 static void
 cap_reply(struct call *c, const struct store_call_result *res)
 {
-    char when[32], num[24];
-    int64_t used = res->used, cap = res->cap, now = res->now_ms, reset;
+    char when[32];
+    int64_t day_end = policy_cap_day_end_ms(res->now_ms);
+    int64_t secs = limit_headers(c, res->cap, res->used, res->now_ms, day_end);
 
-    reset = policy_cap_reset_seconds(now);
-    sc_format_time_ms((now / 86400000 + 1) * 86400000, when, sizeof(when));
-    snprintf(num, sizeof(num), "%lld", (long long)reset);
-    proxy_http_add_header(c->req, "Retry-After", num);
-    proxy_http_add_header(c->req, "ratelimit-reset", num);
-    snprintf(num, sizeof(num), "%lld", (long long)cap);
-    proxy_http_add_header(c->req, "ratelimit-limit", num);
-    snprintf(num, sizeof(num), "%lld", (long long)(used < cap ? cap - used : 0));
-    proxy_http_add_header(c->req, "ratelimit-remaining", num);
+    sc_format_time_ms(day_end, when, sizeof(when));
     fail(c, 429, "daily_quota_exceeded",
          "vault key %s has used %lld of its %lld sends today and this request "
          "needs %lld; the cap resets at %s (in %lld s). Nothing was sent.",
-         c->key_id, (long long)used, (long long)cap, (long long)c->dec.sends, when,
-         (long long)reset);
+         c->key_id, (long long)res->used, (long long)res->cap, (long long)c->dec.sends, when,
+         (long long)secs);
 }
 
 /* Retry-After and ratelimit-* for a window that frees at reset_ms. */
@@ -718,7 +715,7 @@ static void
 rcpt_reply(struct call *c, const struct store_call_result *res)
 {
     const struct policy_rcpt *r = NULL;
-    int64_t now = res->now_ms, reset = (now / 86400000 + 1) * 86400000, secs;
+    int64_t now = res->now_ms, reset = policy_cap_day_end_ms(now), secs;
     char when[32];
 
     if (res->position >= 0 && (uint64_t)res->position < c->nrcpt)
@@ -828,7 +825,7 @@ static void
 whoami_reply(struct call *c, const struct store_call_result *res)
 {
     const struct store_call_usage *u = &res->who;
-    int64_t day_end = (res->now_ms / 86400000 + 1) * 86400000;
+    int64_t day_end = policy_cap_day_end_ms(res->now_ms);
     struct proxy_upstream_result r;
     json_t *rate = json_null(), *rate_use = json_null(), *doc;
     char *body;
@@ -867,7 +864,7 @@ whoami_reply(struct call *c, const struct store_call_result *res)
     proxy_http_add_header(c->req, "X-Request-Id", c->id);
     c->status = 200;
     c->decision = "allowed";
-    c->reason = "ok";
+    c->reason = policy_proxy_reason(POLICY_PROXY_OK);
     finish(c, &r, NULL, NULL);
     free(body);
 }
@@ -974,7 +971,7 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
         whoami_reply(c, res);
         return;
     case STORE_CALL_NOT_OWN:
-        c->reason = "not_own_email";
+        c->reason = policy_proxy_reason(POLICY_PROXY_NOT_OWN_EMAIL);
         fail(c, 401, "restricted_api_key",
              "vault key %s can only read and change emails sent with it (or a key "
              "it was rotated from); %s was not",
@@ -1001,7 +998,7 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
         proxy_keycache_drop(c->px->keys, c->hash);
         if (res->key_id[0] != '\0')
             sc_strlcpy(c->key_id, res->key_id, sizeof(c->key_id));
-        c->reason = "no_upstream";
+        c->reason = policy_proxy_reason(POLICY_PROXY_NO_UPSTREAM);
         fail(c, 503, "service_unavailable",
              "the upstream of vault key %s has been removed; nothing was sent. "
              "Tell the sendcap admin.",
@@ -1132,7 +1129,8 @@ run_script(struct call *c, const struct proxy_key_entry *e)
             c->rec_filled = 1;
         }
         store_audit_set(&c->rec, STORE_AUDIT_DECISION, "allowed");
-        store_audit_set(&c->rec, STORE_AUDIT_REASON, "outcome_unknown");
+        store_audit_set(&c->rec, STORE_AUDIT_REASON,
+                        policy_proxy_reason(POLICY_PROXY_OUTCOME_UNKNOWN));
         packed = store_audit_pack(&c->rec);
         if (packed == NULL) {
             fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
@@ -1421,7 +1419,8 @@ proxy_call_flood_summary(const char *addr, long count, int status, void *arg)
     store_audit_set_i64(&rec, STORE_AUDIT_TIME, sc_now_ms());
     store_audit_set(&rec, STORE_AUDIT_REQUEST_ID, id);
     store_audit_set(&rec, STORE_AUDIT_DECISION, "denied");
-    store_audit_set(&rec, STORE_AUDIT_REASON, "unauthenticated_flood");
+    store_audit_set(&rec, STORE_AUDIT_REASON,
+                    policy_proxy_reason(POLICY_PROXY_UNAUTHENTICATED_FLOOD));
     store_audit_set_i64(&rec, STORE_AUDIT_STATUS, status);
     store_audit_set(&rec, STORE_AUDIT_CLIENT, addr);
     store_audit_set_i64(&rec, STORE_AUDIT_COUNT, count);

@@ -81,6 +81,30 @@ test_wildcards(void **state)
     policy_psl_free(NULL);
 }
 
+/* Lines that only a lax decoder reads: an overlong 'a' (C1 A1, E0 81 A1),
+ * a surrogate half (ED A0 80), a lead byte past U+10FFFF (F8).  Each is
+ * skipped; read laxly, the first two would make a.zz and ab.zw suffixes. */
+static void
+test_not_utf8(void **state)
+{
+    static const char bad[] = "com\n"
+                              "\xC1\xA1.zz\n"
+                              "\xE0\x81\xA1"
+                              "b.zw\n"
+                              "\xED\xA0\x80.zy\n"
+                              "\xF8\x88\x80\x80\x80.zx\n"
+                              "\xF4\x90\x80\x80.zv\n";
+    struct policy_psl *p = policy_psl_parse(bad, sizeof(bad) - 1);
+
+    (void)state;
+    assert_non_null(p);
+    assert_int_equal(policy_psl_count(p), 1);
+    assert_false(policy_psl_wildcard_over_suffix(p, "*.a.zz"));
+    assert_false(policy_psl_wildcard_over_suffix(p, "*.ab.zw"));
+    assert_true(policy_psl_wildcard_over_suffix(p, "*.com"));
+    policy_psl_free(p);
+}
+
 static void
 test_empty(void **state)
 {
@@ -128,6 +152,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wildcards),
+        cmocka_unit_test(test_not_utf8),
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_debian_list),
     };

@@ -117,12 +117,47 @@ test_decisions(void **state)
     }
 }
 
+/* The proxy's own reasons: the exact strings production has recorded
+ * (audit output stays byte-identical), each once in the table. */
+static void
+test_proxy_reasons(void **state)
+{
+    static const struct {
+        enum policy_proxy_reason r;
+        const char *reason;
+    } cases[] = {
+        {POLICY_PROXY_OK, "ok"},
+        {POLICY_PROXY_DECRYPT_FAILED, "decrypt_failed"},
+        {POLICY_PROXY_NOT_OWN_EMAIL, "not_own_email"},
+        {POLICY_PROXY_NO_UPSTREAM, "no_upstream"},
+        {POLICY_PROXY_UPSTREAM_ERROR, "upstream_error"},
+        {POLICY_PROXY_UPSTREAM_TIMEOUT, "upstream_timeout"},
+        {POLICY_PROXY_OUTCOME_UNKNOWN, "outcome_unknown"},
+        {POLICY_PROXY_UNAUTHENTICATED_FLOOD, "unauthenticated_flood"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = policy_proxy_reason(cases[i].r);
+        if (strcmp(got, cases[i].reason) != 0)
+            fail_msg("proxy reason %d: %s, expected %s", (int)cases[i].r, got, cases[i].reason);
+        assert_true(is_documented(got));
+    }
+    /* the same reason as the error or decision that also names it */
+    assert_string_equal(policy_proxy_reason(POLICY_PROXY_OK), policy_reason_name(POLICY_ALLOW));
+    assert_string_equal(policy_proxy_reason(POLICY_PROXY_UPSTREAM_TIMEOUT),
+                        policy_reason_of_error(504, "application_error"));
+    assert_string_equal(policy_proxy_reason(POLICY_PROXY_UPSTREAM_ERROR),
+                        policy_reason_of_error(502, "application_error"));
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_decisions),
+        cmocka_unit_test(test_proxy_reasons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -125,15 +125,22 @@ test_cases(void **state)
 }
 
 static void
-test_cap_reset(void **state)
+test_cap_day_end(void **state)
 {
+    /* now -> the next 00:00 UTC (2026-11-23T00:00:00Z is 1795392000000) */
+    static const struct {
+        int64_t now, end;
+    } cases[] = {
+        {1795440615000LL, 1795478400000LL},     /* mid-day: the coming midnight */
+        {1795392000000LL, 1795478400000LL},     /* exactly midnight: a whole day on */
+        {1795392000000LL - 1, 1795392000000LL}, /* the last ms of a day: the next ms */
+        {1795392000000LL + 1, 1795478400000LL}, /* the first ms after midnight */
+        {0, 86400000LL},                        /* the epoch */
+    };
+
     (void)state;
-    /* 2026-11-23T13:30:15Z -> 10h29m45s to midnight */
-    assert_int_equal(policy_cap_reset_seconds(1795440615000LL), 37785);
-    /* exactly midnight: a whole day */
-    assert_int_equal(policy_cap_reset_seconds(1795392000000LL), 86400);
-    /* the last millisecond of a day: one second */
-    assert_int_equal(policy_cap_reset_seconds(1795392000000LL - 1), 1);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        assert_int_equal(policy_cap_day_end_ms(cases[i].now), cases[i].end);
 }
 
 static void
@@ -165,7 +172,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cases),
-        cmocka_unit_test(test_cap_reset),
+        cmocka_unit_test(test_cap_day_end),
         cmocka_unit_test(test_scope_decisions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

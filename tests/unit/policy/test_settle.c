@@ -2,7 +2,8 @@
  * test_settle.c - the refund rule (policy_settle_refund), from
  * tests/data/policy/refunds.jsonl: the outcome and status of the upstream
  * call, the reserved count, each batch element's recipients and the
- * indexes Resend listed under "errors" -> what is given back.
+ * indexes Resend listed under "errors" -> what is given back, and which
+ * messages (given[]) the per-message controls give back with it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -47,6 +48,8 @@ test_refunds(void **state)
         struct policy_send s;
         int64_t errs[16], got, want;
         size_t nerr = 0, i;
+        unsigned char given[POLICY_BATCH_MAX], want_given[POLICY_BATCH_MAX];
+        const char *why = json_string_value(json_object_get(c, "why"));
 
         memset(&s, 0, sizeof(s));
         memset(msg, 0, sizeof(msg));
@@ -62,11 +65,22 @@ test_refunds(void **state)
         }
         got = policy_settle_refund(&s, outcome(json_string_value(json_object_get(c, "outcome"))),
                                    (long)json_integer_value(json_object_get(c, "status")),
-                                   json_integer_value(json_object_get(c, "reserved")), errs, nerr);
+                                   json_integer_value(json_object_get(c, "reserved")), errs, nerr,
+                                   memset(given, 0, sizeof(given)));
         want = json_integer_value(json_object_get(c, "refund"));
         if (got != want)
-            fail_msg("%s: refund %lld, expected %lld", json_string_value(json_object_get(c, "why")),
-                     (long long)got, (long long)want);
+            fail_msg("%s: refund %lld, expected %lld", why, (long long)got, (long long)want);
+        /* Every case names the messages given back; none beyond nmsg. */
+        if (!json_is_array(json_object_get(c, "given")))
+            fail_msg("%s: no \"given\" in the case", why);
+        memset(want_given, 0, sizeof(want_given));
+        json_array_foreach(json_object_get(c, "given"), i, v)
+        {
+            want_given[json_integer_value(v)] = 1;
+        }
+        for (i = 0; i < POLICY_BATCH_MAX; i++)
+            if (given[i] != want_given[i])
+                fail_msg("%s: message %zu given %d, expected %d", why, i, given[i], want_given[i]);
         n++;
     }
     json_decref(all);
