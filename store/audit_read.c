@@ -81,7 +81,8 @@ row_from_intent(const redisReply *h, struct store_audit_row *row)
     return 0;
 }
 
-int
+/* Does a row match the query's filters (for tail)? */
+static int
 store_audit_row_matches(const struct store_audit_query *q, const struct store_audit_row *r)
 {
     int64_t t = 0;
