@@ -3,8 +3,6 @@
  */
 #include "dynbuf.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,26 +48,6 @@ sc_dynbuf_add(struct sc_dynbuf *b, const void *mem, size_t n)
         memcpy(b->p + b->len, mem, n);
     b->len += n;
     b->p[b->len] = '\0';
-    return SC_DYNBUF_OK;
-}
-
-int
-sc_dynbuf_addf(struct sc_dynbuf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n, r;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return SC_DYNBUF_NOMEM;
-    if ((r = reserve(b, (size_t)n)) != SC_DYNBUF_OK)
-        return r;
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
     return SC_DYNBUF_OK;
 }
 

@@ -30,9 +30,6 @@ void sc_dynbuf_init(struct sc_dynbuf *b, size_t max);
 /* Append n bytes of mem.  SC_DYNBUF_OK, _NOMEM or _TOO_LARGE. */
 int sc_dynbuf_add(struct sc_dynbuf *b, const void *mem, size_t n);
 
-/* Append formatted text (the whole of it, or nothing).  As sc_dynbuf_add. */
-int sc_dynbuf_addf(struct sc_dynbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* Empty it, keeping the allocation. */
 void sc_dynbuf_reset(struct sc_dynbuf *b);
 

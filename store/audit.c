@@ -75,18 +75,21 @@ char *
 store_audit_pack(const struct store_audit_rec *r)
 {
     size_t total = 3;
+    int nf = STORE_AUDIT_NREQUIRED;
     char *out, *o;
 
     for (int i = 0; i < STORE_AUDIT_NFIELDS; i++)
         total += (r->v[i] ? strlen(r->v[i]) : 0) + 24;
     if ((out = malloc(total)) == NULL)
         return NULL;
+    /* optional fields only up to the last non-empty one */
+    for (int i = STORE_AUDIT_NREQUIRED; i < STORE_AUDIT_NFIELDS; i++)
+        if (r->v[i] && *r->v[i])
+            nf = i + 1;
     memcpy(out, "v1", 2);
     o = out + 2;
-    for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
+    for (int i = 0; i < nf; i++) {
         const char *v = r->v[i] ? r->v[i] : "";
-        if (i == STORE_AUDIT_COUNT && *v == '\0')
-            break; /* the optional last field */
         size_t n = strlen(v);
         o = sc_put_u64(o, n);
         *o++ = ':';

@@ -38,6 +38,10 @@
 
 /* The record's fields, in stored order. */
 #define STORE_AUDIT_NFIELDS 23
+/* The fields every packed record has, so readers older than a later field
+ * still read it: fields after these are optional, packed only up to the
+ * last non-empty one, and read back as "" when absent. */
+#define STORE_AUDIT_NREQUIRED 22
 extern const char *const store_audit_fields[STORE_AUDIT_NFIELDS];
 enum store_audit_field {
     STORE_AUDIT_TIME = 0, /* UTC ms */
@@ -63,8 +67,8 @@ enum store_audit_field {
     STORE_AUDIT_USER_AGENT,
     STORE_AUDIT_CLIENT_GONE, /* "1" if the agent hung up before the answer */
     STORE_AUDIT_COUNT,       /* calls this record stands for: "" for one; N for an
-                              * unauthenticated_flood summary.  Packed only when
-                              * set, so every other record keeps the 22-field form */
+                              * unauthenticated_flood summary.  Optional (see
+                              * STORE_AUDIT_NREQUIRED) */
 };
 
 /* A record under construction: values are copied (new strings). */
@@ -189,7 +193,8 @@ struct store_audit_row {
     char *buf; /* owns the unpacked values (internal) */
 };
 
-/* Unpack a packed record (22 fields, or 23 with the optional count) into
+/* Unpack a packed record (STORE_AUDIT_NREQUIRED up to STORE_AUDIT_NFIELDS
+ * fields; missing optional ones read as "") into
  * row->v: values are copied NUL-terminated into a new row->buf (caller
  * frees).  0, or -1 for anything malformed (an edited record), leaving
  * row->buf NULL. */
@@ -200,8 +205,6 @@ int store_audit_query(struct store_conn *c, const struct store_audit_query *q,
                       void (*fn)(const struct store_audit_row *, void *), void *arg, char *err,
                       size_t errlen);
 
-/* Does a row match the query's filters (for tail)? */
-int store_audit_row_matches(const struct store_audit_query *q, const struct store_audit_row *r);
 
 /* Follow new final records from now on, calling fn for each matching row,
  * until *stop becomes nonzero.  0 or -1 (err). */

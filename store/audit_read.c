@@ -26,10 +26,10 @@ store_audit_row_unpack(const char *p, size_t n, struct store_audit_row *row)
     for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
         size_t len = 0;
         int digits = 0;
-        if (i == STORE_AUDIT_COUNT && p == end) { /* the optional last field */
+        if (i >= STORE_AUDIT_NREQUIRED && p == end) { /* absent optional field */
             *o = '\0';
-            row->v[i] = o;
-            break;
+            row->v[i] = o++;
+            continue;
         }
         while (p < end && *p >= '0' && *p <= '9' && digits < 9) {
             len = len * 10 + (size_t)(*p++ - '0');
@@ -81,7 +81,8 @@ row_from_intent(const redisReply *h, struct store_audit_row *row)
     return 0;
 }
 
-int
+/* Does a row match the query's filters (for tail)? */
+static int
 store_audit_row_matches(const struct store_audit_query *q, const struct store_audit_row *r)
 {
     int64_t t = 0;

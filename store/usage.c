@@ -3,7 +3,8 @@
  *
  * The names are built here and only here on the CLI side; call.lua builds
  * the same names when it counts.  One round trip per key: key_usage.lua
- * reads the day, the month and the rate window together.
+ * reads the day, the month and the rate window together, all at the caller's
+ * now_ms (one Redis TIME), not at a second TIME of the script's own.
  */
 #include "usage.h"
 
@@ -26,8 +27,8 @@ int
 store_usage_get(struct store_conn *c, const struct store_key *k, int64_t now_ms,
                 struct store_usage *u, char *err, size_t errlen)
 {
-    char k_day[128], k_month[128], k_rate[128], win[24];
-    const char *args[4] = {k_day, k_month, k_rate, win};
+    char k_day[128], k_month[128], k_rate[128], win[24], now[24];
+    const char *args[5] = {k_day, k_month, k_rate, win, now};
     redisReply *r;
 
     memset(u, 0, sizeof(*u));
@@ -35,7 +36,8 @@ store_usage_get(struct store_conn *c, const struct store_key *k, int64_t now_ms,
     snprintf(k_month, sizeof(k_month), "sc:mcnt:%s:%d", k->family, store_usage_month(now_ms));
     snprintf(k_rate, sizeof(k_rate), "sc:rate:%s", k->family);
     snprintf(win, sizeof(win), "%lld", (long long)(k->rate_limit >= 0 ? k->rate_window_ms : 0));
-    r = store_redis_eval(c, STORE_SCRIPT_KEY_USAGE, 3, 4, args, err, errlen);
+    snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+    r = store_redis_eval(c, STORE_SCRIPT_KEY_USAGE, 3, 5, args, err, errlen);
     if (r == NULL)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||

@@ -21,7 +21,7 @@
 struct store_usage {
     long long daily;   /* emails today (UTC day of now_ms) */
     long long monthly; /* emails this UTC calendar month */
-    long long rate;    /* requests in the key's rate window, by Redis's clock (0 without a rate) */
+    long long rate;    /* requests in the key's rate window ending at now_ms (0 without a rate) */
 };
 
 /* The family's usage at now_ms (Redis's clock, which picks the day and the

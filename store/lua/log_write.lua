@@ -22,7 +22,7 @@
 --   +26+m the month's counter call.lua reserved on ("" if none): +8 is
 --         given back off it too
 --   +27+m per-recipient counter prefix ("" if none), +28+m the sha256 hex of
---         each address given back (64 each, back to back): -1 each
+--         each address given back (64 each, back to back): -1 per occurrence
 --   +29+m dedupe record prefix ("" if none), +30+m comma-joined per
 --         message: "<facts hash>" (not sent: deleted, a retry may go) or
 --         "<facts hash>:<email id>" (Resend accepted it: the id is appended)
@@ -45,6 +45,16 @@ local function index(k, score, id)
   e[#e + 1] = score
   e[#e + 1] = id
 end
+-- Give n sends back off counter k: never below 0, and never bringing back a
+-- counter that expired (its day or month is over), which would restart it
+-- without its TTL.
+local function refund(k, n)
+  if n > 0 and k ~= '' and redis.call('EXISTS', k) == 1 then
+    if redis.call('DECRBY', k, n) < 0 then
+      redis.call('SET', k, 0, 'KEEPTTL')
+    end
+  end
+end
 local i = 1
 while i <= #ARGV do
   local writer, seq, cutoff = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -53,25 +63,24 @@ while i <= #ARGV do
   if redis.call('SETBIT', 'sc:logbits:' .. writer, seq, 1) == 1 then
     out[#out + 1] = 'dup'
   else
-    local n, ck = tonumber(ARGV[i + 8]), ARGV[i + 9]
-    if n > 0 and ck ~= '' and redis.call('EXISTS', ck) == 1 then
-      if redis.call('DECRBY', ck, n) < 0 then
-        redis.call('SET', ck, 0, 'KEEPTTL')
-      end
-    end
-    local mk = ARGV[f + 13]
-    if n > 0 and mk ~= '' and redis.call('EXISTS', mk) == 1 then
-      if redis.call('DECRBY', mk, n) < 0 then
-        redis.call('SET', mk, 0, 'KEEPTTL')
-      end
-    end
+    local n = tonumber(ARGV[i + 8])
+    refund(ARGV[i + 9], n)
+    refund(ARGV[f + 13], n)
     local rp, rg = ARGV[f + 14], ARGV[f + 15]
     if rp ~= '' then
+      -- one refund per address, however often it appears (as call.lua
+      -- counts them): clamping at 0 once gives what n steps of 1 would
+      local rcnt, rorder = {}, {}
       for o = 1, #rg, 64 do
-        local k = rp .. string.sub(rg, o, o + 63)
-        if redis.call('EXISTS', k) == 1 and redis.call('DECRBY', k, 1) < 0 then
-          redis.call('SET', k, 0, 'KEEPTTL')
+        local r = string.sub(rg, o, o + 63)
+        if not rcnt[r] then
+          rcnt[r] = 0
+          rorder[#rorder + 1] = r
         end
+        rcnt[r] = rcnt[r] + 1
+      end
+      for _, r in ipairs(rorder) do
+        refund(rp .. r, rcnt[r])
       end
     end
     local dp, rid = ARGV[f + 16], ARGV[f + 18]

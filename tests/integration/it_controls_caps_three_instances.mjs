@@ -119,3 +119,16 @@ test('a send Resend refuses gives back every counter it took', async () => {
   const dump = w.redis.raw('KEYS', 'sc:rcnt:*') + w.redis.raw('KEYS', 'sc:dd:*');
   assert.doesNotMatch(dump, /@/);
 });
+
+test('a refused send with one address three times gives all three back', async () => {
+  const k = w.issue(['--daily-cap', '10']);
+  w.setControls(k, { per_recipient_cap: 5 });
+  await w.call(k.key, 'POST', '/emails', email('r@example.com'));
+  assert.equal(counter(`sc:rcnt:${k.id}:*`), 1);
+  w.fake.next({ status: 422, body: { statusCode: 422, name: 'validation_error', message: 'no' } });
+  const r = await w.call(k.key, 'POST', '/emails', email(['r@example.com', 'R@example.com', 'r@example.com']));
+  assert.equal(r.status, 422);
+  // the earlier send's count stays; the refused one's three are gone
+  assert.equal(counter(`sc:rcnt:${k.id}:*`), 1);
+  assert.equal(counter(`sc:cnt:${k.id}:*`), 1);
+});

@@ -1,7 +1,7 @@
 /*
  * test_dynbuf.c - the bounded buffer: adds up to exactly max succeed, one
- * byte more fails and leaves the contents as they were, addf adds all of
- * its text or none, NUL bytes are kept, and the result is NUL-terminated.
+ * byte more fails and leaves the contents as they were, NUL bytes are
+ * kept, and the result is NUL-terminated.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -79,32 +79,12 @@ test_growth_and_nul(void **state)
     sc_dynbuf_free(&b);
 }
 
-/* addf: the whole formatted text, or nothing (never a cut prefix). */
-static void
-test_addf(void **state)
-{
-    struct sc_dynbuf b;
-
-    (void)state;
-    sc_dynbuf_init(&b, 12);
-    assert_int_equal(sc_dynbuf_addf(&b, "%s=%d", "n", 42), SC_DYNBUF_OK);
-    assert_string_equal(sc_dynbuf_ptr(&b), "n=42");
-    assert_int_equal(sc_dynbuf_addf(&b, ";%s", "too-long"), SC_DYNBUF_TOO_LARGE);
-    assert_string_equal(sc_dynbuf_ptr(&b), "n=42");
-    assert_int_equal(sc_dynbuf_addf(&b, ";%s", "exactly"), SC_DYNBUF_OK);
-    assert_string_equal(sc_dynbuf_ptr(&b), "n=42;exactly");
-    assert_int_equal(sc_dynbuf_len(&b), 12);
-    assert_int_equal(sc_dynbuf_addf(&b, "%s", ""), SC_DYNBUF_OK);
-    sc_dynbuf_free(&b);
-}
-
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows),
         cmocka_unit_test(test_growth_and_nul),
-        cmocka_unit_test(test_addf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

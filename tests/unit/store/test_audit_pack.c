@@ -124,6 +124,59 @@ test_old_record(void **state)
     free(row.buf);
 }
 
+/* The format, not one field, is optional past STORE_AUDIT_NREQUIRED: a
+ * record of any length from NREQUIRED to NFIELDS reads, each absent field
+ * as ""; and pack stops after the last non-empty optional field, leaving
+ * empty ones before it in place. */
+static void
+test_optional_fields(void **state)
+{
+    (void)state;
+    for (int k = STORE_AUDIT_NREQUIRED; k <= STORE_AUDIT_NFIELDS; k++) {
+        char rec[1024] = "v1";
+        struct store_audit_row row;
+        for (int i = 0; i < k; i++) {
+            char v[8];
+            snprintf(v, sizeof(v), "f%d", i);
+            snprintf(rec + strlen(rec), sizeof(rec) - strlen(rec), "%zu:%s", strlen(v), v);
+        }
+        memset(&row, 0, sizeof(row));
+        assert_int_equal(store_audit_row_unpack(rec, strlen(rec), &row), 0);
+        for (int i = 0; i < STORE_AUDIT_NFIELDS; i++) {
+            char want[8];
+            snprintf(want, sizeof(want), "f%d", i);
+            assert_string_equal(row.v[i], i < k ? want : "");
+        }
+        free(row.buf);
+    }
+    for (int last = STORE_AUDIT_NREQUIRED; last < STORE_AUDIT_NFIELDS; last++) {
+        struct store_audit_rec rec;
+        struct store_audit_row row;
+        char *base, *p, tail[32];
+        memset(&rec, 0, sizeof(rec));
+        store_audit_set(&rec, STORE_AUDIT_REQUEST_ID, "req_x");
+        base = store_audit_pack(&rec); /* exactly the required fields */
+        assert_non_null(base);
+        store_audit_set(&rec, (enum store_audit_field)last, "9");
+        p = store_audit_pack(&rec);
+        assert_non_null(p);
+        tail[0] = '\0';
+        for (int i = STORE_AUDIT_NREQUIRED; i < last; i++)
+            strcat(tail, "0:");
+        strcat(tail, "1:9");
+        assert_int_equal(strlen(p), strlen(base) + strlen(tail));
+        assert_memory_equal(p, base, strlen(base));
+        assert_string_equal(p + strlen(base), tail);
+        memset(&row, 0, sizeof(row));
+        assert_int_equal(store_audit_row_unpack(p, strlen(p), &row), 0);
+        assert_string_equal(row.v[last], "9");
+        free(row.buf);
+        free(base);
+        free(p);
+        store_audit_clear(&rec);
+    }
+}
+
 /* Edited or cut records are refused, leaving no buffer behind. */
 static void
 test_malformed(void **state)
@@ -173,6 +226,7 @@ main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_optional_count),
         cmocka_unit_test(test_old_record),
+        cmocka_unit_test(test_optional_fields),
         cmocka_unit_test(test_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
