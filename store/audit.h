@@ -205,7 +205,6 @@ int store_audit_query(struct store_conn *c, const struct store_audit_query *q,
                       void (*fn)(const struct store_audit_row *, void *), void *arg, char *err,
                       size_t errlen);
 
-
 /* Follow new final records from now on, calling fn for each matching row,
  * until *stop becomes nonzero.  0 or -1 (err). */
 int store_audit_tail(struct store_conn *c, const struct store_audit_query *q,

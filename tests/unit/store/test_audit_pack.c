@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "common/util.h"
 #include "store/audit.h"
 
 static void
@@ -160,10 +161,12 @@ test_optional_fields(void **state)
         store_audit_set(&rec, (enum store_audit_field)last, "9");
         p = store_audit_pack(&rec);
         assert_non_null(p);
-        tail[0] = '\0';
-        for (int i = STORE_AUDIT_NREQUIRED; i < last; i++)
-            strcat(tail, "0:");
-        strcat(tail, "1:9");
+        {
+            size_t o = 0;
+            for (int i = STORE_AUDIT_NREQUIRED; i < last; i++)
+                o += sc_cat(tail + o, sizeof(tail) - o, "0:", NULL);
+            sc_cat(tail + o, sizeof(tail) - o, "1:9", NULL);
+        }
         assert_int_equal(strlen(p), strlen(base) + strlen(tail));
         assert_memory_equal(p, base, strlen(base));
         assert_string_equal(p + strlen(base), tail);
@@ -223,10 +226,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_optional_count),
-        cmocka_unit_test(test_old_record),
-        cmocka_unit_test(test_optional_fields),
+        cmocka_unit_test(test_round_trip), cmocka_unit_test(test_optional_count),
+        cmocka_unit_test(test_old_record), cmocka_unit_test(test_optional_fields),
         cmocka_unit_test(test_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
