@@ -36,7 +36,12 @@ const char sc_config_help[] =
     "  --tls-cert FILE            SENDCAP_TLS_CERT          (none: plain HTTP) PEM certificate chain\n"
     "  --tls-key FILE             SENDCAP_TLS_KEY           (none) PEM private key of --tls-cert\n"
     "  --upstream-ca FILE         SENDCAP_UPSTREAM_CA       (the system store) PEM CAs trusted for the upstream\n"
-    "  --upstream-proxy URL       SENDCAP_UPSTREAM_PROXY    (none) egress proxy; *_proxy variables are ignored\n";
+    "  --upstream-proxy URL       SENDCAP_UPSTREAM_PROXY    (none) egress proxy; *_proxy variables are ignored\n"
+    "  --webhook-timeout DUR      SENDCAP_WEBHOOK_TIMEOUT   10s (one webhook or notice delivery attempt)\n"
+    "  --webhook-retry-base DUR   SENDCAP_WEBHOOK_RETRY_BASE 5s (first retry delay; doubles, jittered, 24 h)\n"
+    "  --sweep-interval DUR       SENDCAP_SWEEP_INTERVAL    10m (time-based events; at most 1h)\n"
+    "  --notice-from ADDRESS      SENDCAP_NOTICE_FROM       (none) sender of owner notices\n"
+    "  --notice-upstream NAME     SENDCAP_NOTICE_UPSTREAM   (none) upstream that sends owner notices\n";
 /* clang-format on */
 
 enum opt {
@@ -60,7 +65,12 @@ enum opt {
     O_CONNSPERCLIENT,
     O_MAXCONNS,
     O_UPCA,
-    O_UPPROXY
+    O_UPPROXY,
+    O_WHTIMEOUT,
+    O_WHRETRY,
+    O_SWEEP,
+    O_NOTICEFROM,
+    O_NOTICEUP
 };
 
 static const struct {
@@ -89,6 +99,11 @@ static const struct {
     {"--tls-key", "SENDCAP_TLS_KEY", O_TLSKEY},
     {"--upstream-ca", "SENDCAP_UPSTREAM_CA", O_UPCA},
     {"--upstream-proxy", "SENDCAP_UPSTREAM_PROXY", O_UPPROXY},
+    {"--webhook-timeout", "SENDCAP_WEBHOOK_TIMEOUT", O_WHTIMEOUT},
+    {"--webhook-retry-base", "SENDCAP_WEBHOOK_RETRY_BASE", O_WHRETRY},
+    {"--sweep-interval", "SENDCAP_SWEEP_INTERVAL", O_SWEEP},
+    {"--notice-from", "SENDCAP_NOTICE_FROM", O_NOTICEFROM},
+    {"--notice-upstream", "SENDCAP_NOTICE_UPSTREAM", O_NOTICEUP},
 };
 
 static int
@@ -149,6 +164,29 @@ apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *
         break;
     case O_UPPROXY:
         cfg->upstream_proxy = v;
+        break;
+    case O_NOTICEFROM:
+        cfg->notice_from = *v ? v : NULL;
+        break;
+    case O_NOTICEUP:
+        cfg->notice_upstream = *v ? v : NULL;
+        break;
+    case O_WHTIMEOUT:
+    case O_WHRETRY:
+    case O_SWEEP:
+        /* Bounds: an attempt fits in its lease; a sweep runs at least hourly. */
+        if (sc_parse_duration_ms(v, &n) != 0 || n < 1000 ||
+            n > (o == O_WHTIMEOUT ? 60000 : 3600000)) {
+            snprintf(err, errlen, "%s: expected a duration from 1s to %s, got '%s'", name,
+                     o == O_WHTIMEOUT ? "60s" : "1h", v);
+            return -1;
+        }
+        if (o == O_WHTIMEOUT)
+            cfg->webhook_timeout_ms = n;
+        else if (o == O_WHRETRY)
+            cfg->webhook_retry_base_ms = n;
+        else
+            cfg->sweep_interval_ms = n;
         break;
     case O_WORKERS:
         if (sc_parse_i64(v, 1, 64, &n) != 0) {
@@ -288,6 +326,9 @@ sc_config_init(struct sc_config *cfg, char *err, size_t errlen)
     cfg->upstream_timeout_ms = SC_UPSTREAM_DEFAULT_TIMEOUT_MS;
     cfg->log_retention_ms = SC_LOG_DEFAULT_RETENTION_MS;
     cfg->workers = 1;
+    cfg->webhook_timeout_ms = SC_WEBHOOK_DEFAULT_TIMEOUT_MS;
+    cfg->webhook_retry_base_ms = SC_WEBHOOK_DEFAULT_RETRY_BASE_MS;
+    cfg->sweep_interval_ms = SC_SWEEP_DEFAULT_INTERVAL_MS;
     cfg->metrics_listen = "127.0.0.1:9025";
     cfg->master_key_env = getenv("SENDCAP_MASTER_KEY");
     if (cfg->master_key_env != NULL && *cfg->master_key_env == '\0')

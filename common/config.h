@@ -26,17 +26,22 @@ struct sc_config {
     int64_t max_conns_per_client; /* open connections from one IP address */
     int64_t max_conns;            /* open connections in all */
     int64_t upstream_timeout_ms;
-    int64_t log_retention_ms;    /* SENDCAP_LOG_RETENTION, default 30d */
-    int64_t workers;             /* sendcapd processes sharing the port */
-    const char *metrics_listen;  /* host:port of /healthz, /readyz, /metrics; "off" */
-    const char *redis_sentinels; /* host:port,… : find the master through Sentinel */
-    const char *redis_master;    /* the master's name in Sentinel */
-    const char *tls_cert;        /* PEM chain for HTTPS to agents, NULL: plain HTTP */
-    const char *tls_key;         /* its private key */
-    const char *config_path;     /* SENDCAP_CONFIG: a file of SENDCAP_*=value lines */
-    const char *upstream_ca;     /* PEM CAs trusted for the upstream, NULL: the system store */
-    const char *upstream_proxy;  /* egress proxy URL for the upstream, NULL: none */
-    char *file_buf;              /* owns the strings read from config_path */
+    int64_t log_retention_ms;      /* SENDCAP_LOG_RETENTION, default 30d */
+    int64_t workers;               /* sendcapd processes sharing the port */
+    const char *metrics_listen;    /* host:port of /healthz, /readyz, /metrics; "off" */
+    const char *redis_sentinels;   /* host:port,… : find the master through Sentinel */
+    const char *redis_master;      /* the master's name in Sentinel */
+    const char *tls_cert;          /* PEM chain for HTTPS to agents, NULL: plain HTTP */
+    const char *tls_key;           /* its private key */
+    const char *config_path;       /* SENDCAP_CONFIG: a file of SENDCAP_*=value lines */
+    const char *upstream_ca;       /* PEM CAs trusted for the upstream, NULL: the system store */
+    const char *upstream_proxy;    /* egress proxy URL for the upstream, NULL: none */
+    int64_t webhook_timeout_ms;    /* one delivery attempt (webhook or notice) */
+    int64_t webhook_retry_base_ms; /* first retry delay: doubles, jittered, for 24 h */
+    int64_t sweep_interval_ms;     /* time-based events (SPEC §6): at most 1 h */
+    const char *notice_from;       /* owner notices' sender, NULL: no notices */
+    const char *notice_upstream;   /* the upstream that sends them, NULL: none */
+    char *file_buf;                /* owns the strings read from config_path */
 };
 
 /* Fill defaults, then the settings file named by SENDCAP_CONFIG (lines of
@@ -53,7 +58,8 @@ void sc_config_free(struct sc_config *cfg);
  * --max-conns, --upstream-timeout, --path-prefix,
  * --log-level, --log-format, --log-retention, --workers, --metrics-listen,
  * --tls-cert, --tls-key, --redis-sentinels, --redis-master, --upstream-ca,
- * --upstream-proxy; "--flag value" or "--flag=value"), apply it, advance *i past
+ * --upstream-proxy, --webhook-timeout, --webhook-retry-base, --sweep-interval,
+ * --notice-from, --notice-upstream; "--flag value" or "--flag=value"), apply it, advance *i past
  * it and return 1.  Return 0 if it is not a shared flag, -1 (with err) if it
  * is one with a bad or missing value.
  */

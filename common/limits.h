@@ -51,6 +51,17 @@
 
 /* Whole-call limit for one upstream request (--upstream-timeout). */
 #define SC_UPSTREAM_DEFAULT_TIMEOUT_MS 30000
+
+/* Events (SPEC §6).  A delivery attempt is leased for its timeout plus a
+ * margin, so a slow attempt is never taken by a second instance while it
+ * runs; retries double from the base, jittered, and stop after 24 h. */
+#define SC_WEBHOOK_DEFAULT_TIMEOUT_MS 10000
+#define SC_WEBHOOK_LEASE_MARGIN_MS 5000
+#define SC_WEBHOOK_DEFAULT_RETRY_BASE_MS 5000
+#define SC_WEBHOOK_RETRY_MAX_MS 3600000
+#define SC_WEBHOOK_GIVE_UP_MS (24LL * 3600000)
+#define SC_WEBHOOK_MAX_RESPONSE 65536 /* bytes of a receiver's answer read */
+#define SC_SWEEP_DEFAULT_INTERVAL_MS 600000
 /* TCP + TLS connect limit, within the whole-call limit. */
 #define SC_UPSTREAM_CONNECT_TIMEOUT_MS 10000
 /* Largest upstream response body we relay; larger -> 502. */

@@ -5,7 +5,9 @@
 -- ARGV[4] expires_at_ms (absolute, 0 = none)  ARGV[5] expires_in_ms (0 = none)
 -- ARGV[6..] field, value pairs of the policy (name, owner, scope, ...)
 -- Times come from Redis's clock, the one the proxy checks expiry against.
--- Replies {created_at_ms, expires_at_ms} or an error.
+-- Replies {created_at_ms, expires_at_ms} or an error.  Emits key.issued.
+--#include "lib/time.lua"
+--#include "lib/events.lua"
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('ERR_NO_UPSTREAM no upstream named ' .. ARGV[3])
 end
@@ -29,4 +31,8 @@ redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('SET', KEYS[3], ARGV[2])
 redis.call('ZADD', 'sc:keys', now, ARGV[1])
 redis.call('SADD', 'sc:upkeys:' .. ARGV[3], ARGV[1])
+local r = redis.call('HMGET', KEYS[2], 'name', 'owner', 'scope')
+sc_emit(now, 'key.issued', ARGV[1], ARGV[1], r[2] or '',
+        {name = r[1] or '', owner = r[2] or '', upstream = ARGV[3], scope = r[3] or '',
+         expires_at = expires > 0 and sc_iso(expires) or cjson.null})
 return {string.format('%d', now), string.format('%d', expires)}

@@ -5,7 +5,10 @@
 -- stays valid (by Redis's clock; never longer than it already was)
 -- The new record copies the old one (policy, upstream, family: the daily
 -- counter and the own-email rule follow the family) with a new id, hash and
--- times.  Replies {created_at_ms, old_expires_at_ms} or an error.
+-- times.  Replies {created_at_ms, old_expires_at_ms} or an error.  Emits
+-- key.rotated.
+--#include "lib/time.lua"
+--#include "lib/events.lua"
 local old = redis.call('HGETALL', KEYS[1])
 if #old == 0 then
   return redis.error_reply('ERR_NO_KEY no such key')
@@ -45,4 +48,7 @@ local nexp = now + tonumber(ARGV[3])
 if oexp > 0 and oexp < nexp then nexp = oexp end
 redis.call('HSET', KEYS[1], 'expires_at', string.format('%d', nexp), 'rotated_to', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'gen', 1)
+sc_emit(now, 'key.rotated', rec['rotated_from'], rec['family'], rec['owner'] or '',
+        {name = rec['name'] or '', owner = rec['owner'] or '', new_key_id = ARGV[1],
+         old_key_valid_until = sc_iso(nexp)})
 return {string.format('%d', now), string.format('%d', nexp)}

@@ -12,7 +12,10 @@
 -- call.lua answers "stale" and every proxy re-reads it on its next call.
 -- Replies {before, after}, each as HGETALL, or an error: ERR_NO_KEY,
 -- ERR_REVOKED, ERR_EXPIRED (a retired key is not revived by an update),
--- ERR_FIELD (a field that is not policy).
+-- ERR_FIELD (a field that is not policy).  Emits key.updated with the
+-- changed policy fields, old and new (no field of a policy is a secret).
+--#include "lib/time.lua"
+--#include "lib/events.lua"
 local old = redis.call('HGETALL', KEYS[1])
 if #old == 0 then
   return redis.error_reply('ERR_NO_KEY no such key')
@@ -57,4 +60,22 @@ for k, v in pairs(rec) do
 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(fields))
+local before = {}
+for i = 1, #old, 2 do before[old[i]] = old[i + 1] end
+local changed = {}
+local any = false
+for f in pairs(policy) do
+  if before[f] ~= rec[f] then
+    changed[f] = {old = before[f] or cjson.null, new = rec[f] or cjson.null}
+    any = true
+  end
+end
+if before['expires_at'] ~= rec['expires_at'] then
+  changed['expires_at'] = {old = before['expires_at'], new = rec['expires_at']}
+  any = true
+end
+if any then
+  sc_emit(now, 'key.updated', rec['id'], rec['family'] or rec['id'], rec['owner'] or '',
+          {name = rec['name'] or '', owner = rec['owner'] or '', changed = changed})
+end
 return {old, redis.call('HGETALL', KEYS[1])}
