@@ -30,11 +30,11 @@ after(async () => {
 // The env is explicit (no inherited RESEND_* from the developer's shell),
 // and cwd is the world's temp dir so no stray .env is read (it loads
 // dotenv/config).
-async function startMcp(vaultKey) {
+async function startMcp(vaultKey, baseUrl = w.proxy.url) {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [mcpBin],
-    env: { PATH: process.env.PATH, RESEND_API_KEY: vaultKey, RESEND_BASE_URL: w.proxy.url },
+    env: { PATH: process.env.PATH, RESEND_API_KEY: vaultKey, RESEND_BASE_URL: baseUrl },
     cwd: w.dir,
     stderr: 'pipe',
   });
@@ -135,4 +135,18 @@ test('a capped full-scope key: send-broadcast refused, a send past the cap refus
   await refused(client, 'send-email', {
     from: 'agent@example.com', to: ['more@example.com'], subject: 'over', text: 'hi',
   }, 'daily_quota_exceeded', /has used 2 of its 2 sends today/);
+});
+
+test('a RESEND_BASE_URL with a path prefix and a trailing slash works (the SDK appends the path)', async () => {
+  const p = await w.addProxy(['--path-prefix', '/resend/v1']);
+  const k = w.issue();
+  const client = await startMcp(k.key, `${p.url}/resend/v1/`);
+  const n = w.fake.received.length;
+  const r = await client.callTool({ name: 'send-email', arguments: {
+    from: 'agent@example.com', to: ['someone@example.com'], subject: 'behind a prefix', text: 'hi',
+  } });
+  assert.notEqual(r.isError, true, text(r));
+  assert.equal(w.fake.received.length, n + 1);
+  assert.equal(w.fake.received.at(-1).url, '/emails');
+  assert.equal(w.fake.received.at(-1).json.subject, 'behind a prefix');
 });
