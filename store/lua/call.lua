@@ -85,6 +85,7 @@
 --        monthly_cap, monthly_used, month_reset_ms, per_recipient_cap,
 --        rate_limit, rate_window_ms, rate_used, rate_reset_ms,
 --        dedupe_window_ms, alert_at}          "" for a control the key lacks
+--        (alert_at absent from the record: the default 80,100)
 --   {"ok", id, now_ms, counter_key, used_after, idem_key, idem_value,
 --        monthly_key, remaining, rcpt_prefix, dedupe_prefix}
 --        monthly_key "" when nothing was reserved (a replay); remaining: the
@@ -224,7 +225,7 @@ if ARGV[3] == 'whoami' then
   return {'who', id, nows, rec[15] or '', rec[4] or '0', opt(cap),
           redis.call('GET', ck) or '0', opt(mcap), redis.call('GET', mk) or '0', fmt(mreset),
           opt(tonumber(rec[11])), opt(rlim), opt(rk and rwin), fmt(rused),
-          rk and fmt((tonumber(oldest[2]) or now) + rwin) or '', dd, rec[16] or ''}
+          rk and fmt((tonumber(oldest[2]) or now) + rwin) or '', dd, rec[16] or '80,100'}
 end
 local n = tonumber(ARGV[4])
 -- A counter is read before the send only where a cap needs it; the month

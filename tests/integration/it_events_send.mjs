@@ -53,6 +53,14 @@ test('a batch crossing several thresholds at once fires each', async () => {
     'key.usage_threshold:day:80']);
 });
 
+test('a key issued without --alert-at alerts at SPEC §6\'s default 80,100', async () => {
+  const k = w.issue(['--daily-cap', '5']);
+  for (let i = 0; i < 5; i++) assert.equal((await w.call(k.key, 'POST', '/emails', email(), via(i))).status, 200);
+  assert.deepEqual(types(events(k.id)), ['key.usage_threshold:day:100', 'key.usage_threshold:day:80']);
+  const who = await w.call(k.key, 'GET', '/sendcap/v1/whoami');
+  assert.equal(who.json.policy.alert_at, '80,100', 'whoami shows the default in force');
+});
+
 test('monthly cap: thresholds and cap_reached in the month window; --alert-at none fires no threshold', async () => {
   const k = w.issue(['--monthly-cap', '4', '--alert-at', '50']);
   for (let i = 0; i < 5; i++) await w.call(k.key, 'POST', '/emails', email(), via(i));
