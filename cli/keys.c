@@ -828,8 +828,13 @@ show(struct cli *cli, int argc, char **argv)
         }
     }
     if (json) {
-        json_t *o = key_usage_json(cli->conn, &k, now);
+        json_t *o = key_usage_json(cli->conn, &k, now), *ev = json_array();
         json_object_set_new(o, "recent_denials", dn.list);
+        json_object_set_new(o, "recent_events", ev);
+        if ((r = cli_key_events(cli, k.id, ev)) != CLI_OK) {
+            json_decref(o);
+            return r;
+        }
         cli_print_json(o);
     } else {
         struct store_usage u = usage_of(cli->conn, &k, now);
@@ -886,6 +891,7 @@ show(struct cli *cli, int argc, char **argv)
                    json_string_value(json_object_get(d, "route")));
         }
         json_decref(dn.list);
+        return cli_key_events(cli, k.id, NULL);
     }
     return CLI_OK;
 }
