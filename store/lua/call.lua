@@ -364,6 +364,9 @@ take_rate()
 -- key.usage_threshold: each alert percent this reservation crossed.
 local alerts = rec[16] or '80,100'
 local function thresholds(win, wid, until_ms, a, c)
+  -- The percents crossed are the integers in (lo, hi]: most sends cross
+  -- none, and pay two divisions instead of a walk over the list.
+  if c <= 0 or math.floor((a - n) * 100 / c) == math.floor(a * 100 / c) then return end
   for p in string.gmatch(alerts, '%d+') do
     local t = c * tonumber(p)
     if (a - n) * 100 < t and a * 100 >= t and marker(win, wid, p, until_ms) then
