@@ -5,6 +5,9 @@
 #   bench/run.sh --quick    smoke mode (2 s per load, 5 s soak, fewer idle conns)
 #   DUR=10 SOAK=120 CONNS=50 REPS=3 bench/run.sh
 #   CONTROLS=on bench/run.sh  every SPEC §5 control set on the key (default off)
+#   ALERTS=off bench/run.sh   no --alert-at percents (default on: all ten, on a
+#                             daily and a monthly cap), to compare the cost per
+#                             send of SPEC §6's threshold checks and events
 #
 # What it starts (all on 127.0.0.1, all stopped by PID at the end):
 #   fake Resend   nginx answering POST /emails with a fixed {"id":…} (keep-alive)
@@ -117,7 +120,17 @@ if [ "${CONTROLS:-off}" = on ]; then
 else
   controls=(--dedupe-window 0)
 fi
-echo "controls: ${CONTROLS:-off} (${controls[*]})"
+# ALERTS=on (default): the most --alert-at percents, checked on a daily and
+# a monthly cap by every send (no run reaches 10 % of them, so what is
+# measured is what a send pays when it crosses none; a crossing writes one
+# event, once per window); off: none, and no monthly cap unless CONTROLS.
+if [ "${ALERTS:-on}" = on ]; then
+  controls+=(--alert-at 10,20,30,40,50,60,70,80,90,100)
+  [ "${CONTROLS:-off}" = on ] || controls+=(--monthly-cap 1000000000)
+else
+  controls+=(--alert-at none)
+fi
+echo "controls: ${CONTROLS:-off}, alerts: ${ALERTS:-on} (${controls[*]})"
 VK=$("$bin/sendcap" key issue --upstream prod --json --daily-cap 1000000000 "${controls[@]}" \
   --from-domain '*.example.com' --to-domain example.org --to-domain example.com --agent-run-id bench |
   sed 's/.*"key":"\([^"]*\)".*/\1/')
@@ -205,6 +218,9 @@ echo "Redis round trips per request: $(awk -v a="$evalsha" -v b="$S_total" 'BEGI
      "($(awk -v r="$nrec" -v a="$evalsha" -v c="$ncall" 'BEGIN{printf "%.1f", r/(a-c)}') call records with their settlements per call," \
      "written to Redis just before the answers, never waited for)"
 echo "sends forwarded (fake access log): $((after_fake - before_fake)); wrk completed: $S_total"
+echo "events written (XLEN sc:events, key.issued included): $(rc xlen sc:events);" \
+     "call.lua + log_write: $(awk -v u="$evalsha_us" -v n="$evalsha" 'BEGIN{printf "%.1f", u / n}') us of Redis CPU per script run" \
+     "(compare ALERTS=on and ALERTS=off)"
 echo "CPU per request on the proxy core: nginx $N_cpu us; sendcapd $S_cpu us + its Redis $R_cpu us" \
      "($(awk -v u="$evalsha_us" -v n="$S_total" 'BEGIN{printf "%.0f", u / n}') us of it inside the two scripts);" \
      "that core at 100% serves at most $(awk -v a="$S_cpu" -v b="$R_cpu" 'BEGIN{printf "%d", 1e6 / (a + b)}') sends/s," \

@@ -53,6 +53,14 @@ void cli_table_free(struct cli_table *t);
 /* "2026-11-23T13:30:15Z" or "-" for 0 (buf >= 32). */
 const char *cli_time(int64_t ms, char *buf, size_t len);
 
+/* T: RFC 3339, or a DURATION meaning "that long before now".  0 or -1. */
+int cli_parse_t(const char *s, int64_t now, int64_t *out);
+
+/* `key show`'s recent events of key_id (the last SC_EVENT_SHOW_MAX, with
+ * their delivery state): appended to list when it is not NULL (--json),
+ * else printed.  0, or the exit code after printing why. */
+int cli_key_events(struct cli *cli, const char *key_id, json_t *list);
+
 /* Read a real Resend key from $var (from_env != NULL) or stdin; refuses
  * empty, over-long or non-printable input.  Returns a new string (caller
  * releases it with store_secret_free), or NULL after printing why. */
@@ -82,5 +90,6 @@ int cli_cmd_init(struct cli *cli, int argc, char **argv);
 int cli_cmd_upstream(struct cli *cli, int argc, char **argv);
 int cli_cmd_key(struct cli *cli, int argc, char **argv);
 int cli_cmd_log(struct cli *cli, int argc, char **argv);
+int cli_cmd_event(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -40,7 +40,8 @@ static const char usage[] =
     "public suffix (*.co.uk) is refused unless --allow-public-suffix.  No --daily-cap\n"
     "(--monthly-cap, --per-recipient-cap, --rate) means none; key update takes 'none'\n"
     "to remove one.  --dedupe-window defaults to 10m; 0 turns it off.  --alert-at\n"
-    "percents are stored for notices.  A list flag given to key update replaces that\n"
+    "(default 80,100; none: off) fires key.usage_threshold events at those percents\n"
+    "of the daily and monthly caps.  A list flag given to key update replaces that\n"
     "whole list.  --scope sending (default) allows POST /emails, POST /emails/batch,\n"
     "GET/PATCH /emails/{id} and POST /emails/{id}/cancel; full allows every endpoint\n"
     "but /api-keys.  key list hides revoked and expired keys unless --all.\n"
@@ -827,8 +828,13 @@ show(struct cli *cli, int argc, char **argv)
         }
     }
     if (json) {
-        json_t *o = key_usage_json(cli->conn, &k, now);
+        json_t *o = key_usage_json(cli->conn, &k, now), *ev = json_array();
         json_object_set_new(o, "recent_denials", dn.list);
+        json_object_set_new(o, "recent_events", ev);
+        if ((r = cli_key_events(cli, k.id, ev)) != CLI_OK) {
+            json_decref(o);
+            return r;
+        }
         cli_print_json(o);
     } else {
         struct store_usage u = usage_of(cli->conn, &k, now);
@@ -885,6 +891,7 @@ show(struct cli *cli, int argc, char **argv)
                    json_string_value(json_object_get(d, "route")));
         }
         json_decref(dn.list);
+        return cli_key_events(cli, k.id, NULL);
     }
     return CLI_OK;
 }

@@ -167,9 +167,8 @@ csv_header(void)
     csv_field("outcome", 1);
 }
 
-/* T: RFC 3339, or a DURATION meaning "that long before now". */
-static int
-parse_t(const char *s, int64_t now, int64_t *out)
+int
+cli_parse_t(const char *s, int64_t now, int64_t *out)
 {
     int64_t d;
 
@@ -244,9 +243,9 @@ query_or_tail(struct cli *cli, int argc, char **argv, int tail)
         return CLI_ERR;
     if (store_redis_time(cli->conn, &now, err, sizeof(err)) != 0)
         return cli_fail(CLI_ERR, "%s", err);
-    if (since && parse_t(since, now, &q.since_ms) != 0)
+    if (since && cli_parse_t(since, now, &q.since_ms) != 0)
         return cli_fail(CLI_USAGE, "--since: expected RFC 3339 or a duration, got '%s'", since);
-    if (until && parse_t(until, now, &q.until_ms) != 0)
+    if (until && cli_parse_t(until, now, &q.until_ms) != 0)
         return cli_fail(CLI_USAGE, "--until: expected RFC 3339 or a duration, got '%s'", until);
     /* The store reads until_ms 0 as "no --until", so an --until at the epoch
      * returned every row: at or before the epoch, no record is that old.
@@ -294,7 +293,7 @@ verify(struct cli *cli, int argc, char **argv)
         if (strcmp(argv[i], "--since") == 0 && i + 1 < argc) {
             if (cli_once(&once, argv[i]) != 0)
                 return CLI_USAGE;
-            if (parse_t(argv[++i], now, &since) != 0)
+            if (cli_parse_t(argv[++i], now, &since) != 0)
                 return cli_fail(CLI_USAGE, "--since: expected RFC 3339 or a duration");
         } else {
             return cli_fail(CLI_USAGE, "unexpected argument '%s'\n%s", argv[i], usage);

@@ -62,6 +62,13 @@
 #define SC_WEBHOOK_GIVE_UP_MS (24LL * 3600000)
 #define SC_WEBHOOK_MAX_RESPONSE 65536 /* bytes of a receiver's answer read */
 #define SC_SWEEP_DEFAULT_INTERVAL_MS 600000
+/* Reading events (`event list`, `key show`): at most this many stream
+ * entries are looked at per command (newest first), and `event list`
+ * prints at most the newest SC_EVENT_LIST_MAX matches; `key show` the
+ * last SC_EVENT_SHOW_MAX of its key. */
+#define SC_EVENT_SCAN_MAX 200000
+#define SC_EVENT_LIST_MAX 1000
+#define SC_EVENT_SHOW_MAX 10
 /* TCP + TLS connect limit, within the whole-call limit. */
 #define SC_UPSTREAM_CONNECT_TIMEOUT_MS 10000
 /* Largest upstream response body we relay; larger -> 502. */

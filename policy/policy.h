@@ -232,6 +232,8 @@ struct policy_send {
     /* set when the body is refused */
     char field[POLICY_FIELD_MAX];
     char error[256];
+    int header_rule; /* ... by a header rule (an address header, a line break or
+                      * control character in a value), not for its shape */
 };
 
 /*

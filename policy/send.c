@@ -209,17 +209,22 @@ read_headers(struct policy_send *s, const struct policy_json *doc, size_t v, con
         for (const char *p = name; *p; p++)
             if (*p <= ' ' || *p >= 0x7f || *p == ':')
                 return refuse(s, hf, "header name %s is not a token", hf);
+        /* An address header, a line break or a control character is a rule
+         * the agent broke (SPEC §6's key.denied), not a malformed body. */
+        s->header_rule = 1;
         if (address_header(name))
             return refuse(s, hf,
                           "%s names an address header; recipients and sender go in from, to, "
                           "cc, bcc and reply_to only",
                           hf);
+        s->header_rule = val->type == POLICY_JSON_STRING;
         if (val->type != POLICY_JSON_STRING)
             return refuse(s, hf, "%s must be a string", hf);
         if (strpbrk(val->s, "\r\n") != NULL || strlen(val->s) != val->len)
             return refuse(s, hf, "%s holds a line break or NUL", hf);
         if (header_value_control(val->s))
             return refuse(s, hf, "%s holds a control character or a line separator", hf);
+        s->header_rule = 0;
     }
     return 0;
 }

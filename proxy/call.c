@@ -590,6 +590,32 @@ deny_reply(struct call *c)
     }
 }
 
+/* The rule key.denied names for a refusal (SPEC §6: a from, to, scope or
+ * header rule, the sign of a confused or prompt-injected agent), or NULL
+ * for a refusal that is no such sign (a malformed body). */
+static const char *
+denied_event_reason(const struct call *c)
+{
+    switch (c->dec.reason) {
+    case POLICY_DENY_SCOPE:
+    case POLICY_DENY_FORBIDDEN:
+    case POLICY_DENY_BLIND_SEND:
+        return "scope";
+    case POLICY_DENY_FROM_REQUIRED:
+        return "from_required";
+    case POLICY_DENY_FROM_DOMAIN:
+        return "from_domain";
+    case POLICY_DENY_TO_DOMAIN:
+        return "to_domain";
+    case POLICY_DENY_INVALID_BODY:
+        return c->is_send && c->req_status == 0 && c->send.header_rule ? "header" : NULL;
+    case POLICY_ALLOW:
+    case POLICY_DENY_CAP:
+        break;
+    }
+    return NULL;
+}
+
 /* Decide on a (possibly cached) record, and keep what the rest of the call
  * needs from it. */
 static int
@@ -1097,6 +1123,7 @@ run_script(struct call *c, const struct proxy_key_entry *e)
         .request_id = c->id,
         .idem_hash = idem_hash,
         .body_hash = body_hash,
+        .hold_ms = c->px->cfg.webhook_timeout_ms + SC_WEBHOOK_LEASE_MARGIN_MS,
     };
 
     if (e != NULL) {
@@ -1104,9 +1131,10 @@ run_script(struct call *c, const struct proxy_key_entry *e)
             fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
             return;
         }
-        if (c->dec.reason != POLICY_ALLOW)
+        if (c->dec.reason != POLICY_ALLOW) {
             q.mode = STORE_CALL_DENY;
-        else if (c->is_send)
+            q.deny_reason = denied_event_reason(c);
+        } else if (c->is_send)
             q.mode = STORE_CALL_SEND;
         else if (c->route->cls == POLICY_ROUTE_WHOAMI)
             q.mode = STORE_CALL_WHOAMI;

@@ -138,12 +138,13 @@ store_call_reply_parse(const redisReply *r, const char *key_hash, struct store_c
         str_el(r, 9, out->rcpt_prefix, sizeof(out->rcpt_prefix));
         str_el(r, 10, out->dedupe_prefix, sizeof(out->dedupe_prefix));
     } else if (strcmp(kind, "mcap") == 0) {
-        /* {"mcap", id, used, cap, now_ms, reset_ms} */
+        /* {"mcap", id, used, cap, now_ms, reset_ms, event_id} */
         out->kind = STORE_CALL_MONTHLY_CAP;
         i64_el(r, 2, INT64_MIN, INT64_MAX, &out->used);
         i64_el(r, 3, INT64_MIN, INT64_MAX, &out->cap);
         i64_el(r, 4, 0, INT64_MAX, &out->now_ms);
         i64_el(r, 5, 0, INT64_MAX, &out->reset_ms);
+        str_el(r, 6, out->cap_event, sizeof(out->cap_event));
     } else if (strcmp(kind, "rcap") == 0) {
         /* {"rcap", id, position (1-based), used, cap, now_ms} */
         out->kind = STORE_CALL_RCPT_CAP;
@@ -179,11 +180,12 @@ store_call_reply_parse(const redisReply *r, const char *key_hash, struct store_c
     } else if (strcmp(kind, "not_own") == 0) {
         out->kind = STORE_CALL_NOT_OWN; /* {kind, id} */
     } else if (strcmp(kind, "cap") == 0) {
-        /* {"cap", id, used, cap, now_ms} */
+        /* {"cap", id, used, cap, now_ms, event_id} */
         out->kind = STORE_CALL_CAP;
         i64_el(r, 2, INT64_MIN, INT64_MAX, &out->used);
         i64_el(r, 3, INT64_MIN, INT64_MAX, &out->cap);
         i64_el(r, 4, 0, INT64_MAX, &out->now_ms);
+        str_el(r, 5, out->cap_event, sizeof(out->cap_event));
     }
 }
 
@@ -244,8 +246,8 @@ int
 store_call_check(struct store_async *as, const struct store_call_req *req, store_call_cb *cb,
                  void *arg, const char **errstr)
 {
-    char key[80], sends[24], ttl[24] = "";
-    const char *argv[13];
+    char key[80], sends[24], ttl[24] = "", hold[24];
+    const char *argv[15];
     char *msgs[2] = {NULL, NULL};
     int intent = req->intent != NULL && req->intent[0] != '\0', ret = -1;
     struct pending *p = malloc(sizeof(*p));
@@ -274,7 +276,9 @@ store_call_check(struct store_async *as, const struct store_call_req *req, store
     argv[10] = req->body_hash ? req->body_hash : "";
     argv[11] = msgs[0];
     argv[12] = msgs[1];
-    if (store_redis_async_eval(as, STORE_SCRIPT_CALL, 1, 13, argv, NULL, replied, p, errstr) == 0) {
+    argv[13] = req->mode == STORE_CALL_DENY && req->deny_reason ? req->deny_reason : "";
+    argv[14] = sc_fmt_i64(hold, req->hold_ms);
+    if (store_redis_async_eval(as, STORE_SCRIPT_CALL, 1, 15, argv, NULL, replied, p, errstr) == 0) {
         p = NULL; /* replied() frees it */
         ret = 0;
     }

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "events.h"
 #include "keys.h"
 #include "redis.h"
 #include "secret.h"
@@ -57,6 +58,12 @@ struct store_call_req {
     const char *body_hash;             /* sha256 hex of the body forwarded */
     const struct store_call_msg *msgs; /* the send's messages, in body order */
     size_t nmsg;
+    /* For DENY: the rule refused (key.denied's reason: "from_domain",
+     * "to_domain", "scope", ...), NULL or "" for none (a malformed body). */
+    const char *deny_reason;
+    /* How long a key.cap_reached this call emits stays leased to the
+     * caller (ms), which delivers it before its 429 (SPEC §6). */
+    int64_t hold_ms;
 };
 
 enum store_call_kind {
@@ -101,6 +108,9 @@ struct store_call_result {
     int64_t position;
     int64_t earlier_msg; /* DUPLICATE: the element of this batch it repeats, -1 */
     char earlier[200];   /* DUPLICATE: "<request id>[:<email id>]", "" */
+    /* CAP, MONTHLY_CAP: the key.cap_reached event this call emitted (its
+     * deliveries are leased to this caller for hold_ms), "" if none */
+    char cap_event[STORE_EVENT_ID_MAX];
     /* WHOAMI (-1: the key has no such control) */
     struct store_call_usage {
         char name[STORE_KEY_TEXT_MAX];

@@ -48,6 +48,7 @@ store_keys_from_reply(const redisReply *r, struct store_key *rec)
     memset(rec, 0, sizeof(*rec));
     rec->daily_cap = rec->monthly_cap = rec->per_recipient_cap = rec->rate_limit = -1;
     rec->dedupe_window_ms = STORE_KEY_DEDUPE_DEFAULT_MS;
+    sc_strlcpy(rec->alert_at, STORE_KEY_ALERT_DEFAULT, sizeof(rec->alert_at));
     sc_strlcpy(rec->scope, "sending", sizeof(rec->scope));
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
         return -1;
@@ -314,10 +315,11 @@ store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *
     args[n++] = exp_in;
     args[n++] = "hash";
     args[n++] = hash;
-    /* Every policy field is written; the dedupe window only when given, so
-     * a key without one follows the default (store/keys.h). */
-    all.set = ~(unsigned)(STORE_KEY_SET_DEDUPE | STORE_KEY_SET_EXPIRY) |
-              (spec->set & STORE_KEY_SET_DEDUPE);
+    /* Every policy field is written; the dedupe window and the alert
+     * percents only when given, so a key without them follows the defaults
+     * (store/keys.h). */
+    all.set = ~(unsigned)(STORE_KEY_SET_DEDUPE | STORE_KEY_SET_ALERT_AT | STORE_KEY_SET_EXPIRY) |
+              (spec->set & (STORE_KEY_SET_DEDUPE | STORE_KEY_SET_ALERT_AT));
     spec_fields(&all, &nums, args, &n, &del);
     (void)del; /* a new record has no window to remove */
 

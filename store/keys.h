@@ -15,7 +15,8 @@
  * The agent-safety controls (SPEC §5): monthly_cap, per_recipient_cap,
  * rate_limit ("" or absent = none), rate_window_ms (1000, 60000 or 3600000;
  * absent without a rate), dedupe_window_ms (absent: the default 600000;
- * "0": off), alert_at (comma-joined percents, "" = none).
+ * "0": off), alert_at (comma-joined percents; absent: the default 80,100
+ * of SPEC §6; "" = none).
  * Their counters and windows, per key family (call.lua writes them,
  * log_write.lua gives them back, store/usage.c reads them):
  *   sc:cnt:<family>:<UTC day number>       sends today (EXPIREAT day + 2)
@@ -53,6 +54,9 @@ _Static_assert(STORE_KEY_TEXT_MAX > SC_KEY_TEXT_MAX && STORE_KEY_TEXT_MAX > SC_U
 #define STORE_KEY_ALERT_MAX 64     /* comma-joined --alert-at percents */
 /* The dedupe window of a record without a dedupe_window_ms field. */
 #define STORE_KEY_DEDUPE_DEFAULT_MS 600000
+/* The --alert-at of a record without an alert_at field (SPEC §6);
+ * call.lua has the same default. */
+#define STORE_KEY_ALERT_DEFAULT "80,100"
 
 struct store_key {
     char id[STORE_KEY_ID_MAX];
@@ -77,7 +81,8 @@ struct store_key {
 };
 
 /* Which fields of a store_key_spec `key update` sets (key issue sets them
- * all, and leaves dedupe_window_ms absent from the record unless given). */
+ * all, and leaves dedupe_window_ms and alert_at absent from the record
+ * unless given, so such a key follows the defaults). */
 enum store_key_set {
     STORE_KEY_SET_NAME = 1 << 0,
     STORE_KEY_SET_OWNER = 1 << 1,

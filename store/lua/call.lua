@@ -22,6 +22,29 @@
 --          (policy_send_canon), back to back
 -- ARGV[12] the sha256 hex of every to/cc/bcc address, lower-cased (an
 --          address twice is there twice), back to back, message by message
+-- ARGV[13] for "deny": why the proxy refuses the call, when it is a rule a
+--          confused or prompt-injected agent breaks (from_domain,
+--          from_required, to_domain, scope, header): key.denied; "" for a
+--          malformed body (no event)
+-- ARGV[14] how long (ms) a key.cap_reached's deliveries stay leased to the
+--          calling instance, which delivers them before its 429
+--
+-- Events (SPEC §6; written by lib/events.lua's sc_emit in this same step,
+-- so an event exists exactly when its cause does):
+--   key.usage_threshold  a reservation took the day's (month's) count from
+--        below p % of the daily (monthly) cap to at least p %, p one of the
+--        key's alert_at (absent field: 80,100; "": none); once per
+--        threshold per window: marker sc:evm:<family>:<d|m>:<day number|
+--        YYYYMM>:<p> (SET NX, expiring with the window)
+--   key.cap_reached      the first send of a window the daily (monthly) cap
+--        refuses: marker sc:evm:<family>:<d|m>:<window>:cap; emitted with
+--        hold_ms = ARGV[14]
+--   key.rate_limited, key.denied  at most one per key family per minute,
+--        with count = the refusals since the last one emitted (this one
+--        included): sc:evx:<family> hash, fields <rate|denied>_at (ms of the
+--        last emitted) and <rate|denied>_n (refusals since), kept a day
+--        after the last refusal.  key.denied also for not_own (reason
+--        not_own_email).
 --
 -- Agent-safety controls (SPEC §5; key names in store/keys.h),
 -- read from the record: rate_limit/rate_window_ms (sc:rate:<family>, a
@@ -49,8 +72,9 @@
 --   {"no_upstream", id, upstream}
 --   {"stale", {key record as HGETALL}, {upstream ver, sealed}}   nothing written
 --   {"not_own", id}
---   {"cap", id, used, cap, now_ms}                              nothing reserved
---   {"mcap", id, used, cap, now_ms, reset_ms}                   monthly cap
+--   {"cap", id, used, cap, now_ms, event_id}                    nothing reserved
+--   {"mcap", id, used, cap, now_ms, reset_ms, event_id}         monthly cap;
+--        event_id: the key.cap_reached this call emitted, "" if none
 --   {"rcap", id, position, used, cap, now_ms}  per-recipient cap; position:
 --        1-based among the address hashes of ARGV
 --   {"rate", id, limit, window_ms, used, reset_ms, now_ms}      nothing taken
@@ -61,6 +85,7 @@
 --        monthly_cap, monthly_used, month_reset_ms, per_recipient_cap,
 --        rate_limit, rate_window_ms, rate_used, rate_reset_ms,
 --        dedupe_window_ms, alert_at}          "" for a control the key lacks
+--        (alert_at absent from the record: the default 80,100)
 --   {"ok", id, now_ms, counter_key, used_after, idem_key, idem_value,
 --        monthly_key, remaining, rcpt_prefix, dedupe_prefix}
 --        monthly_key "" when nothing was reserved (a replay); remaining: the
@@ -83,14 +108,15 @@
 -- send (the counter may run ahead, never behind: a repeat cannot go out
 -- unreserved if the first is then given back).  Another body under the key
 -- reserves as a new send and leaves the record to the send that set it.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local nows = string.format('%d', now)
+--#include "lib/time.lua"
+--#include "lib/events.lua"
+local now = sc_now_ms()
+local nows = sc_fmt(now)
 
 local rec = redis.call('HMGET', KEYS[1], 'id', 'gen', 'revoked_at', 'expires_at', 'upstream',
                        'family', 'daily_cap', 'scope', 'last_used_at', 'monthly_cap',
                        'per_recipient_cap', 'rate_limit', 'rate_window_ms', 'dedupe_window_ms',
-                       'name', 'alert_at')
+                       'name', 'alert_at', 'owner')
 local id = rec[1]
 if not id then
   return {'unknown'}
@@ -115,41 +141,37 @@ end
 if now - (tonumber(rec[9]) or 0) >= 60000 then
   redis.call('HSET', KEYS[1], 'last_used_at', nows)
 end
+local family = rec[6] or id
+local owner = rec[17] or ''
+local fmt = sc_fmt
+local function ev_data(d)
+  d.name = rec[15] or ''
+  d.owner = owner
+  return d
+end
+-- key.rate_limited / key.denied (what: "rate" / "denied"): one a minute
+-- per family, with the refusals counted since the last one emitted.
+local function ev_refused(etype, what, d)
+  local k = 'sc:evx:' .. family
+  local n = redis.call('HINCRBY', k, what .. '_n', 1)
+  if now - (tonumber(redis.call('HGET', k, what .. '_at')) or 0) >= 60000 then
+    d.count = n
+    sc_emit(now, etype, id, family, owner, ev_data(d), 0)
+    redis.call('HSET', k, what .. '_at', nows, what .. '_n', '0')
+  end
+  redis.call('PEXPIRE', k, 86400000)
+end
 if ARGV[3] == 'deny' then
+  if ARGV[13] and ARGV[13] ~= '' then
+    ev_refused('key.denied', 'denied', {reason = ARGV[13]})
+  end
   return {'ok', id, nows, '', '0'}
 end
-local family = rec[6] or id
 if ARGV[5] ~= '' and rec[8] ~= 'full' then
   if redis.call('GET', 'sc:em:' .. ARGV[5]) ~= family then
+    ev_refused('key.denied', 'denied', {reason = 'not_own_email'})
     return {'not_own', id}
   end
-end
-local function fmt(v)
-  return string.format('%d', v)
-end
--- The UTC calendar month of a day number (Howard Hinnant's civil_from_days),
--- and the day number of the 1st of a month: Redis's Lua has no os.date.
-local function civil(z)
-  z = z + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) -
-                          math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400
-  if m <= 2 then y = y + 1 end
-  return y, m
-end
-local function days_from_civil(y, m)
-  if m <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = m > 2 and m - 3 or m + 9
-  local doy = math.floor((153 * mp + 2) / 5)
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
 end
 local function next_month(y, m)
   if m == 12 then return y + 1, 1 end
@@ -168,6 +190,7 @@ if rlim and rwin and rwin > 0 then
   if rused >= rlim then
     local oldest = redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')
     local reset = (tonumber(oldest[2]) or now) + rwin
+    ev_refused('key.rate_limited', 'rate', {limit = rlim, window_ms = rwin})
     return {'rate', id, fmt(rlim), fmt(rwin), fmt(rused), fmt(reset), nows}
   end
 end
@@ -185,11 +208,11 @@ if ARGV[3] ~= 'send' and ARGV[3] ~= 'whoami' then
 end
 
 local day = math.floor(now / 86400000)
-local y, mo = civil(day)
+local y, mo = sc_civil(day)
 local mcap = tonumber(rec[10])
 local mk = 'sc:mcnt:' .. family .. ':' .. string.format('%04d%02d', y, mo)
 local ny, nm = next_month(y, mo)
-local mreset = days_from_civil(ny, nm) * 86400000
+local mreset = sc_days_from_civil(ny, nm) * 86400000
 local ck = 'sc:cnt:' .. family .. ':' .. fmt(day)
 local cap = tonumber(rec[7])
 
@@ -202,7 +225,7 @@ if ARGV[3] == 'whoami' then
   return {'who', id, nows, rec[15] or '', rec[4] or '0', opt(cap),
           redis.call('GET', ck) or '0', opt(mcap), redis.call('GET', mk) or '0', fmt(mreset),
           opt(tonumber(rec[11])), opt(rlim), opt(rk and rwin), fmt(rused),
-          rk and fmt((tonumber(oldest[2]) or now) + rwin) or '', dd, rec[16] or ''}
+          rk and fmt((tonumber(oldest[2]) or now) + rwin) or '', dd, rec[16] or '80,100'}
 end
 local n = tonumber(ARGV[4])
 -- A counter is read before the send only where a cap needs it; the month
@@ -239,11 +262,27 @@ if ARGV[9] and ARGV[9] ~= '' then
     ik, iv = k, ARGV[10] .. ':' .. ARGV[6]
   end
 end
+-- The end of the day's and the month's windows, for their event markers.
+local dend, mend = (day + 1) * 86400000, mreset
+local function marker(win, wid, what, until_ms)
+  return redis.call('SET', 'sc:evm:' .. family .. ':' .. win .. ':' .. wid .. ':' .. what, '1',
+                    'NX', 'PX', math.max(until_ms - now, 1))
+end
+-- key.cap_reached, once per window: its id for the reply ("" if not now).
+local function cap_reached(win, wid, until_ms, d)
+  if not marker(win, wid, 'cap', until_ms) then return '' end
+  d.requested = n
+  d.resets_at = sc_iso(until_ms)
+  return sc_emit(now, 'key.cap_reached', id, family, owner, ev_data(d), tonumber(ARGV[14]) or 0)
+end
+local wmonth = string.format('%04d%02d', y, mo)
 if cap and (used > cap or n > cap - used) then
-  return {'cap', id, fmt(used), fmt(cap), nows}
+  return {'cap', id, fmt(used), fmt(cap), nows,
+          cap_reached('d', fmt(day), dend, {window = 'day', used = used, cap = cap})}
 end
 if mcap and (mused > mcap or n > mcap - mused) then
-  return {'mcap', id, fmt(mused), fmt(mcap), nows, fmt(mreset)}
+  return {'mcap', id, fmt(mused), fmt(mcap), nows, fmt(mreset),
+          cap_reached('m', wmonth, mend, {window = 'month', used = mused, cap = mcap})}
 end
 
 -- The messages: facts hashes, and the address hashes counted per address.
@@ -307,7 +346,7 @@ end
 local mafter = redis.call('INCRBY', mk, n)
 if mafter == n then
   local y2, m2 = next_month(ny, nm)
-  redis.call('EXPIREAT', mk, days_from_civil(y2, m2) * 86400)
+  redis.call('EXPIREAT', mk, sc_days_from_civil(y2, m2) * 86400)
 end
 if pcap then
   for _, r in ipairs(rorder) do
@@ -322,4 +361,23 @@ if dp ~= '' then
   end
 end
 take_rate()
+-- key.usage_threshold: each alert percent this reservation crossed.
+local alerts = rec[16] or '80,100'
+local function thresholds(win, wid, until_ms, a, c)
+  -- The percents crossed are the integers in (lo, hi]: most sends cross
+  -- none, and pay two divisions instead of a walk over the list.
+  if c <= 0 or math.floor((a - n) * 100 / c) == math.floor(a * 100 / c) then return end
+  for p in string.gmatch(alerts, '%d+') do
+    local t = c * tonumber(p)
+    if (a - n) * 100 < t and a * 100 >= t and marker(win, wid, p, until_ms) then
+      sc_emit(now, 'key.usage_threshold', id, family, owner,
+              ev_data({window = win == 'd' and 'day' or 'month', percent = tonumber(p),
+                       used = a, cap = c}), 0)
+    end
+  end
+end
+if alerts ~= '' then
+  if cap then thresholds('d', fmt(day), dend, after, cap) end
+  if mcap then thresholds('m', wmonth, mend, mafter, mcap) end
+end
 return {'ok', id, nows, ck, fmt(after), ik, iv, mk, remaining(after, mafter), rp, dp}

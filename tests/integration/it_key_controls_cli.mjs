@@ -39,12 +39,18 @@ test('key issue stores every control under the schema names; --json shows them',
   assert.equal(r.dedupe_window_ms, '120000');
   assert.equal(r.alert_at, '80,90,100');
 
-  // Defaults: no caps, no rate (and no window), dedupe absent = the 10m default.
+  // Defaults: no caps, no rate (and no window), dedupe absent = the 10m
+  // default, alert_at absent = SPEC §6's 80,100.
   const d = w.issue();
   const rd = record(d.id);
-  for (const f of ['monthly_cap', 'per_recipient_cap', 'rate_limit', 'alert_at']) assert.equal(rd[f], '', f);
+  for (const f of ['monthly_cap', 'per_recipient_cap', 'rate_limit']) assert.equal(rd[f], '', f);
   assert.equal(rd.rate_window_ms, undefined);
   assert.equal(rd.dedupe_window_ms, undefined);
+  assert.equal(rd.alert_at, undefined);
+  assert.deepEqual(d.alert_at, [80, 100]);
+  const off = w.issue(['--alert-at', 'none']);
+  assert.equal(record(off.id).alert_at, '', 'none is stored as no percents');
+  assert.deepEqual(off.alert_at, []);
   assert.equal(d.dedupe_window_ms, 600000);
   assert.equal(d.rate, null);
   assert.equal(d.monthly_cap, null);

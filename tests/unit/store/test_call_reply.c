@@ -101,6 +101,7 @@ test_replies(void **state)
         expect_str(c, "counter_key", res.counter_key, name);
         expect_i64(c, "used", res.used, name);
         expect_i64(c, "cap", res.cap, name);
+        expect_str(c, "cap_event", res.cap_event, name);
         expect_str(c, "idem_key", res.idem_key, name);
         expect_str(c, "idem_value", res.idem_value, name);
         expect_str(c, "monthly_key", res.monthly_key, name);

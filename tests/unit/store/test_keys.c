@@ -152,11 +152,13 @@ record_defaults_and_values(void **state)
     assert_int_equal(k.rate_limit, -1);
     assert_int_equal(k.rate_window_ms, 0);
     assert_int_equal(k.dedupe_window_ms, STORE_KEY_DEDUPE_DEFAULT_MS);
-    assert_string_equal(k.alert_at, "");
+    assert_string_equal(k.alert_at, STORE_KEY_ALERT_DEFAULT); /* SPEC §6: 80,100 */
+    assert_string_equal(k.alert_at, "80,100");
     freeReplyObject(r);
 
     r = hgetall(empty, 12);
     assert_int_equal(store_keys_from_reply(r, &k), 0);
+    assert_string_equal(k.alert_at, ""); /* --alert-at none */
     assert_int_equal(k.monthly_cap, -1);
     assert_int_equal(k.rate_limit, -1);
     assert_int_equal(k.dedupe_window_ms, STORE_KEY_DEDUPE_DEFAULT_MS);
