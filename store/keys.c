@@ -194,34 +194,32 @@ store_keys_alert_parse(const char *s, char *out, size_t outlen)
     return 0;
 }
 
-int
-store_keys_dedupe_parse(const char *s, int64_t *ms)
+/* A duration from 1s to max, or the word `off` meaning 0.  0 or -1. */
+static int
+duration_or_off(const char *s, const char *off, int64_t max, int64_t *ms)
 {
     int64_t v;
 
-    if (strcmp(s, "0") == 0) {
+    if (strcmp(s, off) == 0) {
         *ms = 0;
         return 0;
     }
-    if (sc_parse_duration_ms(s, &v) != 0 || v < 1000 || v > SC_KEY_DEDUPE_WINDOW_MAX_MS)
+    if (sc_parse_duration_ms(s, &v) != 0 || v < 1000 || v > max)
         return -1;
     *ms = v;
     return 0;
 }
 
 int
+store_keys_dedupe_parse(const char *s, int64_t *ms)
+{
+    return duration_or_off(s, "0", SC_KEY_DEDUPE_WINDOW_MAX_MS, ms);
+}
+
+int
 store_keys_rotate_after_parse(const char *s, int64_t *ms)
 {
-    int64_t v;
-
-    if (strcmp(s, "none") == 0) {
-        *ms = 0;
-        return 0;
-    }
-    if (sc_parse_duration_ms(s, &v) != 0 || v < 1000 || v > SC_KEY_ROTATE_AFTER_MAX_MS)
-        return -1;
-    *ms = v;
-    return 0;
+    return duration_or_off(s, "none", SC_KEY_ROTATE_AFTER_MAX_MS, ms);
 }
 
 /* The record's field/value pairs for what spec->set names, appended to
