@@ -27,6 +27,7 @@ static const char usage[] =
     "                         [--agent-run-id ID] [--scope sending|full]\n"
     "                         [--monthly-cap N] [--per-recipient-cap N] [--rate N/s|N/m|N/h]\n"
     "                         [--dedupe-window DURATION] [--alert-at PCT[,PCT...]]\n"
+    "                         [--rotate-after DURATION|none]\n"
     "                         [--allow-public-suffix] [--json]\n"
     "       sendcap key update KEY_ID [any policy flag of key issue but --upstream]\n"
     "                         [--clear-from-domains] [--clear-to-domains] [--json]\n"
@@ -41,10 +42,11 @@ static const char usage[] =
     "(--monthly-cap, --per-recipient-cap, --rate) means none; key update takes 'none'\n"
     "to remove one.  --dedupe-window defaults to 10m; 0 turns it off.  --alert-at\n"
     "(default 80,100; none: off) fires key.usage_threshold events at those percents\n"
-    "of the daily and monthly caps.  A list flag given to key update replaces that\n"
-    "whole list.  --scope sending (default) allows POST /emails, POST /emails/batch,\n"
-    "GET/PATCH /emails/{id} and POST /emails/{id}/cancel; full allows every endpoint\n"
-    "but /api-keys.  key list hides revoked and expired keys unless --all.\n"
+    "of the daily and monthly caps.  --rotate-after (default 90d) is the age at\n"
+    "which key.rotation_due is sent; none turns it off.  A list flag given to key\n"
+    "update replaces that whole list.  --scope sending (default) allows POST /emails,\n"
+    "POST /emails/batch, GET/PATCH /emails/{id} and POST /emails/{id}/cancel; full\n"
+    "allows every endpoint but /api-keys.  key list hides revoked and expired keys unless --all.\n"
     "key rotate prints a new vault key with the same policy, daily counter and emails;\n"
     "the old key keeps working for --grace (default 0: it stops now).\n";
 
@@ -284,6 +286,10 @@ key_json(const struct store_key *k, int64_t now)
                             : json_null());
     json_object_set_new(o, "dedupe_window_ms", json_integer(k->dedupe_window_ms));
     json_object_set_new(o, "alert_at", alert_json(k->alert_at));
+    json_object_set_new(o, "rotate_after",
+                        k->rotate_after_ms > 0
+                            ? json_string(dur_text(k->rotate_after_ms, d, sizeof(d)))
+                            : json_null());
     json_object_set_new(o, "from_domains", domains_json(k->from_domains));
     json_object_set_new(o, "to_domains", domains_json(k->to_domains));
     json_object_set_new(o, "agent_run_id",
@@ -447,6 +453,13 @@ policy_flags_parse(struct policy_flags *pf, int update, int argc, char **argv)
                                 "(at most %d), or none; got '%s'",
                                 SC_KEY_ALERT_AT_MAX, v);
             spec->set |= STORE_KEY_SET_ALERT_AT;
+        } else if (strcmp(a, "--rotate-after") == 0) {
+            if (store_keys_rotate_after_parse(v, &spec->rotate_after_ms) != 0)
+                return cli_fail(CLI_USAGE,
+                                "--rotate-after: expected a duration from 1s to 3650d, or none; "
+                                "got '%s'",
+                                v);
+            spec->set |= STORE_KEY_SET_ROTATE_AFTER;
         } else if (strcmp(a, "--from-domain") == 0) {
             if (add_domain(pf->from, sizeof(pf->from), v, a) != 0)
                 return CLI_USAGE;
@@ -570,10 +583,21 @@ done:
 /* The fields key update can change, in the order it reports them: the
  * names of key_json's members. */
 static const char *const policy_members[] = {
-    "name",          "owner",       "agent_run_id",      "scope",
-    "daily_cap",     "monthly_cap", "per_recipient_cap", "rate",
-    "dedupe_window", "alert_at",    "from_domains",      "to_domains",
-    "expires_at",    NULL,
+    "name",
+    "owner",
+    "agent_run_id",
+    "scope",
+    "daily_cap",
+    "monthly_cap",
+    "per_recipient_cap",
+    "rate",
+    "dedupe_window",
+    "alert_at",
+    "from_domains",
+    "to_domains",
+    "expires_at",
+    "rotate_after",
+    NULL,
 };
 
 /* A key_json member for people: null is "none" ("any" for a domain list,
@@ -862,6 +886,8 @@ show(struct cli *cli, int argc, char **argv)
         printf("dedupe window: %s\n",
                k.dedupe_window_ms > 0 ? dur_text(k.dedupe_window_ms, dw, sizeof(dw)) : "off");
         printf("alert at:      %s\n", k.alert_at[0] ? k.alert_at : "none");
+        printf("rotate after:  %s\n",
+               k.rotate_after_ms > 0 ? dur_text(k.rotate_after_ms, rt, sizeof(rt)) : "none");
         printf("from domains:  %s\n", k.from_domains[0] ? k.from_domains : "any");
         printf("to domains:    %s\n", k.to_domains[0] ? k.to_domains : "any");
         printf("agent_run_id:  %s\n", k.agent_run_id[0] ? k.agent_run_id : "-");

@@ -40,6 +40,7 @@ const char sc_config_help[] =
     "  --webhook-timeout DUR      SENDCAP_WEBHOOK_TIMEOUT   10s (one webhook or notice delivery attempt)\n"
     "  --webhook-retry-base DUR   SENDCAP_WEBHOOK_RETRY_BASE 5s (first retry delay; doubles, jittered, 24 h)\n"
     "  --sweep-interval DUR       SENDCAP_SWEEP_INTERVAL    10m (time-based events; at most 1h)\n"
+    "  --sweep-batch N            SENDCAP_SWEEP_BATCH       100 (keys per sweep script, 1 to 1000)\n"
     "  --notice-from ADDRESS      SENDCAP_NOTICE_FROM       (none) sender of owner notices\n"
     "  --notice-upstream NAME     SENDCAP_NOTICE_UPSTREAM   (none) upstream that sends owner notices\n";
 /* clang-format on */
@@ -69,6 +70,7 @@ enum opt {
     O_WHTIMEOUT,
     O_WHRETRY,
     O_SWEEP,
+    O_SWEEPBATCH,
     O_NOTICEFROM,
     O_NOTICEUP
 };
@@ -102,6 +104,7 @@ static const struct {
     {"--webhook-timeout", "SENDCAP_WEBHOOK_TIMEOUT", O_WHTIMEOUT},
     {"--webhook-retry-base", "SENDCAP_WEBHOOK_RETRY_BASE", O_WHRETRY},
     {"--sweep-interval", "SENDCAP_SWEEP_INTERVAL", O_SWEEP},
+    {"--sweep-batch", "SENDCAP_SWEEP_BATCH", O_SWEEPBATCH},
     {"--notice-from", "SENDCAP_NOTICE_FROM", O_NOTICEFROM},
     {"--notice-upstream", "SENDCAP_NOTICE_UPSTREAM", O_NOTICEUP},
 };
@@ -187,6 +190,13 @@ apply(struct sc_config *cfg, enum opt o, const char *name, const char *v, char *
             cfg->webhook_retry_base_ms = n;
         else
             cfg->sweep_interval_ms = n;
+        break;
+    case O_SWEEPBATCH:
+        if (sc_parse_i64(v, 1, SC_SWEEP_BATCH_MAX, &n) != 0) {
+            snprintf(err, errlen, "%s: expected 1 to %d, got '%s'", name, SC_SWEEP_BATCH_MAX, v);
+            return -1;
+        }
+        cfg->sweep_batch = n;
         break;
     case O_WORKERS:
         if (sc_parse_i64(v, 1, 64, &n) != 0) {
@@ -329,6 +339,7 @@ sc_config_init(struct sc_config *cfg, char *err, size_t errlen)
     cfg->webhook_timeout_ms = SC_WEBHOOK_DEFAULT_TIMEOUT_MS;
     cfg->webhook_retry_base_ms = SC_WEBHOOK_DEFAULT_RETRY_BASE_MS;
     cfg->sweep_interval_ms = SC_SWEEP_DEFAULT_INTERVAL_MS;
+    cfg->sweep_batch = SC_SWEEP_DEFAULT_BATCH;
     cfg->metrics_listen = "127.0.0.1:9025";
     cfg->master_key_env = getenv("SENDCAP_MASTER_KEY");
     if (cfg->master_key_env != NULL && *cfg->master_key_env == '\0')

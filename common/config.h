@@ -39,6 +39,7 @@ struct sc_config {
     int64_t webhook_timeout_ms;    /* one delivery attempt (webhook or notice) */
     int64_t webhook_retry_base_ms; /* first retry delay: doubles, jittered, for 24 h */
     int64_t sweep_interval_ms;     /* time-based events (SPEC §6): at most 1 h */
+    int64_t sweep_batch;           /* keys per sweep script */
     const char *notice_from;       /* owner notices' sender, NULL: no notices */
     const char *notice_upstream;   /* the upstream that sends them, NULL: none */
     char *file_buf;                /* owns the strings read from config_path */
@@ -58,7 +59,7 @@ void sc_config_free(struct sc_config *cfg);
  * --max-conns, --upstream-timeout, --path-prefix,
  * --log-level, --log-format, --log-retention, --workers, --metrics-listen,
  * --tls-cert, --tls-key, --redis-sentinels, --redis-master, --upstream-ca,
- * --upstream-proxy, --webhook-timeout, --webhook-retry-base, --sweep-interval,
+ * --upstream-proxy, --webhook-timeout, --webhook-retry-base, --sweep-interval, --sweep-batch,
  * --notice-from, --notice-upstream; "--flag value" or "--flag=value"), apply it, advance *i past
  * it and return 1.  Return 0 if it is not a shared flag, -1 (with err) if it
  * is one with a bad or missing value.

@@ -69,6 +69,17 @@
 #define SC_EVENT_SCAN_MAX 200000
 #define SC_EVENT_LIST_MAX 1000
 #define SC_EVENT_SHOW_MAX 10
+
+/* The sweep (proxy/sweep.c) reads this many keys per script (--sweep-batch),
+ * so no script runs long on Redis's one thread, and leaves this gap between
+ * its batches, so a sweep of many keys takes a small share of Redis from the
+ * sends.  Its lease lasts SC_SWEEP_LEASE_PCT % of the interval from each
+ * batch: it outlives a sweep of ordinary size, yet runs out before the next
+ * tick, so some instance sweeps at every interval. */
+#define SC_SWEEP_DEFAULT_BATCH 100
+#define SC_SWEEP_BATCH_MAX 1000
+#define SC_SWEEP_BATCH_GAP_MS 10
+#define SC_SWEEP_LEASE_PCT 90
 /* TCP + TLS connect limit, within the whole-call limit. */
 #define SC_UPSTREAM_CONNECT_TIMEOUT_MS 10000
 /* Largest upstream response body we relay; larger -> 502. */
@@ -173,6 +184,10 @@
 #define SC_KEY_RATE_MAX 1000000
 #define SC_KEY_ALERT_AT_MAX 10
 #define SC_KEY_DEDUPE_WINDOW_MAX_MS (7LL * 86400 * 1000)
+/* --rotate-after (SPEC §6): a key older than this gets key.rotation_due.
+ * The default is Resend's advice (rotate every 90 days); 0 is off. */
+#define SC_KEY_ROTATE_AFTER_DEFAULT_MS (90LL * 86400 * 1000)
+#define SC_KEY_ROTATE_AFTER_MAX_MS (3650LL * 86400 * 1000)
 /* Where `key issue` reads the Public Suffix List (Debian's publicsuffix
  * package; SENDCAP_PUBLIC_SUFFIX_LIST overrides), and its largest size
  * (the 2023 list is 0.3 MB). */

@@ -405,7 +405,9 @@ main(int argc, char **argv)
     px.audit = store_audit_log_new(px.redis, px.master_key, px.cfg.log_retention_ms);
     flush_timer = evtimer_new(px.base, flush_cb, &px);
     px.flood = proxy_flood_new(px.base, proxy_call_flood_summary, &px);
-    if (px.audit == NULL || flush_timer == NULL || px.flood == NULL)
+    px.sweep =
+        proxy_sweep_new(px.base, px.redis, px.cfg.sweep_interval_ms, (int)px.cfg.sweep_batch);
+    if (px.audit == NULL || flush_timer == NULL || px.flood == NULL || px.sweep == NULL)
         sc_fatal("out of memory");
     {
         struct timeval tv = sc_tv_ms(SC_LOG_FLUSH_INTERVAL_MS);
@@ -472,6 +474,7 @@ main(int argc, char **argv)
     /* Redis first: its pending callbacks still answer live requests and
      * touch the call log. */
     store_redis_async_free(px.redis);
+    proxy_sweep_free(px.sweep);
     store_audit_log_free(px.audit);
     proxy_http_free(px.http);
     proxy_http_free(px.metrics_http);

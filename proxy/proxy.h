@@ -19,6 +19,7 @@
 
 struct proxy_keycache;
 struct proxy_flood;
+struct proxy_sweep;
 
 struct proxy {
     struct event_base *base;
@@ -32,6 +33,7 @@ struct proxy {
     struct proxy_metrics *metrics;
     struct proxy_http_server *metrics_http;
     unsigned char master_key[SC_MASTER_KEY_LEN];
+    struct proxy_sweep *sweep;
 };
 
 /* ---- key cache (keycache.c) ----
@@ -101,6 +103,15 @@ void proxy_flood_free(struct proxy_flood *f);
 /* A refusal of a caller without a known key, from peer ("1.2.3.4:5678"):
  * 1 to record it as usual, 0 when it was counted into the summary. */
 int proxy_flood_admit(struct proxy_flood *f, const char *peer, int status);
+
+/* ---- the sweep for time-based events (sweep.c) ---- */
+
+/* Try to sweep every interval_ms (the first try one interval after start),
+ * batch keys per script.  Returns a new sweep (caller frees), or NULL. */
+struct proxy_sweep *proxy_sweep_new(struct event_base *base, struct store_async *redis,
+                                    int64_t interval_ms, int batch);
+/* Free it after the Redis connection: a batch in flight calls back. */
+void proxy_sweep_free(struct proxy_sweep *s);
 
 /* ---- replies (reply.c) ---- */
 

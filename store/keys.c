@@ -49,6 +49,7 @@ store_keys_from_reply(const redisReply *r, struct store_key *rec)
     rec->daily_cap = rec->monthly_cap = rec->per_recipient_cap = rec->rate_limit = -1;
     rec->dedupe_window_ms = STORE_KEY_DEDUPE_DEFAULT_MS;
     sc_strlcpy(rec->alert_at, STORE_KEY_ALERT_DEFAULT, sizeof(rec->alert_at));
+    rec->rotate_after_ms = SC_KEY_ROTATE_AFTER_DEFAULT_MS;
     sc_strlcpy(rec->scope, "sending", sizeof(rec->scope));
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
         return -1;
@@ -103,6 +104,8 @@ store_keys_from_reply(const redisReply *r, struct store_key *rec)
             bad = int_field(&rec->dedupe_window_ms, v, STORE_KEY_DEDUPE_DEFAULT_MS);
         else if (IS("alert_at"))
             bad = copy_field(rec->alert_at, sizeof(rec->alert_at), v);
+        else if (IS("rotate_after_ms"))
+            bad = int_field(&rec->rotate_after_ms, v, SC_KEY_ROTATE_AFTER_DEFAULT_MS);
 #undef IS
         if (bad)
             return -1;
@@ -125,6 +128,7 @@ store_keys_spec_init(struct store_key_spec *spec)
     spec->scope = "sending";
     spec->daily_cap = spec->monthly_cap = spec->per_recipient_cap = spec->rate_limit = -1;
     spec->dedupe_window_ms = STORE_KEY_DEDUPE_DEFAULT_MS;
+    spec->rotate_after_ms = SC_KEY_ROTATE_AFTER_DEFAULT_MS;
 }
 
 int
@@ -191,27 +195,40 @@ store_keys_alert_parse(const char *s, char *out, size_t outlen)
     return 0;
 }
 
-int
-store_keys_dedupe_parse(const char *s, int64_t *ms)
+/* A duration from 1s to max, or the word `off` meaning 0.  0 or -1. */
+static int
+duration_or_off(const char *s, const char *off, int64_t max, int64_t *ms)
 {
     int64_t v;
 
-    if (strcmp(s, "0") == 0) {
+    if (strcmp(s, off) == 0) {
         *ms = 0;
         return 0;
     }
-    if (sc_parse_duration_ms(s, &v) != 0 || v < 1000 || v > SC_KEY_DEDUPE_WINDOW_MAX_MS)
+    if (sc_parse_duration_ms(s, &v) != 0 || v < 1000 || v > max)
         return -1;
     *ms = v;
     return 0;
 }
 
+int
+store_keys_dedupe_parse(const char *s, int64_t *ms)
+{
+    return duration_or_off(s, "0", SC_KEY_DEDUPE_WINDOW_MAX_MS, ms);
+}
+
+int
+store_keys_rotate_after_parse(const char *s, int64_t *ms)
+{
+    return duration_or_off(s, "none", SC_KEY_ROTATE_AFTER_MAX_MS, ms);
+}
+
 /* The record's field/value pairs for what spec->set names, appended to
- * args (from *n; room for 26 more), with numbers formatted into nums.  A
+ * args (from *n; room for 28 more), with numbers formatted into nums.  A
  * rate of none leaves rate_window_ms out: its name goes to *del (or NULL),
  * for key_update.lua to remove. */
 struct spec_nums {
-    char v[6][24];
+    char v[7][24];
 };
 
 static void
@@ -272,6 +289,10 @@ spec_fields(const struct store_key_spec *spec, struct spec_nums *nums, const cha
     }
     if (set & STORE_KEY_SET_ALERT_AT)
         PAIR("alert_at", spec->alert_at);
+    if (set & STORE_KEY_SET_ROTATE_AFTER) {
+        snprintf(nums->v[6], sizeof(nums->v[6]), "%lld", (long long)spec->rotate_after_ms);
+        PAIR("rotate_after_ms", nums->v[6]);
+    }
     if (set & STORE_KEY_SET_FROM_DOMAINS)
         PAIR("from_domains", spec->from_domains);
     if (set & STORE_KEY_SET_TO_DOMAINS)
@@ -315,11 +336,13 @@ store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *
     args[n++] = exp_in;
     args[n++] = "hash";
     args[n++] = hash;
-    /* Every policy field is written; the dedupe window and the alert
-     * percents only when given, so a key without them follows the defaults
-     * (store/keys.h). */
-    all.set = ~(unsigned)(STORE_KEY_SET_DEDUPE | STORE_KEY_SET_ALERT_AT | STORE_KEY_SET_EXPIRY) |
-              (spec->set & (STORE_KEY_SET_DEDUPE | STORE_KEY_SET_ALERT_AT));
+    /* Every policy field is written; the dedupe window, the alert percents
+     * and rotate-after only when given, so a key without them follows the
+     * defaults (store/keys.h). */
+    all.set =
+        ~(unsigned)(STORE_KEY_SET_DEDUPE | STORE_KEY_SET_ALERT_AT | STORE_KEY_SET_ROTATE_AFTER |
+                    STORE_KEY_SET_EXPIRY) |
+        (spec->set & (STORE_KEY_SET_DEDUPE | STORE_KEY_SET_ALERT_AT | STORE_KEY_SET_ROTATE_AFTER));
     spec_fields(&all, &nums, args, &n, &del);
     (void)del; /* a new record has no window to remove */
 

@@ -16,7 +16,8 @@
  * rate_limit ("" or absent = none), rate_window_ms (1000, 60000 or 3600000;
  * absent without a rate), dedupe_window_ms (absent: the default 600000;
  * "0": off), alert_at (comma-joined percents; absent: the default 80,100
- * of SPEC §6; "" = none).
+ * of SPEC §6; "" = none), rotate_after_ms (absent: the default 90 days;
+ * "0": off; SPEC §6's key.rotation_due).
  * Their counters and windows, per key family (call.lua writes them,
  * log_write.lua gives them back, store/usage.c reads them):
  *   sc:cnt:<family>:<UTC day number>       sends today (EXPIREAT day + 2)
@@ -78,11 +79,12 @@ struct store_key {
     int64_t rate_window_ms;    /* 1000 | 60000 | 3600000; 0 without a rate */
     int64_t dedupe_window_ms;  /* 0: off */
     char alert_at[STORE_KEY_ALERT_MAX];
+    int64_t rotate_after_ms; /* 0: off */
 };
 
 /* Which fields of a store_key_spec `key update` sets (key issue sets them
- * all, and leaves dedupe_window_ms and alert_at absent from the record
- * unless given, so such a key follows the defaults). */
+ * all, and leaves dedupe_window_ms, alert_at and rotate_after_ms absent
+ * from the record unless given, so such keys follow the defaults). */
 enum store_key_set {
     STORE_KEY_SET_NAME = 1 << 0,
     STORE_KEY_SET_OWNER = 1 << 1,
@@ -97,6 +99,7 @@ enum store_key_set {
     STORE_KEY_SET_FROM_DOMAINS = 1 << 10,
     STORE_KEY_SET_TO_DOMAINS = 1 << 11,
     STORE_KEY_SET_EXPIRY = 1 << 12,
+    STORE_KEY_SET_ROTATE_AFTER = 1 << 13,
 };
 
 /* What `key issue` asks for, or (with set) what `key update` changes. */
@@ -112,6 +115,7 @@ struct store_key_spec {
     int64_t rate_window_ms;                             /* 0 without a rate */
     int64_t dedupe_window_ms;                           /* 0: off */
     char alert_at[STORE_KEY_ALERT_MAX];                 /* "" = none */
+    int64_t rotate_after_ms;                            /* 0: off */
     unsigned set;                                       /* enum store_key_set bits */
 };
 
@@ -129,6 +133,10 @@ int store_keys_alert_parse(const char *s, char *out, size_t outlen);
 /* Parse a dedupe window: "0" (off) or a DURATION from 1s to
  * SC_KEY_DEDUPE_WINDOW_MAX_MS.  0 or -1. */
 int store_keys_dedupe_parse(const char *s, int64_t *ms);
+
+/* Parse --rotate-after: "none" (0, off) or a DURATION from 1s to
+ * SC_KEY_ROTATE_AFTER_MAX_MS.  0 or -1. */
+int store_keys_rotate_after_parse(const char *s, int64_t *ms);
 
 /* Fill rec from an HGETALL-shaped reply (flat field/value array).  0 or -1
  * (missing id, over-long field). */

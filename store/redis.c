@@ -216,6 +216,7 @@ static struct store_script scripts[STORE_SCRIPT_COUNT] = {
     [STORE_SCRIPT_UPSTREAM_ROTATE] = {"upstream_rotate", store_lua_upstream_rotate, ""},
     [STORE_SCRIPT_UPSTREAM_REMOVE] = {"upstream_remove", store_lua_upstream_remove, ""},
     [STORE_SCRIPT_LOG_WRITE] = {"log_write", store_lua_log_write, ""},
+    [STORE_SCRIPT_SWEEP] = {"sweep", store_lua_sweep, ""},
 };
 
 const struct store_script *

@@ -110,6 +110,39 @@ dedupe_cases(void **state)
     }
 }
 
+static void
+rotate_after_cases(void **state)
+{
+    static const struct {
+        const char *in;
+        int64_t ms; /* -1: refused */
+    } c[] = {
+        {"none", 0},
+        {"90d", 7776000000LL},
+        {"1m", 60000},
+        {"1s", 1000},
+        {"3650d", 3650LL * 86400000},
+        {"3651d", -1},
+        {"0", -1},
+        {"0s", -1},
+        {"999ms", -1},
+        {"", -1},
+        {"-1d", -1},
+        {"None", -1},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        int64_t ms = -7;
+        int r = store_keys_rotate_after_parse(c[i].in, &ms);
+
+        if ((r == 0) != (c[i].ms >= 0))
+            fail_msg("rotate-after '%s': got %d", c[i].in, r);
+        if (c[i].ms >= 0 && ms != c[i].ms)
+            fail_msg("rotate-after '%s': %lld", c[i].in, (long long)ms);
+    }
+}
+
 /* A flat HGETALL reply of n field/value strings, through hiredis's reader. */
 static redisReply *
 hgetall(const char *const *fv, size_t n)
@@ -140,6 +173,8 @@ record_defaults_and_values(void **state)
         "rate_limit", "50",    "rate_window_ms", "1000", "dedupe_window_ms",  "0",
         "alert_at",   "80,100"};
     static const char *const bad[] = {"id", "key_d", "monthly_cap", "ten"};
+    static const char *const rot[] = {"id", "key_e", "rotate_after_ms", "0"};
+    static const char *const rot60[] = {"id", "key_f", "rotate_after_ms", "60000"};
     struct store_key k;
     redisReply *r;
 
@@ -154,6 +189,17 @@ record_defaults_and_values(void **state)
     assert_int_equal(k.dedupe_window_ms, STORE_KEY_DEDUPE_DEFAULT_MS);
     assert_string_equal(k.alert_at, STORE_KEY_ALERT_DEFAULT); /* SPEC §6: 80,100 */
     assert_string_equal(k.alert_at, "80,100");
+    assert_int_equal(k.rotate_after_ms, SC_KEY_ROTATE_AFTER_DEFAULT_MS);
+    freeReplyObject(r);
+
+    /* rotate_after_ms: absent is the default (above), "0" is off. */
+    r = hgetall(rot, 4);
+    assert_int_equal(store_keys_from_reply(r, &k), 0);
+    assert_int_equal(k.rotate_after_ms, 0);
+    freeReplyObject(r);
+    r = hgetall(rot60, 4);
+    assert_int_equal(store_keys_from_reply(r, &k), 0);
+    assert_int_equal(k.rotate_after_ms, 60000);
     freeReplyObject(r);
 
     r = hgetall(empty, 12);
@@ -204,9 +250,9 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rate_cases),   cmocka_unit_test(alert_cases),
-        cmocka_unit_test(dedupe_cases), cmocka_unit_test(record_defaults_and_values),
-        cmocka_unit_test(month_cases),
+        cmocka_unit_test(rate_cases),         cmocka_unit_test(alert_cases),
+        cmocka_unit_test(dedupe_cases),       cmocka_unit_test(record_defaults_and_values),
+        cmocka_unit_test(rotate_after_cases), cmocka_unit_test(month_cases),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
