@@ -50,8 +50,15 @@ test('rate 50/s, ~500 req/s for 2 s over 3 instances', async () => {
   console.log(`# ${results.length} calls: ${ok} forwarded, ${refused.length} refused`);
   assert.equal(ok + refused.length, 1000);
   assert.equal(w.fake.received.length, ok);
-  // 2 s of load opens the 1 s window twice (a call at the very edge: 101).
-  assert.ok(ok >= 100 && ok <= 101, `forwarded ${ok}`);
+  // At least 2 s of load opens the 1 s window at least twice.  How many
+  // windows it opens depends on how long the load really took (a loaded
+  // machine stretches it), so the upper bound comes from the forwarded
+  // calls' own span by Redis's clock: 50 per started second of it.  The
+  // exact rule, never more than 50 in any 1 s, is checked below.
+  const times = [...seen.values()].sort((a, b) => a - b);
+  const span = times[times.length - 1] - times[0];
+  assert.ok(ok >= 100, `forwarded ${ok}`);
+  assert.ok(ok <= 50 * (Math.floor(span / 1000) + 1), `forwarded ${ok} in ${span} ms`);
   for (const r of refused) {
     assert.equal(r.json.name, 'rate_limit_exceeded');
     const ra = Number(r.headers['retry-after']);
