@@ -37,6 +37,8 @@ static const char usage[] =
     "  log query [filters] [--format F]       the call log (table, json or csv), newest last\n"
     "  log tail [filters]                     follow new calls\n"
     "  log verify [--since T]                 check the call log's MAC chains\n"
+    "  webhook add URL [--event T]... [--key K]  add a webhook (prints its secret once)\n"
+    "  webhook list|remove ID|test ID         list, remove, or test-deliver to a webhook\n"
     "\n"
     "Run 'sendcap COMMAND --help' for a command's options.\n"
     "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 not found.\n\n";
@@ -349,6 +351,8 @@ main(int argc, char **argv)
         ret = cli_cmd_key(&cli, nrest - 1, rest + 1);
     } else if (strcmp(rest[0], "log") == 0) {
         ret = cli_cmd_log(&cli, nrest - 1, rest + 1);
+    } else if (strcmp(rest[0], "webhook") == 0) {
+        ret = cli_cmd_webhook(&cli, nrest - 1, rest + 1);
     } else {
         ret = cli_fail(CLI_USAGE, "unknown command '%s' (try 'sendcap --help')", rest[0]);
     }
