@@ -10,6 +10,8 @@
 // a hang) for the next requests.
 import http from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { SENDCAP } from './harness.mjs';
 
 // Verify one delivery; returns true or false.  Exported so a test can show
 // it rejects a tampered body, a wrong secret and a stale timestamp.
@@ -61,7 +63,7 @@ export class WebhookReceiver {
   next(answer) { this.queue.push(answer); }
 
   // Deliveries of one event type (accepted with a 2xx).
-  of(type) { return this.deliveries.filter((d) => d.body.type === type && d.status < 300); }
+  of(type) { return this.deliveries.filter((d) => d.body.type === type && d.status >= 200 && d.status < 300); }
 
   #handle(req, res) {
     const chunks = [];
@@ -83,4 +85,35 @@ export class WebhookReceiver {
       if (!answer.hang) res.writeHead(answer.status, { 'content-type': 'text/plain' }).end('ok');
     });
   }
+}
+
+// Wait (up to ms) until pred() is true; returns its last value.
+export async function until(pred, ms = 20000, step = 50) {
+  const t0 = Date.now();
+  let v = pred();
+  while (!v && Date.now() - t0 < ms) {
+    await new Promise((r) => setTimeout(r, step));
+    v = pred();
+  }
+  return v;
+}
+
+// `sendcap webhook test` without blocking this process's event loop (the
+// receiver lives in it: spawnSync would keep it from answering).
+export function cliAsync(world, args) {
+  return new Promise((resolve) => {
+    const p = spawn(SENDCAP, args, { env: world.env });
+    let stdout = '', stderr = '';
+    p.stdout.on('data', (d) => { stdout += d; });
+    p.stderr.on('data', (d) => { stderr += d; });
+    p.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+// The delivery state of event id (stream id, no evt_) for target, parsed.
+export function deliveryState(world, eid, target) {
+  const s = world.redis.raw('HGET', `sc:evs:${eid}`, target).trim();
+  if (!s) return null;
+  const [state, attempts, nextAt, lastStatus, lastAt, firstAt] = s.split('|');
+  return { state, attempts: Number(attempts), nextAt: Number(nextAt), lastStatus, lastAt: Number(lastAt), firstAt: Number(firstAt) };
 }
