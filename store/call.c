@@ -138,12 +138,13 @@ store_call_reply_parse(const redisReply *r, const char *key_hash, struct store_c
         str_el(r, 9, out->rcpt_prefix, sizeof(out->rcpt_prefix));
         str_el(r, 10, out->dedupe_prefix, sizeof(out->dedupe_prefix));
     } else if (strcmp(kind, "mcap") == 0) {
-        /* {"mcap", id, used, cap, now_ms, reset_ms} */
+        /* {"mcap", id, used, cap, now_ms, reset_ms, event id} */
         out->kind = STORE_CALL_MONTHLY_CAP;
         i64_el(r, 2, INT64_MIN, INT64_MAX, &out->used);
         i64_el(r, 3, INT64_MIN, INT64_MAX, &out->cap);
         i64_el(r, 4, 0, INT64_MAX, &out->now_ms);
         i64_el(r, 5, 0, INT64_MAX, &out->reset_ms);
+        str_el(r, 6, out->cap_event, sizeof(out->cap_event)); /* ..., event id} */
     } else if (strcmp(kind, "rcap") == 0) {
         /* {"rcap", id, position (1-based), used, cap, now_ms} */
         out->kind = STORE_CALL_RCPT_CAP;
@@ -179,11 +180,12 @@ store_call_reply_parse(const redisReply *r, const char *key_hash, struct store_c
     } else if (strcmp(kind, "not_own") == 0) {
         out->kind = STORE_CALL_NOT_OWN; /* {kind, id} */
     } else if (strcmp(kind, "cap") == 0) {
-        /* {"cap", id, used, cap, now_ms} */
+        /* {"cap", id, used, cap, now_ms, event id} */
         out->kind = STORE_CALL_CAP;
         i64_el(r, 2, INT64_MIN, INT64_MAX, &out->used);
         i64_el(r, 3, INT64_MIN, INT64_MAX, &out->cap);
         i64_el(r, 4, 0, INT64_MAX, &out->now_ms);
+        str_el(r, 5, out->cap_event, sizeof(out->cap_event));
     }
 }
 

@@ -94,6 +94,10 @@ struct store_call_result {
     int64_t remaining;       /* tightest of daily and monthly after the send; -1: no cap */
     char rcpt_prefix[160];   /* per-recipient counters taken: prefix + address hash */
     char dedupe_prefix[160]; /* dedupe records set: prefix + facts hash */
+    /* CAP, MONTHLY_CAP: the stream id of the key.cap_reached this call
+     * emitted, "" if none (queued leased to this instance: SPEC §6's
+     * delivery before the 429, proxy_webhook_hold) */
+    char cap_event[48];
     /* MONTHLY_CAP, RATE: when the window frees (Redis ms) */
     int64_t reset_ms;
     int64_t window_ms; /* RATE */
