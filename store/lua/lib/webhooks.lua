@@ -17,13 +17,17 @@ end
 -- The owner a notice goes to: the event's data.owner, else the key's record.
 local function sc_wh_owner(key_id, data)
   local ok, d = pcall(cjson.decode, data)
-  if ok and type(d) == 'table' and type(d['owner']) == 'string' and d['owner'] ~= '' then
-    return d['owner']
+  local owner = ''
+  if ok and type(d) == 'table' and type(d['owner']) == 'string' then
+    owner = d['owner']
   end
-  if key_id == '' then return '' end
-  local h = redis.call('GET', 'sc:id:' .. key_id)
-  if not h then return '' end
-  return redis.call('HGET', 'sc:vk:' .. h, 'owner') or ''
+  if owner == '' and key_id ~= '' then
+    local h = redis.call('GET', 'sc:id:' .. key_id)
+    if h then owner = redis.call('HGET', 'sc:vk:' .. h, 'owner') or '' end
+  end
+  -- --owner is free text: only an address can be mailed.
+  if not string.match(owner, '^[^@%s<>,]+@[^@%s<>,]+$') then return '' end
+  return owner
 end
 
 -- Lease member m to the caller for lease ms and return what delivering it
