@@ -91,5 +91,6 @@ int cli_cmd_upstream(struct cli *cli, int argc, char **argv);
 int cli_cmd_key(struct cli *cli, int argc, char **argv);
 int cli_cmd_log(struct cli *cli, int argc, char **argv);
 int cli_cmd_event(struct cli *cli, int argc, char **argv);
+int cli_cmd_webhook(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -39,6 +39,8 @@ static const char usage[] =
     "  log verify [--since T]                 check the call log's MAC chains\n"
     "  event list [--since T] [--type TYPE] [--key KEY_ID] [--json]\n"
     "                                         events and their delivery state\n"
+    "  webhook add URL [--event T]... [--key K]  add a webhook (prints its secret once)\n"
+    "  webhook list|remove ID|test ID         list, remove, or test-deliver to a webhook\n"
     "\n"
     "Run 'sendcap COMMAND --help' for a command's options.\n"
     "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 not found.\n\n";
@@ -353,6 +355,8 @@ main(int argc, char **argv)
         ret = cli_cmd_log(&cli, nrest - 1, rest + 1);
     } else if (strcmp(rest[0], "event") == 0) {
         ret = cli_cmd_event(&cli, nrest - 1, rest + 1);
+    } else if (strcmp(rest[0], "webhook") == 0) {
+        ret = cli_cmd_webhook(&cli, nrest - 1, rest + 1);
     } else {
         ret = cli_fail(CLI_USAGE, "unknown command '%s' (try 'sendcap --help')", rest[0]);
     }

@@ -98,6 +98,7 @@ struct call {
     int64_t ulat;
     const char *decision, *reason;
     char *email_ids;
+    struct store_call_result *held; /* a cap's answer waiting on its event */
 };
 
 static void write_record(struct call *c);
@@ -135,6 +136,7 @@ call_free(struct call *c)
     store_secret_free(c->real_key);
     free(c->from_domains);
     free(c->to_domains);
+    free(c->held);
     free(c);
 }
 
@@ -931,6 +933,40 @@ store_failed(struct call *c, const char *errstr)
          "sent. Retry shortly.");
 }
 
+/* The cap's event has reached its webhooks (or the hold's bound passed):
+ * now the 429. */
+static void
+cap_released(void *arg)
+{
+    struct call *c = arg;
+    struct store_call_result res = *c->held;
+
+    free(c->held);
+    c->held = NULL;
+    if (res.kind == STORE_CALL_CAP)
+        cap_reply(c, &res);
+    else
+        monthly_reply(c, &res);
+}
+
+/* SPEC §6: key.cap_reached is delivered before the 429 that goes with it.
+ * call.lua queued the event's deliveries leased to this instance; deliver
+ * them now and answer when they end (bounded by the attempt's timeout).
+ * 1 when the answer waits, 0 to answer at once. */
+static int
+cap_hold(struct call *c, const struct store_call_result *res)
+{
+    if (res->cap_event[0] == '\0' || (c->held = malloc(sizeof(*res))) == NULL)
+        return 0;
+    *c->held = *res;
+    if (proxy_webhook_hold(c->px->webhook, res->cap_event, cap_released, c) != 0) {
+        free(c->held);
+        c->held = NULL;
+        return 0;
+    }
+    return 1;
+}
+
 /* What call.lua answered (store/call.h), acted on. */
 static void
 script_done(const struct store_call_result *res, const char *errstr, void *arg)
@@ -979,10 +1015,12 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
              "the vault key's record in Redis is malformed; tell the sendcap admin");
         return;
     case STORE_CALL_CAP:
-        cap_reply(c, res);
+        if (!cap_hold(c, res))
+            cap_reply(c, res);
         return;
     case STORE_CALL_MONTHLY_CAP:
-        monthly_reply(c, res);
+        if (!cap_hold(c, res))
+            monthly_reply(c, res);
         return;
     case STORE_CALL_RCPT_CAP:
         rcpt_reply(c, res);

@@ -32,6 +32,7 @@ struct proxy {
     struct store_audit_log *audit;
     struct proxy_metrics *metrics;
     struct proxy_http_server *metrics_http;
+    struct proxy_webhook *webhook;
     unsigned char master_key[SC_MASTER_KEY_LEN];
     struct proxy_sweep *sweep;
 };
@@ -139,6 +140,25 @@ void proxy_metrics_redis(struct proxy_metrics *m, int64_t us, int error);
 void proxy_metrics_handle(struct proxy_http_request *req, void *arg);
 void proxy_metrics_refused(struct proxy_http_request *req, int status, const char *message,
                            void *arg);
+
+/* ---- event delivery (webhook.c) ---- */
+
+struct proxy_webhook;
+/* Start the delivery worker on px's loop (px->redis, px->upstream and
+ * px->audit set).  Returns a new worker (proxy_webhook_free), or NULL. */
+struct proxy_webhook *proxy_webhook_new(struct proxy *px);
+/* Take no more deliveries (SIGTERM); those in flight go on. */
+void proxy_webhook_stop(struct proxy_webhook *wh);
+/* Cut what is in flight (its leases run out; another instance retries). */
+void proxy_webhook_free(struct proxy_webhook *wh);
+/* Deliver event eid's queued deliveries now (sc_emit queued them leased to
+ * this instance) and call cb(arg) when they have all ended, or after
+ * cfg->webhook_timeout_ms plus a Redis deadline, whichever is first: a
+ * cap's 429 waits on its key.cap_reached (SPEC §6).  0: cb runs exactly
+ * once, never before this returns; -1: it never runs (answer now). */
+typedef void proxy_webhook_hold_cb(void *arg);
+int proxy_webhook_hold(struct proxy_webhook *wh, const char *eid, proxy_webhook_hold_cb *cb,
+                       void *arg);
 
 /* ---- calls (call.c) ---- */
 

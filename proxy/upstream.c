@@ -51,6 +51,8 @@ struct sock {
 };
 
 struct ucall {
+    struct proxy_upstream_xfer x; /* first, done NULL: CURLOPT_PRIVATE tells
+                                   * a call from another module's transfer */
     struct proxy_upstream *up;
     CURL *easy;
     struct curl_slist *headers;
@@ -306,13 +308,19 @@ check_done(struct proxy_upstream *up)
     int left;
 
     while ((m = curl_multi_info_read(up->multi, &left)) != NULL) {
-        struct ucall *c = NULL;
+        struct proxy_upstream_xfer *x = NULL;
 
         if (m->msg != CURLMSG_DONE)
             continue;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-        if (c != NULL)
-            finish(c, m->data.result);
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+        if (x != NULL && x->done != NULL) {
+            CURL *easy = m->easy_handle;
+            CURLcode rc = m->data.result;
+            curl_multi_remove_handle(up->multi, easy);
+            x->done(x, easy, rc);
+        } else if (x != NULL) {
+            finish((struct ucall *)x, m->data.result);
+        }
     }
 }
 
@@ -592,6 +600,18 @@ long
 proxy_upstream_inflight(const struct proxy_upstream *up)
 {
     return up->inflight;
+}
+
+int
+proxy_upstream_xfer_add(struct proxy_upstream *up, CURL *easy)
+{
+    return curl_multi_add_handle(up->multi, easy) == CURLM_OK ? 0 : -1;
+}
+
+void
+proxy_upstream_xfer_cancel(struct proxy_upstream *up, CURL *easy)
+{
+    curl_multi_remove_handle(up->multi, easy);
 }
 
 /* A new easy handle with the options every call shares. */

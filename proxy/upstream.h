@@ -89,4 +89,19 @@ void proxy_upstream_set_timeout(struct proxy_upstream *up, long timeout_ms);
 /* Calls started and not finished. */
 long proxy_upstream_inflight(const struct proxy_upstream *up);
 
+/*
+ * Another module's transfer on the upstream's libcurl multi handle, so it
+ * runs on the same loop with the same socket and timer glue (the webhook
+ * worker, proxy/webhook.c).  The caller configures easy completely (its own
+ * URL rules, limits and callbacks) and embeds x in the state it sets as
+ * CURLOPT_PRIVATE, which must point at x.  x->done runs exactly once, after
+ * easy was taken off the multi handle, never before the add returns;
+ * proxy_upstream_xfer_cancel takes it off without calling done.
+ */
+struct proxy_upstream_xfer {
+    void (*done)(struct proxy_upstream_xfer *x, CURL *easy, CURLcode rc);
+};
+int proxy_upstream_xfer_add(struct proxy_upstream *up, CURL *easy);
+void proxy_upstream_xfer_cancel(struct proxy_upstream *up, CURL *easy);
+
 #endif

@@ -108,8 +108,9 @@ struct store_call_result {
     int64_t position;
     int64_t earlier_msg; /* DUPLICATE: the element of this batch it repeats, -1 */
     char earlier[200];   /* DUPLICATE: "<request id>[:<email id>]", "" */
-    /* CAP, MONTHLY_CAP: the key.cap_reached event this call emitted (its
-     * deliveries are leased to this caller for hold_ms), "" if none */
+    /* CAP, MONTHLY_CAP: the key.cap_reached event this call emitted, "" if
+     * none (its deliveries are leased to this caller for hold_ms: SPEC §6's
+     * delivery before the 429, proxy_webhook_hold) */
     char cap_event[STORE_EVENT_ID_MAX];
     /* WHOAMI (-1: the key has no such control) */
     struct store_call_usage {

@@ -217,6 +217,12 @@ static struct store_script scripts[STORE_SCRIPT_COUNT] = {
     [STORE_SCRIPT_UPSTREAM_REMOVE] = {"upstream_remove", store_lua_upstream_remove, ""},
     [STORE_SCRIPT_LOG_WRITE] = {"log_write", store_lua_log_write, ""},
     [STORE_SCRIPT_SWEEP] = {"sweep", store_lua_sweep, ""},
+    [STORE_SCRIPT_WEBHOOK_ADD] = {"webhook_add", store_lua_webhook_add, ""},
+    [STORE_SCRIPT_WEBHOOK_REMOVE] = {"webhook_remove", store_lua_webhook_remove, ""},
+    [STORE_SCRIPT_WEBHOOK_TEST] = {"webhook_test", store_lua_webhook_test, ""},
+    [STORE_SCRIPT_WEBHOOK_TAKE] = {"webhook_take", store_lua_webhook_take, ""},
+    [STORE_SCRIPT_WEBHOOK_CLAIM] = {"webhook_claim", store_lua_webhook_claim, ""},
+    [STORE_SCRIPT_WEBHOOK_DONE] = {"webhook_done", store_lua_webhook_done, ""},
 };
 
 const struct store_script *

@@ -79,8 +79,14 @@ enum store_script_id {
     STORE_SCRIPT_UPSTREAM_ADD,
     STORE_SCRIPT_UPSTREAM_ROTATE,
     STORE_SCRIPT_UPSTREAM_REMOVE,
-    STORE_SCRIPT_LOG_WRITE, /* proxy: append a call record, settle its send */
-    STORE_SCRIPT_SWEEP,     /* proxy: one batch of the time-based events' sweep */
+    STORE_SCRIPT_LOG_WRITE,   /* proxy: append a call record, settle its send */
+    STORE_SCRIPT_SWEEP,       /* proxy: one batch of the time-based events' sweep */
+    STORE_SCRIPT_WEBHOOK_ADD, /* webhooks and their deliveries (store/webhooks.h) */
+    STORE_SCRIPT_WEBHOOK_REMOVE,
+    STORE_SCRIPT_WEBHOOK_TEST,
+    STORE_SCRIPT_WEBHOOK_TAKE,
+    STORE_SCRIPT_WEBHOOK_CLAIM,
+    STORE_SCRIPT_WEBHOOK_DONE,
     STORE_SCRIPT_COUNT
 };
 /* Borrowed pointer into a static table; SHA-1s are computed on first use. */

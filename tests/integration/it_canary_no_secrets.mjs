@@ -6,13 +6,23 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { World } from '../lib/harness.mjs';
+import { WebhookReceiver, until } from '../lib/webhook-receiver.mjs';
 
 const w = new World();
 w.realKey = 're_CANARY_REAL_' + 'Zq9'.repeat(10);
 const outputs = [];
 const keys = [];
-before(async () => { await w.start({ proxies: 2, proxyArgs: ['--log-level', 'debug', '--upstream-timeout', '1s'] }); });
-after(async () => { await w.stop(); });
+// Events, webhook bodies and owner notices (SPEC §6) are searched too.
+const rcv = new WebhookReceiver();
+before(async () => {
+  await w.start({ proxies: 2, proxyArgs: ['--log-level', 'debug', '--upstream-timeout', '1s',
+    '--notice-from', 'notices@example.com', '--notice-upstream', 'prod'] });
+  await rcv.start();
+  const add = w.cli(['webhook', 'add', rcv.url, '--json']);
+  rcv.secret = JSON.parse(add.stdout).secret;
+  await until(() => w.redis.raw('EXISTS', 'sc:notice').trim() === '1');
+});
+after(async () => { await rcv.stop(); await w.stop(); });
 
 function cli(args, opts) {
   const r = w.cli(args, opts);
@@ -24,7 +34,7 @@ test('exercise every path', async () => {
   const email = { from: 'agent@example.com', to: 'a@example.com', subject: 'hi', text: 'hi' };
   for (const args of [[], ['--scope', 'full', '--daily-cap', '5'], ['--expires-in', '1s']]) {
     // The issue output is the one moment a vault key is shown: keep it out of the search.
-    const r = w.cli(['key', 'issue', '--upstream', 'prod', '--json', ...args]);
+    const r = w.cli(['key', 'issue', '--upstream', 'prod', '--json', '--owner', 'owner@example.com', ...args]);
     keys.push(JSON.parse(r.stdout));
   }
   const [a, b, c] = keys;
@@ -45,6 +55,12 @@ test('exercise every path', async () => {
   outputs.push((await w.call(c.key, 'POST', '/emails', email)).text); // expired
   cli(['key', 'revoke', a.id]);
   outputs.push((await w.call(a.key, 'POST', '/emails', email)).text);
+  cli(['key', 'rotate', b.id]);
+  cli(['key', 'update', b.id, '--daily-cap', '6']);
+  // Every event delivered, and the revocation's notice mailed, before the
+  // upstream goes below.
+  assert.ok(await until(() => rcv.of('key.revoked').length === 1 && rcv.of('key.rotated').length === 1 &&
+    w.fake.received.some((r) => r.json?.from === 'notices@example.com' && /revoked/.test(r.json.subject))));
   cli(['key', 'list', '--all']);
   cli(['key', 'list', '--json', '--all']);
   for (const k of keys) { cli(['key', 'show', k.id]); cli(['key', 'show', k.id, '--json']); }
@@ -69,7 +85,13 @@ test('no canary anywhere', async () => {
     'redis (RDB + AOF)': w.redisDump(),
     'redis log': w.redis.log,
     'daemon argv': w.proxies.map((p) => readFileSync(`/proc/${p.proc.pid}/cmdline`, 'latin1')).join('\n'),
+    'event data': w.redis.raw('XRANGE', 'sc:events', '-', '+'),
+    'webhook bodies': [...rcv.deliveries, ...rcv.rejected].map((d) => d.raw + JSON.stringify(d.headers ?? {})).join('\n'),
+    'notice mails': w.fake.received.filter((r) => r.json?.from === 'notices@example.com').map((r) => r.body).join('\n'),
   };
+  assert.ok(places['event data'].includes('key.revoked'), 'the events were read');
+  assert.ok(places['webhook bodies'].includes('key.rotated'), 'webhook bodies were captured');
+  assert.ok(places['notice mails'].includes(keys[0].id), 'notice mails were captured');
   assert.ok(places['redis (RDB + AOF)'].length > 1000, 'the dump was read');
   assert.ok(places['proxy logs'].includes('emails.send'), 'debug logs were captured');
   for (const [where, text] of Object.entries(places)) {

@@ -40,8 +40,10 @@ end
 -- key_id/family/owner "" for events of no key.  hold_ms > 0 queues the
 -- deliveries leased to the caller for that long (it delivers them itself
 -- at once, as sendcapd does with key.cap_reached before its 429; if it
--- dies, they fall due when the lease ends).  Returns the event id.
-local function sc_emit(now, etype, key_id, family, owner, data, hold_ms)
+-- dies, they fall due when the lease ends).  only (optional): queue it for
+-- that one webhook and nothing else (`sendcap webhook test`).  Returns the
+-- event id.
+local function sc_emit(now, etype, key_id, family, owner, data, hold_ms, only)
   local due = now + (hold_ms or 0)
   if key_id ~= '' then data['key_id'] = key_id end
   local eid = redis.call('XADD', 'sc:events', 'MINID', '~', sc_fmt(now - SC_EVENT_KEEP_MS), '*',
@@ -52,14 +54,14 @@ local function sc_emit(now, etype, key_id, family, owner, data, hold_ms)
   local queued = false
   for _, wid in ipairs(redis.call('SMEMBERS', 'sc:webhooks')) do
     local w = redis.call('HMGET', 'sc:wh:' .. wid, 'events', 'key', 'family')
-    if w[1] and (w[1] == '' or sc_csv_has(w[1], etype)) and
-       (not w[2] or w[2] == '' or (family ~= '' and w[3] == family)) then
+    if w[1] and (only == wid or (not only and (w[1] == '' or sc_csv_has(w[1], etype)) and
+       (not w[2] or w[2] == '' or (family ~= '' and w[3] == family)))) then
       redis.call('ZADD', 'sc:whq', due, eid .. '|' .. wid)
       redis.call('HSET', st, wid, pending)
       queued = true
     end
   end
-  if SC_NOTICE_TYPES[etype] and owner and owner ~= '' and
+  if not only and SC_NOTICE_TYPES[etype] and owner and owner ~= '' and
      redis.call('EXISTS', 'sc:notice') == 1 then
     redis.call('ZADD', 'sc:whq', due, eid .. '|notice')
     redis.call('HSET', st, 'notice', pending)

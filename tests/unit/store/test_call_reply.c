@@ -117,6 +117,7 @@ test_replies(void **state)
         expect_i64(c, "who_rate_limit", res.who.rate_limit, name);
         expect_i64(c, "who_rate_used", res.who.rate_used, name);
         expect_str(c, "who_name", res.who.name, name);
+        expect_str(c, "cap_event", res.cap_event, name);
         if (res.kind == STORE_CALL_STALE) {
             nstale++;
             assert_ptr_equal(res.key, key);
