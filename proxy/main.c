@@ -22,6 +22,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/version.h"
 #include "proxy.h"
 #include "store/upstreams.h"
 
@@ -348,7 +349,7 @@ main(int argc, char **argv)
             return 0;
         }
         if (strcmp(argv[i], "--version") == 0) {
-            puts("sendcapd 0.1.0");
+            printf("sendcapd %s (commit %s)\n", sc_version, sc_commit);
             return 0;
         }
         if (strcmp(argv[i], "--config") == 0) {
