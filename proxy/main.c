@@ -35,6 +35,7 @@ static const char usage[] =
     "Signals: SIGTERM/SIGINT finish the calls in flight, then exit 0; SIGHUP reads the\n"
     "settings again and applies --log-level, --log-format, --max-body and\n"
     "--upstream-timeout.\n"
+    "Exit codes: 0 stopped cleanly, 1 could not start, 2 bad settings.\n"
     "\n";
 
 static struct event *drain_deadline;
