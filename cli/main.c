@@ -19,6 +19,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/version.h"
 
 static const char usage[] =
     "usage: sendcap [settings] COMMAND ...\n"
@@ -343,7 +344,7 @@ main(int argc, char **argv)
         return CLI_OK;
     }
     if (strcmp(rest[0], "--version") == 0) {
-        puts("sendcap 0.1.0");
+        printf("sendcap %s (commit %s)\n", sc_version, sc_commit);
         ret = CLI_OK;
     } else if (strcmp(rest[0], "init") == 0) {
         ret = cli_cmd_init(&cli, nrest - 1, rest + 1);

@@ -22,6 +22,7 @@
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/version.h"
 #include "proxy.h"
 #include "store/upstreams.h"
 
@@ -34,6 +35,7 @@ static const char usage[] =
     "Signals: SIGTERM/SIGINT finish the calls in flight, then exit 0; SIGHUP reads the\n"
     "settings again and applies --log-level, --log-format, --max-body and\n"
     "--upstream-timeout.\n"
+    "Exit codes: 0 stopped cleanly, 1 could not start, 2 bad settings.\n"
     "\n";
 
 static struct event *drain_deadline;
@@ -349,7 +351,7 @@ main(int argc, char **argv)
             return 0;
         }
         if (strcmp(argv[i], "--version") == 0) {
-            puts("sendcapd 0.1.0");
+            printf("sendcapd %s (commit %s)\n", sc_version, sc_commit);
             return 0;
         }
         if (strcmp(argv[i], "--config") == 0) {
