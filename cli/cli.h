@@ -82,5 +82,12 @@ int cli_cmd_init(struct cli *cli, int argc, char **argv);
 int cli_cmd_upstream(struct cli *cli, int argc, char **argv);
 int cli_cmd_key(struct cli *cli, int argc, char **argv);
 int cli_cmd_log(struct cli *cli, int argc, char **argv);
+int cli_cmd_usage(struct cli *cli, int argc, char **argv);
+
+/* The key's emails sent in each of the last 24 UTC hours (the current one
+ * last) as a sparkline (cli/chart.h; ASCII unless the locale is UTF-8) into
+ * out, with their total and the largest hour.  0, or -1 if Redis cannot say. */
+int cli_usage_sparkline(struct cli *cli, const char *key_id, int64_t now_ms, char *out, size_t len,
+                        long long *total, long long *peak);
 
 #endif

@@ -37,6 +37,7 @@ static const char usage[] =
     "  log query [filters] [--format F]       the call log (table, json or csv), newest last\n"
     "  log tail [filters]                     follow new calls\n"
     "  log verify [--since T]                 check the call log's MAC chains\n"
+    "  usage [--key KEY_ID] [--by hour|day]   sends, denials and caps per hour or day, charted\n"
     "\n"
     "Run 'sendcap COMMAND --help' for a command's options.\n"
     "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 not found.\n\n";
@@ -349,6 +350,8 @@ main(int argc, char **argv)
         ret = cli_cmd_key(&cli, nrest - 1, rest + 1);
     } else if (strcmp(rest[0], "log") == 0) {
         ret = cli_cmd_log(&cli, nrest - 1, rest + 1);
+    } else if (strcmp(rest[0], "usage") == 0) {
+        ret = cli_cmd_usage(&cli, nrest - 1, rest + 1);
     } else {
         ret = cli_fail(CLI_USAGE, "unknown command '%s' (try 'sendcap --help')", rest[0]);
     }
