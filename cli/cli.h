@@ -83,6 +83,7 @@ int cli_cmd_upstream(struct cli *cli, int argc, char **argv);
 int cli_cmd_key(struct cli *cli, int argc, char **argv);
 int cli_cmd_log(struct cli *cli, int argc, char **argv);
 int cli_cmd_usage(struct cli *cli, int argc, char **argv);
+int cli_cmd_doctor(struct cli *cli, int argc, char **argv);
 
 /* The key's emails sent in each of the last 24 UTC hours (the current one
  * last) as a sparkline (cli/chart.h; ASCII unless the locale is UTF-8) into
