@@ -92,5 +92,21 @@ int cli_cmd_key(struct cli *cli, int argc, char **argv);
 int cli_cmd_log(struct cli *cli, int argc, char **argv);
 int cli_cmd_event(struct cli *cli, int argc, char **argv);
 int cli_cmd_webhook(struct cli *cli, int argc, char **argv);
+int cli_cmd_usage(struct cli *cli, int argc, char **argv);
+int cli_cmd_doctor(struct cli *cli, int argc, char **argv);
+
+/* Progress of a long call-log read on stderr, only when stderr is a
+ * terminal (cli/progress.c): start before the read, end after it (erases the
+ * line).  cli_progress_format is the line itself, pure. */
+void cli_progress_start(const char *what);
+void cli_progress_end(void);
+void cli_progress_format(char *buf, size_t len, const char *what, long done, long total,
+                         int64_t elapsed_ms);
+
+/* The key's emails sent in each of the last 24 UTC hours (the current one
+ * last) as a sparkline (cli/chart.h; ASCII unless the locale is UTF-8) into
+ * out, with their total and the largest hour.  0, or -1 if Redis cannot say. */
+int cli_usage_sparkline(struct cli *cli, const char *key_id, int64_t now_ms, char *out, size_t len,
+                        long long *total, long long *peak);
 
 #endif

@@ -907,6 +907,13 @@ show(struct cli *cli, int argc, char **argv)
         if (k.rate_limit >= 0)
             printf("rate window:   %lld of %lld requests in the last %s\n", u.rate,
                    (long long)k.rate_limit, dur_text(k.rate_window_ms, dw, sizeof(dw)));
+        {
+            char spark[128];
+            long long total, peak;
+            if (cli_usage_sparkline(cli, k.id, now, spark, sizeof(spark), &total, &peak) == 0)
+                printf("last 24 hours: [%s] %lld sent, at most %lld in an hour (UTC hours)\n",
+                       spark, total, peak);
+        }
         printf("recent denials:%s\n", json_array_size(dn.list) ? "" : " none");
         for (size_t i = 0; i < json_array_size(dn.list); i++) {
             json_t *d = json_array_get(dn.list, i);

@@ -198,7 +198,7 @@ query_or_tail(struct cli *cli, int argc, char **argv, int tail)
     const char *since = NULL, *until = NULL;
     char err[512];
     int64_t now, n;
-    int ret = CLI_OK;
+    int ret = CLI_OK, r;
     struct cli_once once = {{NULL}, 0};
 
     memset(&q, 0, sizeof(q));
@@ -265,7 +265,10 @@ query_or_tail(struct cli *cli, int argc, char **argv, int tail)
     }
     if (o.fmt == F_TABLE)
         o.t = cli_table_new(12, table_hdr);
-    if (store_audit_query(cli->conn, &q, print_row, &o, err, sizeof(err)) != 0)
+    cli_progress_start("reading the call log");
+    r = store_audit_query(cli->conn, &q, print_row, &o, err, sizeof(err));
+    cli_progress_end();
+    if (r != 0)
         ret = cli_fail(CLI_ERR, "%s", err);
     else if (o.t != NULL)
         cli_table_print(o.t);
@@ -299,8 +302,10 @@ verify(struct cli *cli, int argc, char **argv)
             return cli_fail(CLI_USAGE, "unexpected argument '%s'\n%s", argv[i], usage);
         }
     }
+    cli_progress_start("verifying the call log");
     r = store_audit_verify_log(cli->conn, mk, since, cli->cfg.log_retention_ms, now, &v, err,
                                sizeof(err));
+    cli_progress_end();
     store_secret_wipe(mk, sizeof(mk));
     if (r != 0)
         return cli_fail(CLI_ERR, "%s", err);

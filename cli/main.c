@@ -42,6 +42,8 @@ static const char usage[] =
     "                                         events and their delivery state\n"
     "  webhook add URL [--event T]... [--key K]  add a webhook (prints its secret once)\n"
     "  webhook list|remove ID|test ID         list, remove, or test-deliver to a webhook\n"
+    "  usage [--key KEY_ID] [--by hour|day]   sends, denials and caps per hour or day, charted\n"
+    "  doctor [--upstream]                    check Redis, the master key and upstreams\n"
     "\n"
     "Run 'sendcap COMMAND --help' for a command's options.\n"
     "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 not found.\n\n";
@@ -358,6 +360,10 @@ main(int argc, char **argv)
         ret = cli_cmd_event(&cli, nrest - 1, rest + 1);
     } else if (strcmp(rest[0], "webhook") == 0) {
         ret = cli_cmd_webhook(&cli, nrest - 1, rest + 1);
+    } else if (strcmp(rest[0], "usage") == 0) {
+        ret = cli_cmd_usage(&cli, nrest - 1, rest + 1);
+    } else if (strcmp(rest[0], "doctor") == 0) {
+        ret = cli_cmd_doctor(&cli, nrest - 1, rest + 1);
     } else {
         ret = cli_fail(CLI_USAGE, "unknown command '%s' (try 'sendcap --help')", rest[0]);
     }

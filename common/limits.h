@@ -128,6 +128,8 @@
 /* How long the proxy remembers which key family sent an email, so that
  * sending-scope keys can read and change only their own (seconds). */
 #define SC_EMAIL_OWNER_TTL_S (30 * 86400)
+/* Hours one `sendcap usage` reads (a pipelined HGETALL each): 400 days. */
+#define SC_USAGE_MAX_HOURS (400 * 24)
 /* Longest Idempotency-Key accepted from an agent (Resend's own limit). */
 #define SC_IDEMPOTENCY_KEY_MAX 256
 /* SIGTERM: in-flight requests get this long to finish. */

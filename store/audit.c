@@ -386,13 +386,46 @@ store_audit_chain_init(struct store_audit_chain *ch, const unsigned char mk[SC_M
     return 0;
 }
 
+/*
+ * The usage token of log_write.lua (+32+m; README "Usage"): what the record
+ * adds to its UTC hour's counts, or "" for a record no usage counts (an
+ * audit.lost notice, a reason that is not one plain word).  Emails sent are
+ * what the send's counter kept: reserved (its recipients; none on a replay,
+ * which reserved nothing) less the refund.
+ */
+static void
+usage_token(const struct store_audit_chain *ch, const struct store_audit_rec *rec,
+            const struct store_audit_settle *st, char *out, size_t len)
+{
+    const char *dec = rec->v[STORE_AUDIT_DECISION], *why = rec->v[STORE_AUDIT_REASON];
+    int64_t t = 0, calls = 1, sent = 0, at = 0;
+
+    out[0] = '\0';
+    if (dec[0] == '\0' || why[0] == '\0' ||
+        strspn(dec, "abcdefghijklmnopqrstuvwxyz") != strlen(dec) ||
+        strspn(why, "abcdefghijklmnopqrstuvwxyz_") != strlen(why) ||
+        sc_parse_i64(rec->v[STORE_AUDIT_TIME], 0, INT64_MAX, &t) != 0)
+        return;
+    if (rec->v[STORE_AUDIT_COUNT][0] != '\0' &&
+        sc_parse_i64(rec->v[STORE_AUDIT_COUNT], 1, INT64_MAX, &calls) != 0)
+        return;
+    if (strcmp(dec, "allowed") == 0 && st != NULL && st->counter_key != NULL &&
+        st->counter_key[0] != '\0' &&
+        sc_parse_i64(rec->v[STORE_AUDIT_RECIPIENTS], 0, INT64_MAX, &sent) == 0)
+        sent = sent > st->refund ? sent - st->refund : 0;
+    if (ch->retention_ms > 0) /* kept as long as the records they count */
+        at = (t / 3600000 + 1) * 3600 + (ch->retention_ms + 999) / 1000;
+    snprintf(out, len, "%lld %lld %lld %s:%s", (long long)calls, (long long)sent, (long long)at,
+             dec, why);
+}
+
 char **
 store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec,
                        const char *intent, const struct store_audit_settle *st, int *argcp)
 {
     const char *names[1 + NCHAIN];
     const char *vals[1 + NCHAIN];
-    char seq[24], mac[65], cutoff[24], refund[24], ttl[24], nids[24];
+    char seq[24], mac[65], cutoff[24], refund[24], ttl[24], nids[24], usage[160];
     char *packed;
     int n = 0, a = 0, argc;
     char **argv;
@@ -418,7 +451,8 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     names[n] = "mac";
     vals[n++] = mac;
 
-    argc = 1 + 13 + (st ? (int)st->nids : 0) + 2 * n + 3 + 6;
+    usage_token(ch, rec, st, usage, sizeof(usage));
+    argc = 1 + 13 + (st ? (int)st->nids : 0) + 2 * n + 3 + 6 + 1;
     src = calloc((size_t)argc, sizeof(*src));
     if (src == NULL) {
         free(packed);
@@ -454,6 +488,7 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     src[a++] = st && st->dedupe_prefix ? st->dedupe_prefix : "";
     src[a++] = st && st->dedupe_ops ? st->dedupe_ops : "";
     src[a++] = st && st->request_id ? st->request_id : "";
+    src[a++] = usage;
     /* One block: the pointers, then the strings they point to. */
     for (int i = 0; i < argc; i++)
         bytes += strlen(src[i]) + 1;

@@ -200,6 +200,14 @@ struct store_audit_row {
  * row->buf NULL. */
 int store_audit_row_unpack(const char *p, size_t n, struct store_audit_row *row);
 
+/* Progress of the long readers below (query, verify), for a terminal:
+ * fn(done, total, arg) after each page read, total -1 when not known
+ * cheaply; done -1 when the reading is over and rows are about to be
+ * handed out (a terminal line can be erased before they print).  NULL
+ * turns it off (the default); the totals cost one command only while it
+ * is on.  CLI only (one thread). */
+void store_audit_progress_set(void (*fn)(long done, long total, void *arg), void *arg);
+
 /* Run a query; fn is called once per row, oldest first.  0 or -1 (err). */
 int store_audit_query(struct store_conn *c, const struct store_audit_query *q,
                       void (*fn)(const struct store_audit_row *, void *), void *arg, char *err,

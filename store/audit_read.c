@@ -51,6 +51,42 @@ store_audit_row_unpack(const char *p, size_t n, struct store_audit_row *row)
 
 /* ---- reading ---- */
 
+static void (*progress_fn)(long, long, void *);
+static void *progress_arg;
+
+void
+store_audit_progress_set(void (*fn)(long done, long total, void *arg), void *arg)
+{
+    progress_fn = fn;
+    progress_arg = arg;
+}
+
+static void
+progress(long done, long total)
+{
+    if (progress_fn != NULL)
+        progress_fn(done, total, progress_arg);
+}
+
+/* An integer reply of fmt (up to three %s; extra arguments are unused), or
+ * -1: for a progress total only. */
+static long
+count_of(struct store_conn *c, const char *fmt, const char *a, const char *b, const char *d)
+{
+    char err[128];
+    long n = -1;
+    redisReply *r;
+
+    if (progress_fn == NULL)
+        return -1;
+    r = store_redis_cmd(c, err, sizeof(err), fmt, a, b, d);
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER)
+        n = (long)r->integer;
+    if (r != NULL)
+        freeReplyObject(r);
+    return n;
+}
+
 /* Fill a row from a stream entry [id, [f, v, f, v, ...]]. */
 static int
 row_from_entry(const redisReply *e, struct store_audit_row *row)
@@ -173,10 +209,11 @@ walk_index(struct store_conn *c, const char *zkey, const struct store_audit_quer
 {
     redisContext *ctx = store_redis_ctx(c);
     char max[32], min[32];
-    long offset = 0, found = 0;
+    long offset = 0, found = 0, total;
 
     snprintf(max, sizeof(max), "%lld", q->until_ms ? (long long)q->until_ms : (long long)INT64_MAX);
     snprintf(min, sizeof(min), "%lld", (long long)q->since_ms);
+    total = count_of(c, "ZCOUNT %s %s %s", zkey, min, max);
     for (;;) {
         redisReply *ids = store_redis_cmd(c, err, errlen, "ZREVRANGEBYSCORE %s %s %s LIMIT %ld %d",
                                           zkey, max, min, offset, PAGE);
@@ -210,6 +247,7 @@ walk_index(struct store_conn *c, const char *zkey, const struct store_audit_quer
         }
         offset += (long)ids->elements;
         freeReplyObject(ids);
+        progress(offset, total);
         if (q->limit > 0 && found >= q->limit)
             return 0;
     }
@@ -221,7 +259,9 @@ walk_stream(struct store_conn *c, const struct store_audit_query *q, struct rows
             size_t errlen)
 {
     char end[48], start[32];
-    long found = 0;
+    long found = 0, read = 0;
+    /* the whole stream's length is the total only when nothing bounds it */
+    long total = q->since_ms || q->until_ms ? -1 : count_of(c, "XLEN %s", "sc:log", NULL, NULL);
 
     if (q->until_ms)
         snprintf(end, sizeof(end), "%lld", (long long)q->until_ms + 60000); /* ids are Redis time */
@@ -241,6 +281,8 @@ walk_stream(struct store_conn *c, const struct store_audit_query *q, struct rows
             return 0;
         }
         keep(rs, r);
+        read += (long)n;
+        progress(read, total);
         for (size_t i = 0; i < n; i++) {
             struct store_audit_row row;
             if (row_from_entry(r->element[i], &row) != 0)
@@ -302,6 +344,7 @@ store_audit_query(struct store_conn *c, const struct store_audit_query *q,
     if (rs.n > 1)
         qsort(rs.r, rs.n, sizeof(rs.r[0]), cmp_time);
     from = (q->limit > 0 && rs.n > (size_t)q->limit) ? rs.n - (size_t)q->limit : 0;
+    progress(-1, -1);
     for (size_t i = from; i < rs.n; i++)
         fn(&rs.r[i], arg);
     ret = 0;
@@ -520,6 +563,7 @@ store_audit_verify_log(struct store_conn *c, const unsigned char mk[SC_MASTER_KE
             snprintf(start, sizeof(start), "(%s", r->element[n - 1]->element[0]->str);
         freeReplyObject(r);
         r = NULL;
+        progress(out->records, since_ms == 0 ? (long)length : -1);
         if (n < 1000)
             break;
     }

@@ -201,3 +201,23 @@ store_upstreams_master_check(struct store_conn *c, const unsigned char mk[SC_MAS
     freeReplyObject(r);
     return ret;
 }
+
+char *
+store_upstreams_open(struct store_conn *c, const unsigned char mk[SC_MASTER_KEY_LEN],
+                     const char *name, char *err, size_t errlen)
+{
+    char aad[96], *real = NULL;
+    size_t len;
+    redisReply *r = store_redis_cmd(c, err, errlen, "HGET sc:up:%s sealed", name);
+
+    if (r == NULL)
+        return NULL;
+    if (r->type != REDIS_REPLY_STRING) {
+        snprintf(err, errlen, "no upstream named '%s'", name);
+    } else {
+        store_upstreams_aad(name, aad, sizeof(aad));
+        real = store_secret_open(mk, aad, r->str, &len, err, errlen);
+    }
+    freeReplyObject(r);
+    return real;
+}

@@ -52,4 +52,10 @@ int store_upstreams_each(struct store_conn *c, int (*fn)(const struct store_upst
 int store_upstreams_master_check(struct store_conn *c, const unsigned char mk[SC_MASTER_KEY_LEN],
                                  char *err, size_t errlen);
 
+/* Open an upstream's sealed real key (for `sendcap doctor`).  Returns a new
+ * string (caller releases it with store_secret_free), or NULL with err: no
+ * such upstream, or a key that does not open under mk. */
+char *store_upstreams_open(struct store_conn *c, const unsigned char mk[SC_MASTER_KEY_LEN],
+                           const char *name, char *err, size_t errlen);
+
 #endif

@@ -9,8 +9,11 @@
 #include "usage.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "common/limits.h"
 
 int
 store_usage_month(int64_t ms)
@@ -51,5 +54,50 @@ store_usage_get(struct store_conn *c, const struct store_key *k, int64_t now_ms,
     u->monthly = r->element[1]->integer;
     u->rate = r->element[2]->integer;
     freeReplyObject(r);
+    return 0;
+}
+
+int
+store_usage_hours(struct store_conn *c, const char *key_id, int64_t from_hour, int64_t to_hour,
+                  struct store_usage_hour *out, char *err, size_t errlen)
+{
+    redisContext *ctx = store_redis_ctx(c);
+    int64_t n = to_hour - from_hour + 1;
+
+    if (n <= 0 || n > SC_USAGE_MAX_HOURS) {
+        snprintf(err, errlen, "usage: %lld hours asked, at most %d", (long long)n,
+                 SC_USAGE_MAX_HOURS);
+        return -1;
+    }
+    for (int64_t h = from_hour; h <= to_hour; h++) {
+        if (key_id != NULL)
+            redisAppendCommand(ctx, "HGETALL sc:uhk:%s:%lld", key_id, (long long)h);
+        else
+            redisAppendCommand(ctx, "HGETALL sc:uht:%lld", (long long)h);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        struct store_usage_hour *u = &out[i];
+        redisReply *r = NULL;
+
+        memset(u, 0, sizeof(*u));
+        u->hour = from_hour + i;
+        if (redisGetReply(ctx, (void **)&r) != REDIS_OK || r == NULL) {
+            snprintf(err, errlen, "redis: %s", ctx->errstr[0] ? ctx->errstr : "no reply");
+            return -1; /* the connection is unusable now, as after any I/O error */
+        }
+        if (r->type == REDIS_REPLY_ARRAY) {
+            for (size_t k = 0; k + 1 < r->elements; k += 2) {
+                const char *f = r->element[k]->str;
+                long long v = strtoll(r->element[k + 1]->str, NULL, 10);
+                if (strcmp(f, "sent") == 0) {
+                    u->sent = v;
+                } else if (u->n < STORE_USAGE_MAX_OUTCOMES) {
+                    snprintf(u->o[u->n].what, sizeof(u->o[u->n].what), "%s", f);
+                    u->o[u->n++].calls = v;
+                }
+            }
+        }
+        freeReplyObject(r);
+    }
     return 0;
 }

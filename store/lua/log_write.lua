@@ -27,6 +27,11 @@
 --         message: "<facts hash>" (not sent: deleted, a retry may go) or
 --         "<facts hash>:<email id>" (Resend accepted it: the id is appended)
 --   +31+m the request id those records must still hold to be changed
+--   +32+m usage: "<calls> <emails sent> <expire at (s), 0: never>
+--         <decision>:<reason>" added to the record's UTC hour in
+--         sc:uht:<hour> (all calls) and, for a key_ id, sc:uhk:<key>:<hour>
+--         (hashes: field "<decision>:<reason>" += calls, "sent" += emails),
+--         the per-hour index `sendcap usage` reads; "" counts nothing
 -- A record whose seq its writer already wrote (bit set in
 -- sc:logbits:<writer>) is a re-send after a lost reply: neither it nor its
 -- settlement is applied twice.  Index entries and intent removals of the
@@ -36,6 +41,17 @@ local out = {}
 local idx, order = {}, {}
 local rids, ikeys = {}, {}
 local trim = nil
+-- The hour hashes' increments, summed over the block: one HINCRBY per hash
+-- and field, however many records of the block share them.
+local uh, uorder, uexp = {}, {}, {}
+local function ucount(k, field, n, at)
+  if not uh[k] then
+    uh[k] = {}
+    uorder[#uorder + 1] = k
+    uexp[k] = at
+  end
+  uh[k][field] = (uh[k][field] or 0) + n
+end
 local function index(k, score, id)
   if not idx[k] then
     idx[k] = {}
@@ -115,13 +131,32 @@ while i <= #ARGV do
     -- Index entries older than the retention are trimmed now and then, not
     -- on every write (queries bound by time anyway).
     if tonumber(cutoff) > 0 and tonumber(seq) % 64 == 0 then trim = cutoff end
+    local calls, sent, at, what = string.match(ARGV[f + 19], '^(%d+) (%d+) (%d+) (%S+)$')
+    if calls then
+      local hour = string.format('%d', math.floor(tonumber(t) / 3600000))
+      local hk = {'sc:uht:' .. hour}
+      if string.sub(key, 1, 4) == 'key_' then hk[2] = 'sc:uhk:' .. key .. ':' .. hour end
+      for _, k in ipairs(hk) do
+        ucount(k, what, tonumber(calls), at)
+        if sent ~= '0' then ucount(k, 'sent', tonumber(sent), at) end
+      end
+    end
     out[#out + 1] = id
   end
   if ARGV[i + 3] ~= '' then
     rids[#rids + 1] = ARGV[i + 3]
     ikeys[#ikeys + 1] = 'sc:intent:' .. ARGV[i + 3]
   end
-  i = f + 19
+  i = f + 20
+end
+-- A field seen for the first time (its new value is this increment) may be
+-- the hash's first: only then is the expiry set, a few times an hour.
+for _, k in ipairs(uorder) do
+  local first = false
+  for field, n in pairs(uh[k]) do
+    if redis.call('HINCRBY', k, field, n) == n then first = true end
+  end
+  if first and uexp[k] ~= '0' then redis.call('EXPIREAT', k, uexp[k]) end
 end
 for _, k in ipairs(order) do
   redis.call('ZADD', k, unpack(idx[k]))
