@@ -300,6 +300,14 @@ start_webhook(struct dlv *d, const struct store_webhook_job *j)
     /* One connection per attempt: a receiver's keep-alive is not worth a
      * socket per webhook held open between events. */
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    /* A receiver whose DNS does not answer: when the attempt ends (its
+     * timeout, or shutdown) while the threaded resolver still waits in
+     * getaddrinfo, libcurl would join that thread on this loop and stall
+     * every send until the lookup gives up.  Quick exit leaves the thread
+     * to end on its own. */
+    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
     d->x.done = xfer_done;
     return proxy_upstream_xfer_add(wh->px->upstream, e);
 }
