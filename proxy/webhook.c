@@ -82,18 +82,28 @@ struct proxy_webhook {
 
 static void poll_again(struct proxy_webhook *wh);
 
-static int64_t
-lease_ms(const struct proxy_webhook *wh)
-{
-    return wh->px->cfg.webhook_timeout_ms + SC_WEBHOOK_LEASE_MARGIN_MS;
-}
-
 static const char *
 notice_upstream(const struct proxy_webhook *wh)
 {
     const struct sc_config *cfg = &wh->px->cfg;
 
     return cfg->notice_from != NULL && cfg->notice_upstream != NULL ? cfg->notice_upstream : NULL;
+}
+
+/* How long a taken delivery stays ours: the longest attempt it can be,
+ * and a margin.  A notice is the upstream's own call, bounded by
+ * --upstream-timeout, so an instance that may take notices leases for the
+ * longer of the two: a lease that ran out mid-attempt would let another
+ * instance send the notice again. */
+static int64_t
+lease_ms(const struct proxy_webhook *wh)
+{
+    const struct sc_config *cfg = &wh->px->cfg;
+    int64_t t = cfg->webhook_timeout_ms;
+
+    if (notice_upstream(wh) != NULL && cfg->upstream_timeout_ms > t)
+        t = cfg->upstream_timeout_ms;
+    return t + SC_WEBHOOK_LEASE_MARGIN_MS;
 }
 
 static void
