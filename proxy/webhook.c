@@ -82,18 +82,28 @@ struct proxy_webhook {
 
 static void poll_again(struct proxy_webhook *wh);
 
-static int64_t
-lease_ms(const struct proxy_webhook *wh)
-{
-    return wh->px->cfg.webhook_timeout_ms + SC_WEBHOOK_LEASE_MARGIN_MS;
-}
-
 static const char *
 notice_upstream(const struct proxy_webhook *wh)
 {
     const struct sc_config *cfg = &wh->px->cfg;
 
     return cfg->notice_from != NULL && cfg->notice_upstream != NULL ? cfg->notice_upstream : NULL;
+}
+
+/* How long a taken delivery stays ours: the longest attempt it can be,
+ * and a margin.  A notice is the upstream's own call, bounded by
+ * --upstream-timeout, so an instance that may take notices leases for the
+ * longer of the two: a lease that ran out mid-attempt would let another
+ * instance send the notice again. */
+static int64_t
+lease_ms(const struct proxy_webhook *wh)
+{
+    const struct sc_config *cfg = &wh->px->cfg;
+    int64_t t = cfg->webhook_timeout_ms;
+
+    if (notice_upstream(wh) != NULL && cfg->upstream_timeout_ms > t)
+        t = cfg->upstream_timeout_ms;
+    return t + SC_WEBHOOK_LEASE_MARGIN_MS;
 }
 
 static void
@@ -300,6 +310,14 @@ start_webhook(struct dlv *d, const struct store_webhook_job *j)
     /* One connection per attempt: a receiver's keep-alive is not worth a
      * socket per webhook held open between events. */
     curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    /* A receiver whose DNS does not answer: when the attempt ends (its
+     * timeout, or shutdown) while the threaded resolver still waits in
+     * getaddrinfo, libcurl would join that thread on this loop and stall
+     * every send until the lookup gives up.  Quick exit leaves the thread
+     * to end on its own. */
+    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
     d->x.done = xfer_done;
     return proxy_upstream_xfer_add(wh->px->upstream, e);
 }

@@ -56,7 +56,9 @@ local function check_expiry(now, r, m)
   end
   for _, days in ipairs(EXPIRING_DAYS) do
     if exp - now <= days * DAY_MS then
-      local at, done = string.match(m.expiring or '', '^(%d+)|(%d+)$')
+      -- The expiry as the record spells it (any spelling tonumber reads),
+      -- so an odd one still matches its own marker and fires once.
+      local at, done = string.match(m.expiring or '', '^(.+)|(%d+)$')
       if at == r.expires_at and tonumber(done) <= days then return 0 end
       return fire(now, r, 'key.expiring', 'expiring', r.expires_at .. '|' .. days,
                   {expires_at = sc_iso(exp), days = days})

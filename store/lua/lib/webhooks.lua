@@ -30,6 +30,21 @@ local function sc_wh_owner(key_id, data)
   return owner
 end
 
+-- Drop member m as failed, keeping its attempts: a delivery nothing can
+-- ever make (a notice with no upstream to send it).
+local function sc_wh_fail(m, eid, target, now)
+  redis.call('ZREM', 'sc:whq', m)
+  local st = 'sc:evs:' .. eid
+  local cur = redis.call('HGET', st, target)
+  if cur then
+    local p = {}
+    for v in string.gmatch(cur .. '|', '([^|]*)|') do p[#p + 1] = v end
+    redis.call('HSET', st, target, 'failed|' .. (p[2] or '0') .. '|0|' .. (p[4] or '') .. '|' ..
+               sc_fmt(now) .. '|' .. (p[6] or sc_fmt(now)))
+  end
+  return nil
+end
+
 -- Lease member m to the caller for lease ms and return what delivering it
 -- needs: {member, event id, target, lease score, type, key, at, data, url,
 -- sealed, owner, state}; url "" for a notice, whose sealed is the notice
@@ -45,9 +60,16 @@ local function sc_wh_lease(m, now, lease, nup)
   end
   local url, sealed = '', nil
   if target == 'notice' then
-    if nup == '' then return nil end
+    -- A notice nothing will send must leave the queue: left due, such
+    -- notices pile up first in every take's window and starve the webhooks.
+    -- No instance sends notices (sc:notice lapsed an hour after the last
+    -- one stopped), or the notice upstream was removed: failed.
+    if nup == '' then
+      if redis.call('EXISTS', 'sc:notice') == 0 then return sc_wh_fail(m, eid, target, now) end
+      return nil -- an instance that sends notices takes it
+    end
     sealed = redis.call('HGET', 'sc:up:' .. nup, 'sealed')
-    if not sealed then return nil end -- the upstream is gone: it stays queued
+    if not sealed then return sc_wh_fail(m, eid, target, now) end
   else
     local w = redis.call('HMGET', 'sc:wh:' .. target, 'url', 'sealed')
     if not w[1] or not w[2] then
