@@ -389,6 +389,11 @@ main(int argc, char **argv)
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         sc_fatal("cannot initialise libcurl");
+    /* Without an asynchronous resolver every upstream and webhook name
+     * lookup would run on the loop: refuse rather than stall sends. */
+    if (!(curl_version_info(CURLVERSION_NOW)->features & CURL_VERSION_ASYNCHDNS))
+        sc_fatal("this libcurl has no asynchronous DNS resolver (AsynchDNS): its name lookups "
+                 "would block the event loop; install a libcurl built with the threaded resolver");
     px.base = event_base_new();
     if (px.base == NULL)
         sc_fatal("cannot create the event loop");

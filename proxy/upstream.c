@@ -623,6 +623,12 @@ easy_new(struct proxy_upstream *up)
     if (e == NULL)
         return NULL;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+#if CURL_AT_LEAST_VERSION(7, 87, 0)
+    /* A call that times out while its name lookup hangs would otherwise
+     * join libcurl's resolver thread on this loop, stalling every call
+     * until getaddrinfo gives up (it_attack_upstream_dns). */
+    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, up->allow_http ? "http,https" : "https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     /* Only --upstream-proxy: libcurl would otherwise read *_proxy, and even
