@@ -264,7 +264,7 @@ store_admin_verify_trail(struct store_conn *c, const unsigned char mk[SC_MASTER_
                          int64_t since_ms, struct store_admin_verify *out, char *err, size_t errlen)
 {
     unsigned char key[32];
-    char head[128], start[48] = "-", last_mac[65] = "genesis", last_id[48] = "";
+    char head[128], start[48] = "-", last_mac[65] = "genesis", last_id[48] = "", gap[512] = "";
     unsigned long long last_seq = 0, head_seq = 0;
     long long added = -1, length = -1;
     int ret = -1;
@@ -332,12 +332,15 @@ store_admin_verify_trail(struct store_conn *c, const unsigned char mk[SC_MASTER_
                             "admin record %s (seq %s, %.64s %.64s) does not match its MAC: "
                             "modified or forged",
                             id, row.seq, row.action, row.target);
-                else if (seq > last_seq + 1 && (last_seq > 0 || since_ms == 0))
-                    problem(out,
-                            "admin records %llu to %llu (before %s) are missing: deleted from "
-                            "the trail",
-                            last_seq + 1, seq - 1, id);
-                else if (seq <= last_seq)
+                else if (seq > last_seq + 1 && (last_seq > 0 || since_ms == 0)) {
+                    /* Said only at the end: a later record with a seq in
+                     * the gap makes it a reordering, named by that record. */
+                    if (gap[0] == '\0')
+                        snprintf(gap, sizeof(gap),
+                                 "admin records %llu to %llu (before %s) are missing: deleted "
+                                 "from the trail",
+                                 last_seq + 1, seq - 1, id);
+                } else if (seq <= last_seq)
                     problem(out,
                             "admin record %s (seq %llu) comes after seq %llu (%s): reordered or "
                             "inserted",
@@ -374,6 +377,8 @@ store_admin_verify_trail(struct store_conn *c, const unsigned char mk[SC_MASTER_
                     "appended outside sendcap",
                     last_id);
     }
+    if (gap[0] != '\0')
+        problem(out, "%s", gap);
     if (added > length)
         problem(out, "%lld admin record(s) were deleted from the trail, which is never trimmed",
                 added - length);
