@@ -297,6 +297,7 @@ cli_admin_verify(struct cli *cli, const unsigned char mk[SC_MASTER_KEY_LEN], int
         printf("FAILED after %ld admin records: %s\n", v.records, v.problem);
         return CLI_ERR;
     }
-    printf("verified %ld admin records: the admin trail's chain is intact\n", v.records);
+    /* Success adds no line: `log verify`'s output on an intact log is one
+     * line that scripts read (it_log_progress); exit 0 now covers both. */
     return CLI_OK;
 }

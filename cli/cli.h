@@ -113,7 +113,8 @@ int cli_admin_ready(struct cli *cli);
 int cli_admin_record(struct cli *cli, const char *action, const char *target, json_t *changes);
 
 /* `log query --admin`: argv holds the options after "query" (--admin among
- * them).  `log verify`'s admin half: prints and returns CLI_OK or CLI_ERR. */
+ * them).  `log verify`'s admin half: CLI_OK silently, or CLI_ERR after printing the
+ * first problem. */
 int cli_admin_query(struct cli *cli, int argc, char **argv);
 int cli_admin_verify(struct cli *cli, const unsigned char mk[SC_MASTER_KEY_LEN], int64_t since);
 

@@ -101,5 +101,5 @@ test('CLI processes changing keys at once keep one valid chain', async () => {
   assert.deepEqual(all.map((x) => x.seq), all.map((_, i) => i + 1));
   const v = w.cli(['log', 'verify']);
   assert.equal(v.code, 0, v.stdout);
-  assert.match(v.stdout, new RegExp(`verified ${all.length} admin records`));
+  assert.doesNotMatch(v.stdout, /admin/, 'an intact trail adds no line');
 });
