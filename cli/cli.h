@@ -29,6 +29,11 @@ enum {
 struct cli {
     struct sc_config cfg;
     struct store_conn *conn;
+    const char *actor; /* --actor, or NULL: see cli_actor */
+    /* The master key, loaded by cli_admin_ready for the admin trail's MAC
+     * (wiped at exit). */
+    unsigned char admin_mk[SC_MASTER_KEY_LEN];
+    int admin_mk_loaded;
 };
 
 /* Connect on first use; prints the error and returns NULL on failure. */
@@ -85,6 +90,33 @@ struct cli_once {
     size_t n;
 };
 int cli_once(struct cli_once *o, const char *opt);
+
+/* ---- the admin trail (cli/admin.c, store/admin.h) ---- */
+
+/* Who makes this change: --actor TEXT, else "<OS user>@<host>".  Borrowed,
+ * valid until exit. */
+const char *cli_actor(struct cli *cli);
+
+/* The global --actor TEXT / --actor=TEXT at argv[*i]: sets cli->actor and
+ * moves *i past it.  CLI_OK, or CLI_USAGE after printing why. */
+int cli_actor_flag(struct cli *cli, int argc, char **argv, int *i);
+
+/* Call before a change: loads the master key the trail is sealed with and
+ * refuses one this Redis was not set up with, so no change is made that
+ * could not be recorded.  CLI_OK, or the exit code after printing why. */
+int cli_admin_ready(struct cli *cli);
+
+/* Record a change made (after cli_admin_ready): action, target, and the
+ * changed fields {"field":{"old":…,"new":…}} (taken over; NULL for none;
+ * never a secret).  CLI_OK, or CLI_ERR after saying that the change was
+ * made but its record could not be written. */
+int cli_admin_record(struct cli *cli, const char *action, const char *target, json_t *changes);
+
+/* `log query --admin`: argv holds the options after "query" (--admin among
+ * them).  `log verify`'s admin half: CLI_OK silently, or CLI_ERR after printing the
+ * first problem. */
+int cli_admin_query(struct cli *cli, int argc, char **argv);
+int cli_admin_verify(struct cli *cli, const unsigned char mk[SC_MASTER_KEY_LEN], int64_t since);
 
 int cli_cmd_init(struct cli *cli, int argc, char **argv);
 int cli_cmd_upstream(struct cli *cli, int argc, char **argv);

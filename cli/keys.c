@@ -537,6 +537,8 @@ policy_flags_load(struct cli *cli, struct policy_flags *pf, int update, int argc
     return CLI_OK;
 }
 
+static json_t *issue_changes(const struct store_key *rec, int64_t now);
+
 static int
 issue(struct cli *cli, int argc, char **argv)
 {
@@ -549,7 +551,7 @@ issue(struct cli *cli, int argc, char **argv)
     if (pf == NULL)
         return cli_fail(CLI_ERR, "out of memory");
     r = policy_flags_load(cli, pf, 0, argc, argv, &now);
-    if (r != CLI_OK)
+    if (r != CLI_OK || (r = cli_admin_ready(cli)) != CLI_OK)
         goto done;
     r = store_keys_issue(cli->conn, &pf->spec, vk, sizeof(vk), &rec, err, sizeof(err));
     if (r != 0) {
@@ -573,7 +575,7 @@ issue(struct cli *cli, int argc, char **argv)
         fprintf(stderr, "The vault key is shown only now: hand it to the agent and keep no "
                         "other copy.\n");
     }
-    r = CLI_OK;
+    r = cli_admin_record(cli, "key.issue", rec.id, issue_changes(&rec, now));
 done:
     store_secret_wipe(vk, sizeof(vk));
     free(pf);
@@ -651,7 +653,7 @@ update(struct cli *cli, int argc, char **argv)
         goto done;
     }
     r = policy_flags_load(cli, pf, 1, argc, argv, &now);
-    if (r != CLI_OK)
+    if (r != CLI_OK || (r = cli_admin_ready(cli)) != CLI_OK)
         goto done;
     r = store_keys_update(cli->conn, pf->id, &pf->spec, before, after, err, sizeof(err));
     if (r > 0) {
@@ -692,7 +694,10 @@ update(struct cli *cli, int argc, char **argv)
             printf("  %-18s %s \u2192 %s\n", m, o, n);
         }
     }
-    r = CLI_OK;
+    /* A no-op update changes nothing, so the trail gets no record. */
+    r = json_object_size(changed) == 0
+            ? CLI_OK
+            : cli_admin_record(cli, "key.update", after->id, json_incref(changed));
 done:
     json_decref(ob);
     json_decref(oa);
@@ -938,7 +943,7 @@ revoke(struct cli *cli, int argc, char **argv)
 
     if (argc != 1 || argv[0][0] == '-')
         return cli_fail(CLI_USAGE, "usage: sendcap key revoke KEY_ID");
-    if (cli_conn(cli) == NULL)
+    if (cli_conn(cli) == NULL || cli_admin_ready(cli) != CLI_OK)
         return CLI_ERR;
     r = store_keys_revoke(cli->conn, argv[0], &at, &already, err, sizeof(err));
     if (r < 0)
@@ -947,14 +952,19 @@ revoke(struct cli *cli, int argc, char **argv)
         return cli_fail(CLI_NOTFOUND, "no key with id '%s'", argv[0]);
     printf("%s %s at %s\n", already ? "already revoked:" : "revoked", argv[0],
            cli_time(at, t, sizeof(t)));
-    return CLI_OK;
+    if (already)
+        return CLI_OK;
+    return cli_admin_record(
+        cli, "key.revoke", argv[0],
+        json_pack("{s:{s:n, s:s}}", "revoked_at", "old", "new", cli_time(at, t, sizeof(t))));
 }
 
 static int
 rotate(struct cli *cli, int argc, char **argv)
 {
     const char *id = NULL;
-    int64_t grace = 0, old_exp = 0, now;
+    int64_t grace = 0, old_exp = 0, now, before_exp = 0;
+    char be[32];
     struct store_key k;
     char vk[64], err[512], t[32];
     int json = 0, r;
@@ -977,8 +987,11 @@ rotate(struct cli *cli, int argc, char **argv)
     }
     if (id == NULL)
         return cli_fail(CLI_USAGE, "missing KEY_ID\n%s", usage);
-    if (cli_conn(cli) == NULL)
+    if (cli_conn(cli) == NULL || cli_admin_ready(cli) != CLI_OK)
         return CLI_ERR;
+    /* The old key's expiry before, for the trail; the rotation reports after. */
+    if (store_keys_get(cli->conn, id, &k, err, sizeof(err)) == 0)
+        before_exp = k.expires_at;
     r = store_keys_rotate(cli->conn, id, grace, vk, sizeof(vk), &k, &old_exp, err, sizeof(err));
     if (r > 0)
         return cli_fail(CLI_NOTFOUND, "no key with id '%s'", id);
@@ -1000,7 +1013,30 @@ rotate(struct cli *cli, int argc, char **argv)
                         "other copy.\n");
     }
     store_secret_wipe(vk, sizeof(vk));
-    return CLI_OK;
+    return cli_admin_record(cli, "key.rotate", id,
+                            json_pack("{s:{s:n, s:s}, s:{s:s?, s:s}}", "successor", "old", "new",
+                                      k.id, "expires_at", "old",
+                                      before_exp ? cli_time(before_exp, be, sizeof(be)) : NULL,
+                                      "new", cli_time(old_exp, t, sizeof(t))));
+}
+
+/* key.issue's changed fields: every policy member the new key has, and its
+ * upstream, each from none (never the vault key or its hash). */
+static json_t *
+issue_changes(const struct store_key *rec, int64_t now)
+{
+    json_t *o = key_json(rec, now), *c = json_object();
+
+    json_object_set_new(c, "upstream", json_pack("{s:n, s:s}", "old", "new", rec->upstream));
+    for (const char *const *m = policy_members; *m != NULL; m++) {
+        json_t *v = json_object_get(o, *m);
+
+        if (v != NULL && !json_is_null(v) && !(json_is_string(v) && json_string_length(v) == 0) &&
+            !(json_is_array(v) && json_array_size(v) == 0))
+            json_object_set_new(c, *m, json_pack("{s:n, s:O}", "old", "new", v));
+    }
+    json_decref(o);
+    return c;
 }
 
 int

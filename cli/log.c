@@ -22,13 +22,16 @@ static const char usage[] =
     "usage: sendcap log query [--key KEY_ID] [--agent-run-id ID] [--since T] [--until T]\n"
     "                         [--decision allowed|denied|error] [--limit N]\n"
     "                         [--format table|json|csv]\n"
-    "       sendcap log tail  [the same filters and --format]\n"
+    "       sendcap log tail  [the same filters and --format, but --admin]\n"
+    "       sendcap log query --admin [--since T] [--until T] [--limit N] [--format F]\n"
     "       sendcap log verify [--since T]\n"
     "\n"
     "T is RFC 3339 (2026-11-23T13:00:00Z) or a duration meaning that long ago (15m, 2h, 7d).\n"
     "query prints the newest N matching calls (default 1000), oldest first.\n"
-    "verify checks every writer's MAC chain and exits 1 at the first modified, deleted,\n"
-    "inserted or reordered record.\n";
+    "query --admin prints the admin trail: every change made with this CLI, its actor\n"
+    "and the changed fields' old and new values.\n"
+    "verify checks every writer's MAC chain, and the admin trail's, and exits 1 at the\n"
+    "first modified, deleted, inserted or reordered record.\n";
 
 enum fmt { F_TABLE, F_JSON, F_CSV };
 
@@ -306,20 +309,27 @@ verify(struct cli *cli, int argc, char **argv)
     r = store_audit_verify_log(cli->conn, mk, since, cli->cfg.log_retention_ms, now, &v, err,
                                sizeof(err));
     cli_progress_end();
-    store_secret_wipe(mk, sizeof(mk));
-    if (r != 0)
+    if (r != 0) {
+        store_secret_wipe(mk, sizeof(mk));
         return cli_fail(CLI_ERR, "%s", err);
-    if (v.problem[0] != '\0') {
-        printf("FAILED after %ld records: %s\n", v.records, v.problem);
-        return CLI_ERR;
     }
-    printf("verified %ld records from %ld writers: every chain is intact\n", v.records, v.writers);
-    return CLI_OK;
+    if (v.problem[0] != '\0')
+        printf("FAILED after %ld records: %s\n", v.records, v.problem);
+    else
+        printf("verified %ld records from %ld writers: every chain is intact\n", v.records,
+               v.writers);
+    /* The admin trail is checked either way: both verdicts are printed. */
+    r = cli_admin_verify(cli, mk, since);
+    store_secret_wipe(mk, sizeof(mk));
+    return v.problem[0] != '\0' ? CLI_ERR : r;
 }
 
 static int
 query(struct cli *cli, int argc, char **argv)
 {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--admin") == 0)
+            return cli_admin_query(cli, argc, argv);
     return query_or_tail(cli, argc, argv, 0);
 }
 

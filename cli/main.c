@@ -37,7 +37,10 @@ static const char usage[] =
     "  key rotate KEY_ID [--grace DURATION]   new vault key, same policy and counters\n"
     "  log query [filters] [--format F]       the call log (table, json or csv), newest last\n"
     "  log tail [filters]                     follow new calls\n"
-    "  log verify [--since T]                 check the call log's MAC chains\n"
+    "  log query --admin [--since T] [--until T] [--format F]\n"
+    "                                         the admin trail: who changed what\n"
+    "  log verify [--since T]                 check the MAC chains of the call log and admin "
+    "trail\n"
     "  event list [--since T] [--type TYPE] [--key KEY_ID] [--json]\n"
     "                                         events and their delivery state\n"
     "  webhook add URL [--event T]... [--key K]  add a webhook (prints its secret once)\n"
@@ -45,6 +48,8 @@ static const char usage[] =
     "  usage [--key KEY_ID] [--by hour|day]   sends, denials and caps per hour or day, charted\n"
     "  doctor [--upstream]                    check Redis, the master key and upstreams\n"
     "\n"
+    "Every change is recorded in the admin trail with its actor: --actor TEXT, else\n"
+    "the OS user@host.\n"
     "Run 'sendcap COMMAND --help' for a command's options.\n"
     "Exit codes: 0 ok, 1 failed, 2 bad usage, 3 not found.\n\n";
 
@@ -317,7 +322,19 @@ main(int argc, char **argv)
     if (rest == NULL)
         return cli_fail(CLI_ERR, "out of memory");
     for (int i = 1; i < argc;) {
-        int at = i, r = sc_config_flag(&cli.cfg, argc, argv, &i, err, sizeof(err));
+        int at = i, r;
+
+        if (strcmp(argv[i], "--actor") == 0 || strncmp(argv[i], "--actor=", 8) == 0) {
+            r = cli_actor_flag(&cli, argc, argv, &i);
+            if (r == CLI_OK)
+                r = cli_once(&global, argv[at]);
+            if (r != CLI_OK) {
+                free(rest);
+                return r;
+            }
+            continue;
+        }
+        r = sc_config_flag(&cli.cfg, argc, argv, &i, err, sizeof(err));
         if (r < 0) {
             free(rest);
             return cli_fail(CLI_USAGE, "%s", err);
@@ -368,6 +385,7 @@ main(int argc, char **argv)
         ret = cli_fail(CLI_USAGE, "unknown command '%s' (try 'sendcap --help')", rest[0]);
     }
     store_redis_free(cli.conn);
+    store_secret_wipe(cli.admin_mk, sizeof(cli.admin_mk));
     free(rest);
     return ret;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "common/util.h"
 #include "store/upstreams.h"
 
 static const char usage[] =
@@ -23,12 +24,48 @@ static const char usage[] =
     "rotate takes effect on the next call of every vault key on NAME.\n"
     "remove refuses while vault keys that are not revoked use NAME; --force revokes them.\n";
 
+/* The fingerprint (re_…last4) of upstream name into fp, "" if there is
+ * none: what the admin trail records instead of the real key. */
+struct fp_ctx {
+    const char *name;
+    char *fp;
+    size_t len;
+};
+
+static int
+fp_one(const struct store_upstream *u, void *arg)
+{
+    struct fp_ctx *f = arg;
+
+    if (strcmp(u->name, f->name) != 0)
+        return 0;
+    sc_strlcpy(f->fp, u->fingerprint, f->len);
+    return 1;
+}
+
+static void
+fingerprint_of(struct cli *cli, const char *name, char *fp, size_t len)
+{
+    struct fp_ctx f = {name, fp, len};
+    char err[512];
+
+    fp[0] = '\0';
+    store_upstreams_each(cli->conn, fp_one, &f, err, sizeof(err));
+}
+
+/* A fingerprint as a changed field's value: null when there is none. */
+static json_t *
+fp_json(const char *fp)
+{
+    return fp[0] ? json_string(fp) : json_null();
+}
+
 static int
 put(struct cli *cli, int argc, char **argv, int rotate)
 {
     const char *name = NULL, *from_env = NULL;
     unsigned char mk[SC_MASTER_KEY_LEN];
-    char err[512], *real = NULL;
+    char err[512], *real = NULL, fp_old[32], fp_new[32];
     int ret = CLI_ERR, r;
 
     struct cli_once once = {{NULL}, 0};
@@ -51,8 +88,9 @@ put(struct cli *cli, int argc, char **argv, int rotate)
         return cli_fail(CLI_USAGE, "upstream name must be 1-64 of [A-Za-z0-9._-]");
     if (store_secret_master_load(&cli->cfg, mk, err, sizeof(err)) != 0)
         return cli_fail(CLI_ERR, "%s", err);
-    if (cli_conn(cli) == NULL)
+    if (cli_conn(cli) == NULL || cli_admin_ready(cli) != CLI_OK)
         goto done;
+    fingerprint_of(cli, name, fp_old, sizeof(fp_old));
     real = cli_read_real_key(from_env);
     if (real == NULL) {
         ret = CLI_USAGE;
@@ -64,7 +102,10 @@ put(struct cli *cli, int argc, char **argv, int rotate)
         goto done;
     }
     printf("%s upstream %s\n", rotate ? "rotated" : "added", name);
-    ret = CLI_OK;
+    fingerprint_of(cli, name, fp_new, sizeof(fp_new));
+    ret = cli_admin_record(
+        cli, rotate ? "upstream.rotate" : "upstream.add", name,
+        json_pack("{s:{s:o, s:o}}", "fingerprint", "old", fp_json(fp_old), "new", fp_json(fp_new)));
 done:
     store_secret_free(real);
     store_secret_wipe(mk, sizeof(mk));
@@ -130,7 +171,8 @@ remove_cmd(struct cli *cli, int argc, char **argv)
     const char *name = NULL;
     int force = 0, r;
     long live = 0;
-    char err[512];
+    char err[512], fp[32];
+    json_t *changes;
 
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--force") == 0)
@@ -142,8 +184,9 @@ remove_cmd(struct cli *cli, int argc, char **argv)
     }
     if (name == NULL)
         return cli_fail(CLI_USAGE, "missing upstream NAME\n%s", usage);
-    if (cli_conn(cli) == NULL)
+    if (cli_conn(cli) == NULL || cli_admin_ready(cli) != CLI_OK)
         return CLI_ERR;
+    fingerprint_of(cli, name, fp, sizeof(fp));
     r = store_upstreams_remove(cli->conn, name, force, &live, err, sizeof(err));
     if (r < 0)
         return cli_fail(cli_store_exit(r), "%s", err);
@@ -157,7 +200,11 @@ remove_cmd(struct cli *cli, int argc, char **argv)
                live == 1 ? "" : "s");
     else
         printf("removed upstream %s\n", name);
-    return CLI_OK;
+    changes = json_pack("{s:{s:o, s:n}}", "fingerprint", "old", fp_json(fp), "new");
+    if (live > 0)
+        json_object_set_new(changes, "vault_keys_revoked",
+                            json_pack("{s:n, s:I}", "old", "new", (json_int_t)live));
+    return cli_admin_record(cli, "upstream.remove", name, changes);
 }
 
 static int

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "common/limits.h"
 #include "common/util.h"
+#include "store/admin.h"
 #include "store/webhooks.h"
 
 static const char usage[] =
@@ -33,7 +34,7 @@ add(struct cli *cli, int argc, char **argv)
 {
     const char *url = NULL, *key = "";
     char events[STORE_WEBHOOK_EVENTS_MAX] = "", id[STORE_WEBHOOK_ID_MAX];
-    char secret[STORE_WEBHOOK_SECRET_MAX], err[512];
+    char secret[STORE_WEBHOOK_SECRET_MAX], err[512], shown[STORE_WEBHOOK_URL_MAX + 8];
     unsigned char mk[SC_MASTER_KEY_LEN];
     struct cli_once once = {{NULL}, 0};
     int json = 0, r;
@@ -68,7 +69,7 @@ add(struct cli *cli, int argc, char **argv)
         return cli_fail(CLI_USAGE, "%s", err);
     if (store_secret_master_load(&cli->cfg, mk, err, sizeof(err)) != 0)
         return cli_fail(CLI_ERR, "%s", err);
-    if (cli_conn(cli) == NULL) {
+    if (cli_conn(cli) == NULL || cli_admin_ready(cli) != CLI_OK) {
         store_secret_wipe(mk, sizeof(mk));
         return CLI_ERR;
     }
@@ -81,7 +82,13 @@ add(struct cli *cli, int argc, char **argv)
     else
         printf("added webhook %s\nsigning secret (shown once): %s\n", id, secret);
     store_secret_wipe(secret, sizeof(secret));
-    return CLI_OK;
+    /* Never the signing secret; the URL without its path (store/admin.h). */
+    store_admin_url_text(url, shown, sizeof(shown));
+    return cli_admin_record(cli, "webhook.add", id,
+                            json_pack("{s:{s:n, s:s}, s:{s:n, s:s}, s:{s:n, s:s}}", "url", "old",
+                                      "new", shown, "events", "old", "new",
+                                      events[0] ? events : "all", "key", "old", "new",
+                                      key && key[0] ? key : "all"));
 }
 
 struct list_ctx {
@@ -154,12 +161,12 @@ remove_cmd(struct cli *cli, int argc, char **argv)
 
     if (id == NULL)
         return CLI_USAGE;
-    if (cli_conn(cli) == NULL)
+    if (cli_conn(cli) == NULL || cli_admin_ready(cli) != CLI_OK)
         return CLI_ERR;
     if ((r = store_webhooks_remove(cli->conn, id, err, sizeof(err))) != 0)
         return cli_fail(cli_store_exit(r), "%s", err);
     printf("removed webhook %s\n", id);
-    return CLI_OK;
+    return cli_admin_record(cli, "webhook.remove", id, NULL);
 }
 
 /*

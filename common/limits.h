@@ -200,5 +200,13 @@
 /* Largest secret sealed under the master key (a real Resend key is at most
  * SC_REAL_KEY_MAX; this bounds store_secret_seal for any caller). */
 #define SC_SECRET_MAX 65536
+/* The admin trail (store/admin.h): the longest --actor, the largest
+ * changed-fields text of one record, and how often a CLI re-seals its
+ * record when another CLI appended to the one chain first (each retry
+ * follows a new head, so only a burst of that many concurrent changes
+ * could exhaust it). */
+#define SC_ADMIN_ACTOR_MAX 128
+#define SC_ADMIN_CHANGES_MAX 65536
+#define SC_ADMIN_RETRY_MAX 64
 
 #endif

@@ -223,6 +223,7 @@ static struct store_script scripts[STORE_SCRIPT_COUNT] = {
     [STORE_SCRIPT_WEBHOOK_TAKE] = {"webhook_take", store_lua_webhook_take, ""},
     [STORE_SCRIPT_WEBHOOK_CLAIM] = {"webhook_claim", store_lua_webhook_claim, ""},
     [STORE_SCRIPT_WEBHOOK_DONE] = {"webhook_done", store_lua_webhook_done, ""},
+    [STORE_SCRIPT_ADMIN_WRITE] = {"admin_write", store_lua_admin_write, ""},
 };
 
 const struct store_script *

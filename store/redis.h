@@ -87,6 +87,7 @@ enum store_script_id {
     STORE_SCRIPT_WEBHOOK_TAKE,
     STORE_SCRIPT_WEBHOOK_CLAIM,
     STORE_SCRIPT_WEBHOOK_DONE,
+    STORE_SCRIPT_ADMIN_WRITE, /* cli: append an admin record to the one chain (store/admin.h) */
     STORE_SCRIPT_COUNT
 };
 /* Borrowed pointer into a static table; SHA-1s are computed on first use. */

@@ -11,6 +11,7 @@ import { WebhookReceiver, until } from '../lib/webhook-receiver.mjs';
 const w = new World();
 w.realKey = 're_CANARY_REAL_' + 'Zq9'.repeat(10);
 const outputs = [];
+const adminOut = [];
 const keys = [];
 // Events, webhook bodies and owner notices (SPEC §6) are searched too.
 const rcv = new WebhookReceiver();
@@ -73,6 +74,8 @@ test('exercise every path', async () => {
   cli(['--redis', 'redis://127.0.0.1:1/0', 'key', 'list']);
   await w.waitForLog(20); // every call above has its record (written off the critical path)
   for (const f of ['table', 'json', 'csv']) cli(['log', 'query', '--format', f]);
+  // The admin trail (SPEC §7) of every change above: its own output kept apart too.
+  for (const f of ['table', 'json', 'csv']) adminOut.push(cli(['log', 'query', '--admin', '--format', f]).stdout);
   cli(['log', 'verify']);
   assert.ok(outputs.join('').includes('unknown_key'), 'the call log was read');
 });
@@ -87,12 +90,18 @@ test('no canary anywhere', async () => {
     'daemon argv': w.proxies.map((p) => readFileSync(`/proc/${p.proc.pid}/cmdline`, 'latin1')).join('\n'),
     'event data': w.redis.raw('XRANGE', 'sc:events', '-', '+'),
     'webhook bodies': [...rcv.deliveries, ...rcv.rejected].map((d) => d.raw + JSON.stringify(d.headers ?? {})).join('\n'),
+    'admin trail': w.redis.raw('XRANGE', 'sc:admin', '-', '+') + adminOut.join('\n'),
     'notice mails': w.fake.received.filter((r) => r.json?.from === 'notices@example.com').map((r) => r.body).join('\n'),
   };
   assert.ok(places['event data'].includes('key.revoked'), 'the events were read');
   assert.ok(places['webhook bodies'].includes('key.rotated'), 'webhook bodies were captured');
   assert.ok(places['notice mails'].includes(keys[0].id), 'notice mails were captured');
   assert.ok(places['redis (RDB + AOF)'].length > 1000, 'the dump was read');
+  for (const a of ['key.issue', 'key.revoke', 'key.rotate', 'upstream.rotate', 'webhook.add']) {
+    assert.ok(places['admin trail'].includes(a), `the admin trail holds ${a}`);
+  }
+  // No webhook signing secret in the trail either (the real and vault keys: below).
+  assert.ok(!places['admin trail'].includes(rcv.secret.replace(/^whsec_/, '')), 'webhook secret in the admin trail');
   assert.ok(places['proxy logs'].includes('emails.send'), 'debug logs were captured');
   for (const [where, text] of Object.entries(places)) {
     for (const n of needles) {
