@@ -147,7 +147,8 @@ struct proxy_webhook;
 /* Start the delivery worker on px's loop (px->redis, px->upstream and
  * px->audit set).  Returns a new worker (proxy_webhook_free), or NULL. */
 struct proxy_webhook *proxy_webhook_new(struct proxy *px);
-/* Take no more deliveries (SIGTERM); those in flight go on. */
+/* Take no more deliveries from the queue (SIGTERM); those in flight go on,
+ * and a cap refused during the drain still holds its 429 (proxy_webhook_hold). */
 void proxy_webhook_stop(struct proxy_webhook *wh);
 /* Cut what is in flight (its leases run out; another instance retries). */
 void proxy_webhook_free(struct proxy_webhook *wh);

@@ -611,8 +611,7 @@ proxy_webhook_hold(struct proxy_webhook *wh, const char *eid, proxy_webhook_hold
     struct timeval tv;
     const char *errstr = NULL;
 
-    if (wh == NULL || wh->stopped || eid == NULL || eid[0] == '\0' ||
-        (h = calloc(1, sizeof(*h))) == NULL)
+    if (wh == NULL || eid == NULL || eid[0] == '\0' || (h = calloc(1, sizeof(*h))) == NULL)
         return -1;
     h->wh = wh;
     h->cb = cb;
