@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# run.sh - sendcapd against nginx proxy_pass on the same upstream, one run.
+# run.sh - sendcapd against nginx proxy_pass and against an nginx + Lua +
+# Redis peer on the same upstream, one run.
 #
 #   bench/run.sh            full run (10 s per load, 120 s soak)
 #   bench/run.sh --quick    smoke mode (2 s per load, 5 s soak, fewer idle conns)
@@ -12,6 +13,11 @@
 # What it starts (all on 127.0.0.1, all stopped by PID at the end):
 #   fake Resend   nginx answering POST /emails with a fixed {"id":…} (keep-alive)
 #   nginx proxy   plain proxy_pass to the fake, upstream keep-alive on, 1 worker
+#   peer          the same nginx with Debian's libnginx-mod-http-lua running
+#                 bench/peer.lua: one EVALSHA (check-and-INCRBY of a daily
+#                 counter, bench/peer_cap.lua) and one XADD per request on its
+#                 own redis-server (same settings as sendcapd's), the real key
+#                 swapped in, then proxy_pass (issue #15's peer)
 #   sendcapd      to the fake, a vault key with a high cap, one from-domain and
 #                 one to-domain rule, call log on; its own redis-server
 #   wrk           a ~1 KB Resend send body (bench/send.lua)
@@ -40,9 +46,10 @@ if [ "${1:-}" = "--quick" ]; then DUR=2; SOAK=5; IDLE=200; REPS=1; fi
 
 need=()
 for c in nginx wrk redis-server redis-cli taskset pgrep node curl cmake; do command -v $c >/dev/null || need+=($c); done
+[ -e /usr/lib/nginx/modules/ngx_http_lua_module.so ] && [ -e /usr/lib/nginx/modules/ndk_http_module.so ] || need+=(libnginx-mod-http-lua)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update && apt-get install -y nginx wrk redis-server redis-tools util-linux procps cmake \
-    build-essential pkg-config libevent-dev libcurl4-openssl-dev libssl-dev libhiredis-dev \
+    libnginx-mod-http-lua build-essential pkg-config libevent-dev libcurl4-openssl-dev libssl-dev libhiredis-dev \
     libjansson-dev curl nodejs
 fi
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DWITH_TESTS=OFF >/dev/null
@@ -58,8 +65,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-P_FAKE=18480 P_NGINX=18481 P_SC=18482 P_FAKE_SC=18483
-mkdir -p "$tmp/fake" "$tmp/proxy"
+P_FAKE=18480 P_NGINX=18481 P_SC=18482 P_FAKE_SC=18483 P_PEER=18484
+mkdir -p "$tmp/fake" "$tmp/proxy" "$tmp/peer"
 
 # What both nginx configs share, but for their folder.
 nginx_head() {
@@ -101,11 +108,16 @@ EOF
 
 taskset -c 0 nginx -c "$tmp/fake/nginx.conf" -p "$tmp/fake" & pids+=($!)
 taskset -c 1 nginx -c "$tmp/proxy/nginx.conf" -p "$tmp/proxy" & pids+=($!)
-taskset -c 1 redis-server --port 0 --unixsocket "$tmp/redis.sock" --dir "$tmp" --save '' \
-  --appendonly yes --appendfsync everysec --auto-aof-rewrite-percentage 0 \
-  --maxmemory-policy noeviction --logfile "$tmp/redis.log" &
-pids+=($!)
-for _ in $(seq 100); do [ -S "$tmp/redis.sock" ] && break; sleep 0.05; done
+redis() { # DIR: a redis-server on core 1 with sendcapd's settings
+  taskset -c 1 redis-server --port 0 --unixsocket "$1/redis.sock" --dir "$1" --save '' \
+    --appendonly yes --appendfsync everysec --auto-aof-rewrite-percentage 0 \
+    --maxmemory-policy noeviction --logfile "$1/redis.log" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -S "$1/redis.sock" ] && break; sleep 0.05; done
+}
+redis "$tmp"
+redis "$tmp/peer"; PEER_R=${pids[-1]}
+PEER_SHA=$(redis-cli -s "$tmp/peer/redis.sock" script load "$(cat bench/peer_cap.lua)")
 
 export SENDCAP_REDIS_URL=unix://$tmp/redis.sock SENDCAP_MASTER_KEY_FILE=$tmp/master.key
 rc() { redis-cli -s "$tmp/redis.sock" "$@"; }
@@ -135,15 +147,31 @@ VK=$("$bin/sendcap" key issue --upstream prod --json --daily-cap 1000000000 "${c
   --from-domain '*.example.com' --to-domain example.org --to-domain example.com --agent-run-id bench |
   sed 's/.*"key":"\([^"]*\)".*/\1/')
 export VK
+{ echo "load_module /usr/lib/nginx/modules/ndk_http_module.so;"
+  echo "load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;"; nginx_head peer; cat <<EOF
+  upstream resend { server 127.0.0.1:$P_FAKE; keepalive 64; }
+  server {
+    listen 127.0.0.1:$P_PEER;
+    location / {
+      set \$peer_redis "unix:$tmp/peer/redis.sock"; set \$peer_sha "$PEER_SHA";
+      set \$peer_vk "$VK"; set \$peer_real "re_bench_key_0000"; set \$peer_cap 1000000000;
+      access_by_lua_file $root/bench/peer.lua;
+      proxy_pass http://resend; proxy_http_version 1.1; proxy_set_header Connection "";
+    }
+  }
+}
+EOF
+} >"$tmp/peer/nginx.conf"
+taskset -c 1 nginx -c "$tmp/peer/nginx.conf" -p "$tmp/peer" & PEER_PID=$!; pids+=($PEER_PID)
 SENDCAP_LOG_LEVEL=warn taskset -c 1 "$bin/sendcapd" --listen 127.0.0.1:$P_SC \
   --upstream-url http://127.0.0.1:$P_FAKE_SC 2>"$tmp/sendcapd.log" &
 SC_PID=$!
 pids+=($SC_PID)
 sleep 0.5
-for p in $P_FAKE $P_NGINX $P_SC; do
+for p in $P_FAKE $P_NGINX $P_PEER $P_SC; do
   curl -s -o /dev/null -X POST -H "Authorization: Bearer $VK" -H 'Content-Type: application/json' \
     -d '{"from":"a@mail.example.com","to":"b@example.org","subject":"s","text":"t"}' \
-    "http://127.0.0.1:$p/emails" || { echo "port $p not answering"; cat "$tmp"/*.log; exit 1; }
+    --fail "http://127.0.0.1:$p/emails" || { echo "port $p not answering"; cat "$tmp"/*.log "$tmp"/*/*.log; exit 1; }
 done
 
 # wrk's "Latency Distribution" in microseconds: 50% and 99%
@@ -182,12 +210,18 @@ echo "== throughput: wrk -t1 -c$CONNS + fake on core 0; proxy (1 worker) + Redis
 run direct $P_FAKE 0 1 "$CONNS"; D_rps=$R_rps; D_bad=$R_bad
 rc config resetstat >/dev/null
 before_fake=$(fake_count)
-N_all=(); S_all=(); N_bad=0; S_bad=0; S_total=0; N_total=0; N_t=0; S_t=0; R_t=0
+N_all=(); S_all=(); P_all=(); N_bad=0; S_bad=0; P_bad=0; S_total=0; N_total=0; P_total=0
+N_t=0; S_t=0; R_t=0; P_t=0; PR_t=0
 for _ in $(seq "$REPS"); do
   t0=$(ticks "${pids[1]}")
   run nginx $P_NGINX 0 1 "$CONNS"
   N_t=$((N_t + $(ticks "${pids[1]}") - t0)); N_total=$((N_total + R_total)); N_bad=$((N_bad + R_bad))
   N_all+=("$R_rps $R_p50 $R_p99")
+  t0=$(ticks "$PEER_PID"); r0=$(ticks "$PEER_R")
+  run peer $P_PEER 0 1 "$CONNS"
+  P_t=$((P_t + $(ticks "$PEER_PID") - t0)); PR_t=$((PR_t + $(ticks "$PEER_R") - r0))
+  P_total=$((P_total + R_total)); P_bad=$((P_bad + R_bad))
+  P_all+=("$R_rps $R_p50 $R_p99")
   t0=$(ticks "$SC_PID"); r0=$(ticks "${pids[2]}")
   run sendcapd $P_SC 0 1 "$CONNS"
   S_t=$((S_t + $(ticks "$SC_PID") - t0)); R_t=$((R_t + $(ticks "${pids[2]}") - r0))
@@ -197,7 +231,9 @@ done
 col() { local i=$1; shift; for r in "$@"; do echo "$r" | awk -v i="$i" '{printf "%s ", $i}'; done | med; }
 N_rps=$(col 1 "${N_all[@]}"); N_p50=$(col 2 "${N_all[@]}"); N_p99=$(col 3 "${N_all[@]}")
 S_rps=$(col 1 "${S_all[@]}"); S_p50=$(col 2 "${S_all[@]}"); S_p99=$(col 3 "${S_all[@]}")
+P_rps=$(col 1 "${P_all[@]}"); P_p50=$(col 2 "${P_all[@]}"); P_p99=$(col 3 "${P_all[@]}")
 N_cpu=$(per_req "$N_t" "$N_total"); S_cpu=$(per_req "$S_t" "$S_total"); R_cpu=$(per_req "$R_t" "$S_total")
+P_cpu=$(per_req "$P_t" "$P_total"); PR_cpu=$(per_req "$PR_t" "$P_total")
 after_fake=$(fake_count)
 stats=$(rc info commandstats)
 evalsha=$(echo "$stats" | sed -n 's/^cmdstat_evalsha:calls=\([0-9]*\).*/\1/p')
@@ -205,9 +241,13 @@ evalsha_us=$(echo "$stats" | sed -n 's/^cmdstat_evalsha:calls=[0-9]*,usec=\([0-9
 printf '%-10s %12s %10s %10s %8s\n' "" "requests/s" "p50 (us)" "p99 (us)" "errors"
 printf '%-10s %12s %10s %10s %8s\n' direct "$D_rps" "-" "-" "$D_bad"
 printf '%-10s %12s %10s %10s %8s\n' nginx "$N_rps" "$N_p50" "$N_p99" "$N_bad"
+printf '%-10s %12s %10s %10s %8s\n' peer "$P_rps" "$P_p50" "$P_p99" "$P_bad"
 printf '%-10s %12s %10s %10s %8s\n' sendcapd "$S_rps" "$S_p50" "$S_p99" "$S_bad"
-echo "runs, requests/s: nginx $(for r in "${N_all[@]}"; do printf '%s ' "${r%% *}"; done)| sendcapd $(for r in "${S_all[@]}"; do printf '%s ' "${r%% *}"; done)"
-echo "sendcapd/nginx throughput: $(awk -v a="$S_rps" -v b="$N_rps" 'BEGIN{printf "%.2f", a/b}') (target >= 0.60)"
+firsts() { for r in "$@"; do printf '%s ' "${r%% *}"; done; }
+echo "runs, requests/s: nginx $(firsts "${N_all[@]}")| peer $(firsts "${P_all[@]}")| sendcapd $(firsts "${S_all[@]}")"
+div() { awk -v a="$1" -v b="$2" 'BEGIN{printf "%.2f", a/b}'; }
+echo "throughput: sendcapd/nginx $(div "$S_rps" "$N_rps"), sendcapd/peer $(div "$S_rps" "$P_rps") (target >= 1.00)," \
+     "peer/nginx $(div "$P_rps" "$N_rps")"
 # call.lua calls TIME once and log_write never: TIME counts call.lua runs,
 # XADD counts call records; the other EVALSHAs are log_write calls.
 ncall=$(echo "$stats" | sed -n 's/^cmdstat_time:calls=\([0-9]*\).*/\1/p')
@@ -221,30 +261,37 @@ echo "sends forwarded (fake access log): $((after_fake - before_fake)); wrk comp
 echo "events written (XLEN sc:events, key.issued included): $(rc xlen sc:events);" \
      "call.lua + log_write: $(awk -v u="$evalsha_us" -v n="$evalsha" 'BEGIN{printf "%.1f", u / n}') us of Redis CPU per script run" \
      "(compare ALERTS=on and ALERTS=off)"
-echo "CPU per request on the proxy core: nginx $N_cpu us; sendcapd $S_cpu us + its Redis $R_cpu us" \
+echo "CPU per request on the proxy core: nginx $N_cpu us; peer $P_cpu us + its Redis $PR_cpu us;" \
+     "sendcapd $S_cpu us + its Redis $R_cpu us" \
      "($(awk -v u="$evalsha_us" -v n="$S_total" 'BEGIN{printf "%.0f", u / n}') us of it inside the two scripts);" \
      "that core at 100% serves at most $(awk -v a="$S_cpu" -v b="$R_cpu" 'BEGIN{printf "%d", 1e6 / (a + b)}') sends/s," \
      "nginx $(awk -v a="$N_cpu" 'BEGIN{printf "%d", 1e6 / a}')/s"
 
 echo
 echo "== latency at low load: wrk -c1, everything on core 0 (median of $REPS)"
-pin_all "${pids[0]}" 0; pin_all "${pids[1]}" 0; pin_all "${pids[2]}" 0; pin_all "$SC_PID" 0
-L_d=(); L_n=(); L_s=(); LN_bad=0; LS_bad=0
+for p in "${pids[@]}"; do pin_all "$p" 0; done
+L_d=(); L_n=(); L_p=(); L_s=(); LN_bad=0; LP_bad=0; LS_bad=0; L_s99=""
 for _ in $(seq "$REPS"); do
-  run direct $P_FAKE 0 1 1; L_d+=("$R_p50 $R_p99")
+  run direct $P_FAKE 0 1 1; L_d+=("$R_p50 $R_p99"); L_d99="${L_d99:-}$R_p99 "
   run nginx $P_NGINX 0 1 1; L_n+=("$R_p50 $R_p99"); LN_bad=$((LN_bad + R_bad))
-  run sendcapd $P_SC 0 1 1; L_s+=("$R_p50 $R_p99"); LS_bad=$((LS_bad + R_bad))
+  run peer $P_PEER 0 1 1; L_p+=("$R_p50 $R_p99"); LP_bad=$((LP_bad + R_bad))
+  run sendcapd $P_SC 0 1 1; L_s+=("$R_p50 $R_p99"); LS_bad=$((LS_bad + R_bad)); L_s99="$L_s99$R_p99 "
 done
 LD_p50=$(col 1 "${L_d[@]}"); LD_p99=$(col 2 "${L_d[@]}")
 LN_p50=$(col 1 "${L_n[@]}"); LN_p99=$(col 2 "${L_n[@]}")
+LP_p50=$(col 1 "${L_p[@]}"); LP_p99=$(col 2 "${L_p[@]}")
 LS_p50=$(col 1 "${L_s[@]}"); LS_p99=$(col 2 "${L_s[@]}")
 printf '%-10s %10s %10s %12s %12s\n' "" "p50 (us)" "p99 (us)" "added p50" "added p99"
 printf '%-10s %10s %10s %12s %12s\n' direct "$LD_p50" "$LD_p99" - -
 printf '%-10s %10s %10s %12s %12s\n' nginx "$LN_p50" "$LN_p99" $((LN_p50 - LD_p50)) $((LN_p99 - LD_p99))
+printf '%-10s %10s %10s %12s %12s\n' peer "$LP_p50" "$LP_p99" $((LP_p50 - LD_p50)) $((LP_p99 - LD_p99))
 printf '%-10s %10s %10s %12s %12s\n' sendcapd "$LS_p50" "$LS_p99" $((LS_p50 - LD_p50)) $((LS_p99 - LD_p99))
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b <= 0) print "n/a (nginx added nothing measurable)"; else printf "%.2f", a/b }'; }
 echo "added latency sendcapd/nginx: p50 $(ratio $((LS_p50 - LD_p50)) $((LN_p50 - LD_p50))) (target <= 2)," \
      "p99 $(ratio $((LS_p99 - LD_p99)) $((LN_p99 - LD_p99))) (target <= 3)"
+echo "added latency sendcapd/peer: p50 $(ratio $((LS_p50 - LD_p50)) $((LP_p50 - LD_p50))) (target <= 2);" \
+     "sendcapd's p99 in each round: ${L_s99}us (target < 1000 in every round);" \
+     "the fake's own, direct, with nothing between: ${L_d99}us"
 
 echo
 echo "== memory: $IDLE idle keep-alive connections to sendcapd"
@@ -271,7 +318,7 @@ echo "RSS before $((r0 / 1024)) MiB, with $IDLE idle connections $((r1 / 1024)).
 
 echo
 echo "== soak: ${SOAK}s at -c$CONNS on the throughput pinning"
-pin_all "${pids[1]}" 1; pin_all "${pids[2]}" 1; pin_all "$SC_PID" 1
+pin_all "${pids[1]}" 1; pin_all "${pids[2]}" 1; pin_all "$PEER_PID" 1; pin_all "$PEER_R" 1; pin_all "$SC_PID" 1
 sleep 1
 r0=$(rss); f0=$(fds)
 DUR_SAVE=$DUR; DUR=$SOAK
@@ -305,7 +352,7 @@ done
 echo
 fwd=$(fake_count)
 counter=$(rc --raw eval "local s=0 for _,k in ipairs(redis.call('keys','sc:cnt:*')) do s=s+tonumber(redis.call('get',k)) end return s" 0)
-echo "== correctness: errors and non-2xx over the whole run: nginx $((N_bad + LN_bad)), sendcapd $((S_bad + LS_bad + SOAK_bad + W_bad));" \
+echo "== correctness: errors and non-2xx over the whole run: nginx $((N_bad + LN_bad)), peer $((P_bad + LP_bad)), sendcapd $((S_bad + LS_bad + SOAK_bad + W_bad));" \
      "sends sendcapd forwarded (fake's log) $fwd, today's counter $counter: $([ "$fwd" = "$counter" ] && echo equal || echo DIFFERENT)"
 if [ $((S_bad + LS_bad + SOAK_bad + W_bad)) -gt 0 ]; then
   echo "sendcapd's warnings and errors (first 10):"

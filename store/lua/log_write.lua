@@ -36,6 +36,10 @@
 -- sc:logbits:<writer>) is a re-send after a lost reply: neither it nor its
 -- settlement is applied twice.  Index entries and intent removals of the
 -- block are written together (one ZADD per index, one ZREM and one DEL).
+-- A record this script confirms (an email id appended, ":ok") is changed
+-- by one SET XX KEEPTTL GET, which answers what it replaced: what another
+-- send wrote there meanwhile is put back as it was (rare), so the common
+-- case costs one command instead of a GET and a SET.
 -- Replies one entry per record: its stream id, or "dup".
 local out = {}
 local idx, order = {}, {}
@@ -71,6 +75,13 @@ local function refund(k, n)
     end
   end
 end
+-- Set k to v only if it holds was (and keeps its TTL).
+local function confirm(k, was, v)
+  local old = redis.call('SET', k, v, 'XX', 'KEEPTTL', 'GET')
+  if old and old ~= was then
+    redis.call('SET', k, old, 'KEEPTTL')
+  end
+end
 local i = 1
 while i <= #ARGV do
   local writer, seq, cutoff = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -103,20 +114,18 @@ while i <= #ARGV do
     if dp ~= '' and rid ~= '' then
       for op in string.gmatch(ARGV[f + 17], '[^,]+') do
         local k = dp .. string.sub(op, 1, 64)
-        if redis.call('GET', k) == rid then
-          if #op > 65 then
-            redis.call('SET', k, rid .. string.sub(op, 65), 'KEEPTTL')
-          else
-            redis.call('DEL', k)
-          end
+        if #op > 65 then
+          confirm(k, rid, rid .. string.sub(op, 65))
+        elseif redis.call('GET', k) == rid then
+          redis.call('DEL', k)
         end
       end
     end
     local ik = ARGV[f + 10]
-    if ik ~= '' and redis.call('GET', ik) == ARGV[f + 11] then
+    if ik ~= '' then
       if ARGV[f + 12] == '1' then
-        redis.call('SET', ik, ARGV[f + 11] .. ':ok', 'KEEPTTL')
-      else
+        confirm(ik, ARGV[f + 11], ARGV[f + 11] .. ':ok')
+      elseif redis.call('GET', ik) == ARGV[f + 11] then
         redis.call('DEL', ik)
       end
     end
