@@ -125,6 +125,7 @@ int cli_cmd_log(struct cli *cli, int argc, char **argv);
 int cli_cmd_event(struct cli *cli, int argc, char **argv);
 int cli_cmd_webhook(struct cli *cli, int argc, char **argv);
 int cli_cmd_usage(struct cli *cli, int argc, char **argv);
+int cli_cmd_approval(struct cli *cli, int argc, char **argv);
 int cli_cmd_doctor(struct cli *cli, int argc, char **argv);
 
 /* Progress of a long call-log read on stderr, only when stderr is a

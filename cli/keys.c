@@ -28,6 +28,8 @@ static const char usage[] =
     "                         [--monthly-cap N] [--per-recipient-cap N] [--rate N/s|N/m|N/h]\n"
     "                         [--dedupe-window DURATION] [--alert-at PCT[,PCT...]]\n"
     "                         [--rotate-after DURATION|none]\n"
+    "                         [--oversight auto|gated|gated-new-recipients|monitored]\n"
+    "                         [--hold-ttl DURATION]\n"
     "                         [--allow-public-suffix] [--json]\n"
     "       sendcap key update KEY_ID [any policy flag of key issue but --upstream]\n"
     "                         [--clear-from-domains] [--clear-to-domains] [--json]\n"
@@ -43,7 +45,10 @@ static const char usage[] =
     "to remove one.  --dedupe-window defaults to 10m; 0 turns it off.  --alert-at\n"
     "(default 80,100; none: off) fires key.usage_threshold events at those percents\n"
     "of the daily and monthly caps.  --rotate-after (default 90d) is the age at\n"
-    "which key.rotation_due is sent; none turns it off.  A list flag given to key\n"
+    "which key.rotation_due is sent; none turns it off.  --oversight gated holds every\n"
+    "send for 'sendcap approval' (gated-new-recipients: only sends to an address the\n"
+    "key never sent to; monitored: forwards and emits send.monitored); a held send\n"
+    "expires after --hold-ttl (default 24h).  A list flag given to key\n"
     "update replaces that whole list.  --scope sending (default) allows POST /emails,\n"
     "POST /emails/batch, GET/PATCH /emails/{id} and POST /emails/{id}/cancel; full\n"
     "allows every endpoint but /api-keys.  key list hides revoked and expired keys unless --all.\n"
@@ -290,6 +295,8 @@ key_json(const struct store_key *k, int64_t now)
                         k->rotate_after_ms > 0
                             ? json_string(dur_text(k->rotate_after_ms, d, sizeof(d)))
                             : json_null());
+    json_object_set_new(o, "oversight", json_string(k->oversight));
+    json_object_set_new(o, "hold_ttl", json_string(dur_text(k->hold_ttl_ms, d, sizeof(d))));
     json_object_set_new(o, "from_domains", domains_json(k->from_domains));
     json_object_set_new(o, "to_domains", domains_json(k->to_domains));
     json_object_set_new(o, "agent_run_id",
@@ -460,6 +467,18 @@ policy_flags_parse(struct policy_flags *pf, int update, int argc, char **argv)
                                 "got '%s'",
                                 v);
             spec->set |= STORE_KEY_SET_ROTATE_AFTER;
+        } else if (strcmp(a, "--oversight") == 0) {
+            if (store_keys_oversight_parse(v, &spec->oversight) != 0)
+                return cli_fail(CLI_USAGE,
+                                "--oversight: expected auto, gated, gated-new-recipients or "
+                                "monitored; got '%s'",
+                                v);
+            spec->set |= STORE_KEY_SET_OVERSIGHT;
+        } else if (strcmp(a, "--hold-ttl") == 0) {
+            if (store_keys_hold_ttl_parse(v, &spec->hold_ttl_ms) != 0)
+                return cli_fail(CLI_USAGE,
+                                "--hold-ttl: expected a duration from 1s to 30d; got '%s'", v);
+            spec->set |= STORE_KEY_SET_HOLD_TTL;
         } else if (strcmp(a, "--from-domain") == 0) {
             if (add_domain(pf->from, sizeof(pf->from), v, a) != 0)
                 return CLI_USAGE;
@@ -599,6 +618,8 @@ static const char *const policy_members[] = {
     "to_domains",
     "expires_at",
     "rotate_after",
+    "oversight",
+    "hold_ttl",
     NULL,
 };
 
@@ -893,6 +914,8 @@ show(struct cli *cli, int argc, char **argv)
         printf("alert at:      %s\n", k.alert_at[0] ? k.alert_at : "none");
         printf("rotate after:  %s\n",
                k.rotate_after_ms > 0 ? dur_text(k.rotate_after_ms, rt, sizeof(rt)) : "none");
+        printf("oversight:     %s (held sends expire after %s)\n", k.oversight,
+               dur_text(k.hold_ttl_ms, rt, sizeof(rt)));
         printf("from domains:  %s\n", k.from_domains[0] ? k.from_domains : "any");
         printf("to domains:    %s\n", k.to_domains[0] ? k.to_domains : "any");
         printf("agent_run_id:  %s\n", k.agent_run_id[0] ? k.agent_run_id : "-");

@@ -45,6 +45,8 @@ static const char usage[] =
     "                                         events and their delivery state\n"
     "  webhook add URL [--event T]... [--key K]  add a webhook (prints its secret once)\n"
     "  webhook list|remove ID|test ID         list, remove, or test-deliver to a webhook\n"
+    "  approval list [--key KEY_ID] [--json]  held sends of gated keys, waiting for a person\n"
+    "  approval show|approve|reject HELD_ID   read one, forward it once, or refuse it\n"
     "  usage [--key KEY_ID] [--by hour|day]   sends, denials and caps per hour or day, charted\n"
     "  doctor [--upstream]                    check Redis, the master key and upstreams\n"
     "\n"
@@ -377,6 +379,8 @@ main(int argc, char **argv)
         ret = cli_cmd_event(&cli, nrest - 1, rest + 1);
     } else if (strcmp(rest[0], "webhook") == 0) {
         ret = cli_cmd_webhook(&cli, nrest - 1, rest + 1);
+    } else if (strcmp(rest[0], "approval") == 0) {
+        ret = cli_cmd_approval(&cli, nrest - 1, rest + 1);
     } else if (strcmp(rest[0], "usage") == 0) {
         ret = cli_cmd_usage(&cli, nrest - 1, rest + 1);
     } else if (strcmp(rest[0], "doctor") == 0) {

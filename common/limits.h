@@ -190,6 +190,24 @@
  * The default is Resend's advice (rotate every 90 days); 0 is off. */
 #define SC_KEY_ROTATE_AFTER_DEFAULT_MS (90LL * 86400 * 1000)
 #define SC_KEY_ROTATE_AFTER_MAX_MS (3650LL * 86400 * 1000)
+
+/* Held sends (SPEC §7).  --hold-ttl: how long a held send waits for a
+ * decision before the sweep expires it (default 24 h, SPEC; at most 30
+ * days, the call log's default retention).  A decided held record stays
+ * readable (GET /emails/held_…) for SC_HELD_KEEP_S.  The forwarder of
+ * approved sends polls every SC_HELD_POLL_MS and leases one for
+ * SC_HELD_LEASE_MS past the upstream timeout (a crash lets another
+ * instance retry it then, with the same Idempotency-Key); a send Resend
+ * did not answer is retried at most SC_HELD_ATTEMPTS_MAX times.  `approval
+ * approve` waits at most SC_HELD_APPROVE_WAIT_MS for the outcome.  A held
+ * body is at most SC_HELD_BODY_MAX bytes once sealed. */
+#define SC_HELD_TTL_DEFAULT_MS (86400LL * 1000)
+#define SC_HELD_TTL_MAX_MS (30LL * 86400 * 1000)
+#define SC_HELD_KEEP_S (30 * 86400)
+#define SC_HELD_POLL_MS 500
+#define SC_HELD_LEASE_MS 5000
+#define SC_HELD_ATTEMPTS_MAX 5
+#define SC_HELD_APPROVE_WAIT_MS 30000
 /* Where `key issue` reads the Public Suffix List (Debian's publicsuffix
  * package; SENDCAP_PUBLIC_SUFFIX_LIST overrides), and its largest size
  * (the 2023 list is 0.3 MB). */
@@ -208,5 +226,9 @@
 #define SC_ADMIN_ACTOR_MAX 128
 #define SC_ADMIN_CHANGES_MAX 65536
 #define SC_ADMIN_RETRY_MAX 64
+
+/* Largest sealed data (a held send: its route and body; the body is at
+ * most --max-body, 40 MiB by default). */
+#define SC_SEALED_DATA_MAX (256LL * 1024 * 1024)
 
 #endif

@@ -35,6 +35,7 @@
 #include "proxy.h"
 #include "store/audit.h"
 #include "store/call.h"
+#include "store/held.h"
 #include "store/upstreams.h"
 
 struct call {
@@ -99,6 +100,10 @@ struct call {
     const char *decision, *reason;
     char *email_ids;
     struct store_call_result *held; /* a cap's answer waiting on its event */
+    /* SPEC §7: a send of a gated key, sealed once for call.lua, which
+     * decides whether it is held. */
+    char held_id[STORE_HELD_ID_MAX];
+    char *held_sealed;
 };
 
 static void write_record(struct call *c);
@@ -137,6 +142,7 @@ call_free(struct call *c)
     free(c->from_domains);
     free(c->to_domains);
     free(c->held);
+    free(c->held_sealed);
     free(c);
 }
 
@@ -967,6 +973,110 @@ cap_hold(struct call *c, const struct store_call_result *res)
     return 1;
 }
 
+/*
+ * A held send (SPEC §7): reserved and stored sealed by call.lua, not
+ * forwarded.  202 {"id":"held_…","object":"held_email","status":"pending"}
+ * (the Node SDK hands it back as data).  Its record keeps the reservation
+ * (nothing to refund: the decision settles it) and names the held id.
+ */
+static void
+held_reply(struct call *c)
+{
+    struct proxy_upstream_result r;
+    char body[160], n[24];
+
+    sc_cat(body, sizeof(body), "{\"id\":\"", c->held_id,
+           "\",\"object\":\"held_email\",\"status\":\"pending\"}", NULL);
+    free(c->email_ids);
+    c->email_ids = strdup(c->held_id);
+    memset(&r, 0, sizeof(r));
+    r.body = body;
+    r.body_len = strlen(body);
+    proxy_http_add_header(c->req, "Content-Type", "application/json");
+    proxy_http_add_header(c->req, "X-Request-Id", c->id);
+    if (c->remaining >= 0)
+        proxy_http_add_header(c->req, "X-Sendcap-Quota-Remaining", sc_fmt_i64(n, c->remaining));
+    c->status = 202;
+    c->decision = "allowed";
+    c->reason = "held";
+    finish(c, &r, NULL, NULL);
+}
+
+/* GET /emails/held_… of the key's family, answered from the held record
+ * (never forwarded): pending, approved (with Resend's email_id once it was
+ * sent), rejected or expired. */
+static void
+held_status_reply(struct call *c, const struct store_call_result *res)
+{
+    struct proxy_upstream_result r;
+    const char *st = res->held_status;
+    json_t *doc;
+    char *body;
+
+    if (strcmp(proxy_http_method(c->req), "GET") != 0) {
+        fail(c, 422, "validation_error",
+             "%s is a held send waiting for a person's decision; it cannot be changed or "
+             "cancelled through the API (ask the sendcap admin to reject it)",
+             c->email_id);
+        return;
+    }
+    if (strcmp(st, "sent") == 0 || strcmp(st, "failed") == 0)
+        st = "approved";
+    doc = json_pack("{s:s,s:s,s:s,s:o}", "object", "held_email", "id", c->email_id, "status", st,
+                    "email_id", res->held_email[0] ? json_string(res->held_email) : json_null());
+    if (doc != NULL && res->held_error[0])
+        json_object_set_new(doc, "error", json_string(res->held_error));
+    body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_decref(doc);
+    if (body == NULL) {
+        fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
+        return;
+    }
+    memset(&r, 0, sizeof(r));
+    r.body = body;
+    r.body_len = strlen(body);
+    proxy_http_add_header(c->req, "Content-Type", "application/json");
+    proxy_http_add_header(c->req, "X-Request-Id", c->id);
+    c->status = 200;
+    c->decision = "allowed";
+    c->reason = policy_proxy_reason(POLICY_PROXY_OK);
+    finish(c, &r, NULL, NULL);
+    free(body);
+}
+
+/* The from domains of a send, comma-joined (the record's, the events'). */
+static void
+from_domains_of(const struct call *c, char *fd, size_t len)
+{
+    fd[0] = '\0';
+    for (size_t i = 0; i < c->send.nmsg; i++)
+        if (c->send.msg[i].has_from && strstr(fd, c->send.msg[i].from_domain) == NULL &&
+            strlen(fd) + strlen(c->send.msg[i].from_domain) + 2 < len)
+            sc_cat(fd + strlen(fd), len - strlen(fd), fd[0] ? "," : "", c->send.msg[i].from_domain,
+                   NULL);
+}
+
+/* Seal the send for a possible hold (once per call: a stale retry reuses
+ * it): the path and the exact body that would be forwarded.  0 or -1. */
+static int
+held_prepare(struct call *c)
+{
+    struct evbuffer *b = proxy_http_body(c->req);
+    size_t n = evbuffer_get_length(b);
+    char err[160];
+
+    if (c->held_sealed != NULL)
+        return 0;
+    if (store_held_new_id(c->held_id, sizeof(c->held_id)) != 0)
+        return -1;
+    c->held_sealed =
+        store_held_seal(c->px->master_key, c->held_id, c->path,
+                        n ? (const char *)evbuffer_pullup(b, -1) : "", n, err, sizeof(err));
+    if (c->held_sealed == NULL)
+        sc_error("%s cannot seal a held send: %s", c->id, err);
+    return c->held_sealed != NULL ? 0 : -1;
+}
+
 /* What call.lua answered (store/call.h), acted on. */
 static void
 script_done(const struct store_call_result *res, const char *errstr, void *arg)
@@ -982,7 +1092,8 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
               res->kind == STORE_CALL_BAD_RECORD || res->kind == STORE_CALL_CAP ||
               res->kind == STORE_CALL_NOT_OWN || res->kind == STORE_CALL_MONTHLY_CAP ||
               res->kind == STORE_CALL_RCPT_CAP || res->kind == STORE_CALL_RATE ||
-              res->kind == STORE_CALL_DUPLICATE || res->kind == STORE_CALL_USAGE;
+              res->kind == STORE_CALL_DUPLICATE || res->kind == STORE_CALL_USAGE ||
+              res->kind == STORE_CALL_HELD || res->kind == STORE_CALL_HELD_STATUS;
     switch (res->kind) {
     case STORE_CALL_OK:
         if (c->looking_up) { /* the key is live: its body next */
@@ -1005,6 +1116,18 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
             c->reserved = c->counter_key[0] != '\0' ? c->dec.sends : 0; /* "": a replay */
         }
         forward(c);
+        return;
+    case STORE_CALL_HELD:
+        if (c->looking_up || c->dec.reason != POLICY_ALLOW || !c->is_send)
+            break; /* call.lua holds only a send it was asked to reserve */
+        sc_strlcpy(c->counter_key, res->counter_key, sizeof(c->counter_key));
+        sc_strlcpy(c->monthly_key, res->monthly_key, sizeof(c->monthly_key));
+        c->remaining = res->remaining;
+        c->reserved = c->dec.sends;
+        held_reply(c);
+        return;
+    case STORE_CALL_HELD_STATUS:
+        held_status_reply(c, res);
         return;
     case STORE_CALL_STALE:
         refresh(c, res);
@@ -1150,6 +1273,7 @@ static void
 run_script(struct call *c, const struct proxy_key_entry *e)
 {
     char idem_hash[SC_KEY_HASH_HEX] = "", body_hash[SC_KEY_HASH_HEX] = "";
+    char fromd[POLICY_DOMAIN_MAX * 2 + 2];
     char *packed = NULL;
     const char *errstr = NULL;
     struct store_call_req q = {
@@ -1179,12 +1303,22 @@ run_script(struct call *c, const struct proxy_key_entry *e)
     }
     q.sends = c->dec.sends;
     if (q.mode == STORE_CALL_SEND) {
-        if (send_hashes(c, e->dedupe_window_ms > 0, e->per_recipient_cap >= 0) != 0) {
+        /* A key that may hold needs every address hash (new recipients). */
+        if (send_hashes(c, e->dedupe_window_ms > 0,
+                        e->per_recipient_cap >= 0 || e->holds != PROXY_HOLD_NONE) != 0 ||
+            (e->holds != PROXY_HOLD_NONE && held_prepare(c) != 0)) {
             fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
             return;
         }
         q.msgs = c->msgs;
         q.nmsg = c->send.nmsg;
+        from_domains_of(c, fromd, sizeof(fromd));
+        q.from_domain = fromd;
+        q.route = c->route->name;
+        if (e->holds != PROXY_HOLD_NONE) {
+            q.held_id = c->held_id;
+            q.held_sealed = c->held_sealed;
+        }
     }
     if (q.mode == STORE_CALL_SEND)
         replay_hashes(c, idem_hash, body_hash);
@@ -1401,12 +1535,9 @@ fill_record(const struct call *c, struct store_audit_rec *rec)
     store_audit_set(rec, STORE_AUDIT_PATH, c->path ? c->path : c->target);
     store_audit_set(rec, STORE_AUDIT_ROUTE, c->route ? c->route->name : "");
     if (c->is_send && c->send.error[0] == '\0') {
-        char fd[POLICY_DOMAIN_MAX * 2 + 2] = "";
-        for (size_t i = 0; i < c->send.nmsg; i++)
-            if (c->send.msg[i].has_from && strstr(fd, c->send.msg[i].from_domain) == NULL &&
-                strlen(fd) + strlen(c->send.msg[i].from_domain) + 2 < sizeof(fd))
-                sc_cat(fd + strlen(fd), sizeof(fd) - strlen(fd), fd[0] ? "," : "",
-                       c->send.msg[i].from_domain, NULL);
+        char fd[POLICY_DOMAIN_MAX * 2 + 2];
+
+        from_domains_of(c, fd, sizeof(fd));
         store_audit_set_i64(rec, STORE_AUDIT_RECIPIENTS, c->send.recipients);
         store_audit_set(rec, STORE_AUDIT_FROM_DOMAIN, fd);
     }

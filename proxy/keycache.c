@@ -173,6 +173,9 @@ proxy_keycache_put(struct proxy_keycache *kc, const struct store_key *rec, const
     n->e.daily_cap = rec->daily_cap;
     n->e.per_recipient_cap = rec->per_recipient_cap;
     n->e.dedupe_window_ms = rec->dedupe_window_ms;
+    n->e.holds = strcmp(rec->oversight, "gated") == 0                  ? PROXY_HOLD_ALL
+                 : strcmp(rec->oversight, "gated-new-recipients") == 0 ? PROXY_HOLD_NEW
+                                                                       : PROXY_HOLD_NONE;
     memcpy(n->e.gen, rec->gen, sizeof(n->e.gen));
     memcpy(n->e.upver, upver, strlen(upver) < sizeof(n->e.upver) ? strlen(upver) + 1 : 1);
     if (n->e.id == NULL || n->e.family == NULL || n->e.agent_run_id == NULL ||

@@ -104,6 +104,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
         return;
     draining = 1;
     proxy_webhook_stop(px->webhook);
+    proxy_held_stop(px->held);
     sc_info("%s: no longer accepting; finishing %ld requests in flight",
             sig == SIGTERM ? "SIGTERM" : "SIGINT", proxy_http_inflight(px->http));
     drain_deadline = evtimer_new(px->base, drain_deadline_cb, px);
@@ -421,7 +422,7 @@ main(int argc, char **argv)
         struct timeval tv = sc_tv_ms(SC_LOG_FLUSH_INTERVAL_MS);
         evtimer_add(flush_timer, &tv);
     }
-    if ((px.webhook = proxy_webhook_new(&px)) == NULL)
+    if ((px.webhook = proxy_webhook_new(&px)) == NULL || (px.held = proxy_held_new(&px)) == NULL)
         sc_fatal("out of memory");
 
     lim.max_body = px.cfg.max_body;
@@ -484,11 +485,13 @@ main(int argc, char **argv)
     /* Redis first: its pending callbacks still answer live requests and
      * touch the call log. */
     proxy_webhook_stop(px.webhook);
+    proxy_held_stop(px.held);
     store_redis_async_free(px.redis);
     proxy_sweep_free(px.sweep);
     /* After Redis (its callbacks find the worker) and before the call log
      * (a cap's 429 still waiting is answered and recorded now). */
     proxy_webhook_free(px.webhook);
+    proxy_held_free(px.held);
     store_audit_log_free(px.audit);
     proxy_http_free(px.http);
     proxy_http_free(px.metrics_http);

@@ -35,6 +35,7 @@ struct proxy {
     struct proxy_webhook *webhook;
     unsigned char master_key[SC_MASTER_KEY_LEN];
     struct proxy_sweep *sweep;
+    struct proxy_held *held;
 };
 
 /* ---- key cache (keycache.c) ----
@@ -55,6 +56,10 @@ struct proxy_key_entry {
      * prepared on a record that lacked it. */
     int64_t per_recipient_cap; /* -1: none */
     int64_t dedupe_window_ms;  /* 0: off */
+    /* SPEC §7: whether a send may be held (the key is gated or
+     * gated-new-recipients): such a send is sealed before call.lua, which
+     * decides whether to hold it, and then needs every address hash. */
+    enum { PROXY_HOLD_NONE = 0, PROXY_HOLD_ALL, PROXY_HOLD_NEW } holds;
     char gen[24];
     char upver[24];
     char *real_key; /* wiped on free */
@@ -140,6 +145,18 @@ void proxy_metrics_redis(struct proxy_metrics *m, int64_t us, int error);
 void proxy_metrics_handle(struct proxy_http_request *req, void *arg);
 void proxy_metrics_refused(struct proxy_http_request *req, int status, const char *message,
                            void *arg);
+
+/* ---- held sends (held.c, SPEC §7) ---- */
+
+struct proxy_held;
+/* Start the worker that forwards approved held sends and expires undecided
+ * ones, on px's loop.  Returns a new worker (proxy_held_free), or NULL. */
+struct proxy_held *proxy_held_new(struct proxy *px);
+/* Take no more held sends (SIGTERM); a forward in flight goes on. */
+void proxy_held_stop(struct proxy_held *ph);
+/* Free it after the Redis connection and the upstream (their callbacks
+ * find it). */
+void proxy_held_free(struct proxy_held *ph);
 
 /* ---- event delivery (webhook.c) ---- */
 

@@ -124,9 +124,9 @@ store_call_reply_parse(const redisReply *r, const char *key_hash, struct store_c
         return;
     }
     str_el(r, 1, out->key_id, sizeof(out->key_id));
-    if (strcmp(kind, "ok") == 0) {
+    if (strcmp(kind, "ok") == 0 || strcmp(kind, "held") == 0) {
         /* {"ok", id, now_ms, counter_key, used_after, idem_key, idem_value} */
-        out->kind = STORE_CALL_OK;
+        out->kind = kind[0] == 'o' ? STORE_CALL_OK : STORE_CALL_HELD;
         i64_el(r, 2, 0, INT64_MAX, &out->now_ms);
         str_el(r, 3, out->counter_key, sizeof(out->counter_key));
         i64_el(r, 4, INT64_MIN, INT64_MAX, &out->used);
@@ -168,6 +168,13 @@ store_call_reply_parse(const redisReply *r, const char *key_hash, struct store_c
         i64_el(r, 2, 0, INT64_MAX, &out->position);
         str_el(r, 3, out->earlier, sizeof(out->earlier));
         i64_el(r, 4, -1, INT64_MAX, &out->earlier_msg);
+    } else if (strcmp(kind, "heldget") == 0) {
+        /* {"heldget", id, now_ms, status, email_id, error} */
+        out->kind = STORE_CALL_HELD_STATUS;
+        i64_el(r, 2, 0, INT64_MAX, &out->now_ms);
+        str_el(r, 3, out->held_status, sizeof(out->held_status));
+        str_el(r, 4, out->held_email, sizeof(out->held_email));
+        str_el(r, 5, out->held_error, sizeof(out->held_error));
     } else if (strcmp(kind, "who") == 0) {
         who(r, out);
     } else if (strcmp(kind, "revoked") == 0 || strcmp(kind, "expired") == 0) {
@@ -247,7 +254,7 @@ store_call_check(struct store_async *as, const struct store_call_req *req, store
                  void *arg, const char **errstr)
 {
     char key[80], sends[24], ttl[24] = "", hold[24];
-    const char *argv[15];
+    const char *argv[19];
     char *msgs[2] = {NULL, NULL};
     int intent = req->intent != NULL && req->intent[0] != '\0', ret = -1;
     struct pending *p = malloc(sizeof(*p));
@@ -278,7 +285,11 @@ store_call_check(struct store_async *as, const struct store_call_req *req, store
     argv[12] = msgs[1];
     argv[13] = req->mode == STORE_CALL_DENY && req->deny_reason ? req->deny_reason : "";
     argv[14] = sc_fmt_i64(hold, req->hold_ms);
-    if (store_redis_async_eval(as, STORE_SCRIPT_CALL, 1, 15, argv, NULL, replied, p, errstr) == 0) {
+    argv[15] = req->held_id ? req->held_id : "";
+    argv[16] = req->held_sealed ? req->held_sealed : "";
+    argv[17] = req->from_domain ? req->from_domain : "";
+    argv[18] = req->route ? req->route : "";
+    if (store_redis_async_eval(as, STORE_SCRIPT_CALL, 1, 19, argv, NULL, replied, p, errstr) == 0) {
         p = NULL; /* replied() frees it */
         ret = 0;
     }

@@ -64,6 +64,11 @@ struct store_call_req {
     /* How long a key.cap_reached this call emits stays leased to the
      * caller (ms), which delivers it before its 429 (SPEC §6). */
     int64_t hold_ms;
+    /* SEND of a gated or gated-new-recipients key (SPEC §7): the held id
+     * and the sealed send (store_held_seal), NULL: the key holds nothing;
+     * the from domain(s) and route name, for its events. */
+    const char *held_id, *held_sealed;
+    const char *from_domain, *route;
 };
 
 enum store_call_kind {
@@ -83,6 +88,8 @@ enum store_call_kind {
     STORE_CALL_RATE,        /* over --rate: cap (limit), window_ms, used, reset_ms */
     STORE_CALL_DUPLICATE,   /* a message repeats one in the dedupe window */
     STORE_CALL_USAGE,       /* whoami answered: who */
+    STORE_CALL_HELD,        /* SEND reserved and held (fields as OK): answer 202 */
+    STORE_CALL_HELD_STATUS, /* GET of a held_ id of the family: held_* below */
 };
 
 /* What Redis answered.  Borrowed: valid during the callback only. */
@@ -121,6 +128,11 @@ struct store_call_result {
         int64_t dedupe_window_ms;
         char alert_at[64];
     } who;
+    /* HELD_STATUS: pending|approved|sent|failed|rejected|expired, the
+     * Resend id once sent, and why a send failed */
+    char held_status[16];
+    char held_email[128];
+    char held_error[128];
     /* STALE: */
     const struct store_key *key; /* the current record (hash filled in) */
     char upstream_ver[24];       /* the current upstream version */

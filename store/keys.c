@@ -50,6 +50,8 @@ store_keys_from_reply(const redisReply *r, struct store_key *rec)
     rec->dedupe_window_ms = STORE_KEY_DEDUPE_DEFAULT_MS;
     sc_strlcpy(rec->alert_at, STORE_KEY_ALERT_DEFAULT, sizeof(rec->alert_at));
     rec->rotate_after_ms = SC_KEY_ROTATE_AFTER_DEFAULT_MS;
+    sc_strlcpy(rec->oversight, "auto", sizeof(rec->oversight));
+    rec->hold_ttl_ms = SC_HELD_TTL_DEFAULT_MS;
     sc_strlcpy(rec->scope, "sending", sizeof(rec->scope));
     if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
         return -1;
@@ -106,6 +108,10 @@ store_keys_from_reply(const redisReply *r, struct store_key *rec)
             bad = copy_field(rec->alert_at, sizeof(rec->alert_at), v);
         else if (IS("rotate_after_ms"))
             bad = int_field(&rec->rotate_after_ms, v, SC_KEY_ROTATE_AFTER_DEFAULT_MS);
+        else if (IS("oversight"))
+            bad = copy_field(rec->oversight, sizeof(rec->oversight), v);
+        else if (IS("hold_ttl_ms"))
+            bad = int_field(&rec->hold_ttl_ms, v, SC_HELD_TTL_DEFAULT_MS);
 #undef IS
         if (bad)
             return -1;
@@ -129,6 +135,8 @@ store_keys_spec_init(struct store_key_spec *spec)
     spec->daily_cap = spec->monthly_cap = spec->per_recipient_cap = spec->rate_limit = -1;
     spec->dedupe_window_ms = STORE_KEY_DEDUPE_DEFAULT_MS;
     spec->rotate_after_ms = SC_KEY_ROTATE_AFTER_DEFAULT_MS;
+    spec->oversight = "auto";
+    spec->hold_ttl_ms = SC_HELD_TTL_DEFAULT_MS;
 }
 
 int
@@ -223,12 +231,31 @@ store_keys_rotate_after_parse(const char *s, int64_t *ms)
     return duration_or_off(s, "none", SC_KEY_ROTATE_AFTER_MAX_MS, ms);
 }
 
+int
+store_keys_oversight_parse(const char *s, const char **out)
+{
+    static const char *const modes[] = {"auto", "gated", "gated-new-recipients", "monitored"};
+
+    for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+        if (strcmp(s, modes[i]) == 0) {
+            *out = modes[i];
+            return 0;
+        }
+    return -1;
+}
+
+int
+store_keys_hold_ttl_parse(const char *s, int64_t *ms)
+{
+    return duration_or_off(s, "", SC_HELD_TTL_MAX_MS, ms) != 0 || *ms == 0 ? -1 : 0;
+}
+
 /* The record's field/value pairs for what spec->set names, appended to
- * args (from *n; room for 28 more), with numbers formatted into nums.  A
+ * args (from *n; room for 32 more), with numbers formatted into nums.  A
  * rate of none leaves rate_window_ms out: its name goes to *del (or NULL),
  * for key_update.lua to remove. */
 struct spec_nums {
-    char v[7][24];
+    char v[8][24];
 };
 
 static void
@@ -293,6 +320,12 @@ spec_fields(const struct store_key_spec *spec, struct spec_nums *nums, const cha
         snprintf(nums->v[6], sizeof(nums->v[6]), "%lld", (long long)spec->rotate_after_ms);
         PAIR("rotate_after_ms", nums->v[6]);
     }
+    if (set & STORE_KEY_SET_OVERSIGHT)
+        PAIR("oversight", spec->oversight);
+    if (set & STORE_KEY_SET_HOLD_TTL) {
+        snprintf(nums->v[7], sizeof(nums->v[7]), "%lld", (long long)spec->hold_ttl_ms);
+        PAIR("hold_ttl_ms", nums->v[7]);
+    }
     if (set & STORE_KEY_SET_FROM_DOMAINS)
         PAIR("from_domains", spec->from_domains);
     if (set & STORE_KEY_SET_TO_DOMAINS)
@@ -301,13 +334,17 @@ spec_fields(const struct store_key_spec *spec, struct spec_nums *nums, const cha
     *n = i;
 }
 
+/* Oversight fields are written only when given: a key without them is
+ * auto, with the default hold TTL (store/keys.h). */
+#define OPTIONAL_SETS (STORE_KEY_SET_OVERSIGHT | STORE_KEY_SET_HOLD_TTL)
+
 int
 store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *vault_key,
                  size_t vklen, struct store_key *out, char *err, size_t errlen)
 {
     char id[STORE_KEY_ID_MAX], hash[SC_KEY_HASH_HEX], k_up[128], k_vk[128], k_id[128];
     char exp_at[24], exp_in[24];
-    const char *args[40], *del;
+    const char *args[48], *del;
     struct store_key_spec all = *spec;
     struct spec_nums nums;
     int n = 0, ret = -1;
@@ -339,10 +376,10 @@ store_keys_issue(struct store_conn *c, const struct store_key_spec *spec, char *
     /* Every policy field is written; the dedupe window, the alert percents
      * and rotate-after only when given, so a key without them follows the
      * defaults (store/keys.h). */
-    all.set =
-        ~(unsigned)(STORE_KEY_SET_DEDUPE | STORE_KEY_SET_ALERT_AT | STORE_KEY_SET_ROTATE_AFTER |
-                    STORE_KEY_SET_EXPIRY) |
-        (spec->set & (STORE_KEY_SET_DEDUPE | STORE_KEY_SET_ALERT_AT | STORE_KEY_SET_ROTATE_AFTER));
+    all.set = ~(unsigned)(STORE_KEY_SET_DEDUPE | STORE_KEY_SET_ALERT_AT |
+                          STORE_KEY_SET_ROTATE_AFTER | STORE_KEY_SET_EXPIRY | OPTIONAL_SETS) |
+              (spec->set & (STORE_KEY_SET_DEDUPE | STORE_KEY_SET_ALERT_AT |
+                            STORE_KEY_SET_ROTATE_AFTER | OPTIONAL_SETS));
     spec_fields(&all, &nums, args, &n, &del);
     (void)del; /* a new record has no window to remove */
 
@@ -468,7 +505,7 @@ store_keys_update(struct store_conn *c, const char *id, const struct store_key_s
                   struct store_key *before, struct store_key *after, char *err, size_t errlen)
 {
     char k_vk[128], exp_at[24] = "", exp_in[24] = "0";
-    const char *args[40], *del;
+    const char *args[48], *del;
     struct spec_nums nums;
     redisReply *r;
     int n = 0, ret = store_keys_get(c, id, before, err, errlen);

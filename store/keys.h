@@ -17,7 +17,9 @@
  * absent without a rate), dedupe_window_ms (absent: the default 600000;
  * "0": off), alert_at (comma-joined percents; absent: the default 80,100
  * of SPEC §6; "" = none), rotate_after_ms (absent: the default 90 days;
- * "0": off; SPEC §6's key.rotation_due).
+ * "0": off; SPEC §6's key.rotation_due), oversight (SPEC §7: gated,
+ * gated-new-recipients or monitored; absent: auto), hold_ttl_ms (absent:
+ * SC_HELD_TTL_DEFAULT_MS).
  * Their counters and windows, per key family (call.lua writes them,
  * log_write.lua gives them back, store/usage.c reads them):
  *   sc:cnt:<family>:<UTC day number>       sends today (EXPIREAT day + 2)
@@ -80,6 +82,8 @@ struct store_key {
     int64_t dedupe_window_ms;  /* 0: off */
     char alert_at[STORE_KEY_ALERT_MAX];
     int64_t rotate_after_ms; /* 0: off */
+    char oversight[24];      /* auto | gated | gated-new-recipients | monitored */
+    int64_t hold_ttl_ms;
 };
 
 /* Which fields of a store_key_spec `key update` sets (key issue sets them
@@ -100,6 +104,8 @@ enum store_key_set {
     STORE_KEY_SET_TO_DOMAINS = 1 << 11,
     STORE_KEY_SET_EXPIRY = 1 << 12,
     STORE_KEY_SET_ROTATE_AFTER = 1 << 13,
+    STORE_KEY_SET_OVERSIGHT = 1 << 14,
+    STORE_KEY_SET_HOLD_TTL = 1 << 15,
 };
 
 /* What `key issue` asks for, or (with set) what `key update` changes. */
@@ -116,7 +122,9 @@ struct store_key_spec {
     int64_t dedupe_window_ms;                           /* 0: off */
     char alert_at[STORE_KEY_ALERT_MAX];                 /* "" = none */
     int64_t rotate_after_ms;                            /* 0: off */
-    unsigned set;                                       /* enum store_key_set bits */
+    const char *oversight;                              /* "auto", "gated", ... */
+    int64_t hold_ttl_ms;
+    unsigned set; /* enum store_key_set bits */
 };
 
 /* The defaults of a spec: no caps, no rate, the default dedupe window,
@@ -137,6 +145,12 @@ int store_keys_dedupe_parse(const char *s, int64_t *ms);
 /* Parse --rotate-after: "none" (0, off) or a DURATION from 1s to
  * SC_KEY_ROTATE_AFTER_MAX_MS.  0 or -1. */
 int store_keys_rotate_after_parse(const char *s, int64_t *ms);
+
+/* Parse --oversight (auto|gated|gated-new-recipients|monitored) into its
+ * stored form (a static string).  0 or -1. */
+int store_keys_oversight_parse(const char *s, const char **out);
+/* Parse --hold-ttl: a DURATION from 1s to SC_HELD_TTL_MAX_MS.  0 or -1. */
+int store_keys_hold_ttl_parse(const char *s, int64_t *ms);
 
 /* Fill rec from an HGETALL-shaped reply (flat field/value array).  0 or -1
  * (missing id, over-long field). */

@@ -224,6 +224,10 @@ static struct store_script scripts[STORE_SCRIPT_COUNT] = {
     [STORE_SCRIPT_WEBHOOK_CLAIM] = {"webhook_claim", store_lua_webhook_claim, ""},
     [STORE_SCRIPT_WEBHOOK_DONE] = {"webhook_done", store_lua_webhook_done, ""},
     [STORE_SCRIPT_ADMIN_WRITE] = {"admin_write", store_lua_admin_write, ""},
+    [STORE_SCRIPT_HELD_DECIDE] = {"held_decide", store_lua_held_decide, ""},
+    [STORE_SCRIPT_HELD_EXPIRE] = {"held_expire", store_lua_held_expire, ""},
+    [STORE_SCRIPT_HELD_TAKE] = {"held_take", store_lua_held_take, ""},
+    [STORE_SCRIPT_HELD_DONE] = {"held_done", store_lua_held_done, ""},
 };
 
 const struct store_script *

@@ -88,6 +88,10 @@ enum store_script_id {
     STORE_SCRIPT_WEBHOOK_CLAIM,
     STORE_SCRIPT_WEBHOOK_DONE,
     STORE_SCRIPT_ADMIN_WRITE, /* cli: append an admin record to the one chain (store/admin.h) */
+    STORE_SCRIPT_HELD_DECIDE, /* held sends (store/held.h) */
+    STORE_SCRIPT_HELD_EXPIRE,
+    STORE_SCRIPT_HELD_TAKE,
+    STORE_SCRIPT_HELD_DONE,
     STORE_SCRIPT_COUNT
 };
 /* Borrowed pointer into a static table; SHA-1s are computed on first use. */

@@ -237,9 +237,44 @@ fail:
     return ret;
 }
 
+/* Sealing under the key derived with label, for plaintexts up to max. */
+static char *seal(const unsigned char mk[SC_MASTER_KEY_LEN], const char *label, size_t max,
+                  const char *aad, const unsigned char *pt, size_t ptlen, char *err, size_t errlen);
+static char *open_sealed(const unsigned char mk[SC_MASTER_KEY_LEN], const char *label,
+                         const char *aad, const char *sealed, size_t *ptlen, char *err,
+                         size_t errlen);
+
 char *
 store_secret_seal(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad,
                   const unsigned char *pt, size_t ptlen, char *err, size_t errlen)
+{
+    return seal(mk, "sendcap/v1/seal", SC_SECRET_MAX, aad, pt, ptlen, err, errlen);
+}
+
+char *
+store_secret_open(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad, const char *sealed,
+                  size_t *ptlen, char *err, size_t errlen)
+{
+    return open_sealed(mk, "sendcap/v1/seal", aad, sealed, ptlen, err, errlen);
+}
+
+char *
+store_secret_seal_data(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad,
+                       const unsigned char *pt, size_t ptlen, char *err, size_t errlen)
+{
+    return seal(mk, "sendcap/v1/data", SC_SEALED_DATA_MAX, aad, pt, ptlen, err, errlen);
+}
+
+char *
+store_secret_open_data(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad,
+                       const char *sealed, size_t *ptlen, char *err, size_t errlen)
+{
+    return open_sealed(mk, "sendcap/v1/data", aad, sealed, ptlen, err, errlen);
+}
+
+static char *
+seal(const unsigned char mk[SC_MASTER_KEY_LEN], const char *label, size_t max, const char *aad,
+     const unsigned char *pt, size_t ptlen, char *err, size_t errlen)
 {
     unsigned char k[32], *raw = NULL;
     EVP_CIPHER_CTX *ctx = NULL;
@@ -247,14 +282,13 @@ store_secret_seal(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad,
     size_t rawlen = IV_LEN + ptlen + TAG_LEN;
     int n, fin;
 
-    if (ptlen > SC_SECRET_MAX) {
+    if (ptlen > max) {
         snprintf(err, errlen, "secret too long");
         return NULL;
     }
     raw = malloc(rawlen);
     ctx = EVP_CIPHER_CTX_new();
-    if (raw == NULL || ctx == NULL || derive(mk, "sendcap/v1/seal", k) != 0 ||
-        RAND_bytes(raw, IV_LEN) != 1) {
+    if (raw == NULL || ctx == NULL || derive(mk, label, k) != 0 || RAND_bytes(raw, IV_LEN) != 1) {
         snprintf(err, errlen, "cannot seal: out of memory or no randomness");
         goto fail;
     }
@@ -286,9 +320,9 @@ fail:
     return out;
 }
 
-char *
-store_secret_open(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad, const char *sealed,
-                  size_t *ptlen, char *err, size_t errlen)
+static char *
+open_sealed(const unsigned char mk[SC_MASTER_KEY_LEN], const char *label, const char *aad,
+            const char *sealed, size_t *ptlen, char *err, size_t errlen)
 {
     unsigned char k[32], *raw = NULL;
     EVP_CIPHER_CTX *ctx = NULL;
@@ -305,7 +339,7 @@ store_secret_open(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad, co
     cap = strlen(sealed) / 4 * 3 + 3;
     raw = malloc(cap);
     ctx = EVP_CIPHER_CTX_new();
-    if (raw == NULL || ctx == NULL || derive(mk, "sendcap/v1/seal", k) != 0) {
+    if (raw == NULL || ctx == NULL || derive(mk, label, k) != 0) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }

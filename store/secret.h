@@ -46,6 +46,13 @@ char *store_secret_seal(const unsigned char mk[SC_MASTER_KEY_LEN], const char *a
 char *store_secret_open(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad,
                         const char *sealed, size_t *ptlen, char *err, size_t errlen);
 
+/* The same for data (a held send's body, SPEC §7), under a key derived
+ * apart from the one that seals real keys, up to SC_SEALED_DATA_MAX bytes. */
+char *store_secret_seal_data(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad,
+                             const unsigned char *pt, size_t ptlen, char *err, size_t errlen);
+char *store_secret_open_data(const unsigned char mk[SC_MASTER_KEY_LEN], const char *aad,
+                             const char *sealed, size_t *ptlen, char *err, size_t errlen);
+
 /* Wipe and free a string returned by store_secret_open (NULL is fine). */
 void store_secret_free(char *s);
 

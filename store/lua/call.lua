@@ -28,6 +28,27 @@
 --          malformed body (no event)
 -- ARGV[14] how long (ms) a key.cap_reached's deliveries stay leased to the
 --          calling instance, which delivers them before its 429
+-- ARGV[15] for "send" with a gated or gated-new-recipients key (SPEC §7):
+--          the held id (held_…) the send is kept under if it is held; ""
+--          when the proxy's record had no such mode
+-- ARGV[16] ... and the send sealed (store/held.h: AES-256-GCM under the
+--          master key, aad "sendcap/held/<held id>"): the only copy of
+--          its body Redis ever holds
+-- ARGV[17] the send's from domain(s), comma-joined (events)
+-- ARGV[18] the send's route name (emails.send / emails.batch)
+--
+-- Oversight (SPEC §7; the record's oversight field, absent = auto): after
+-- every check and the reservation, a send of a gated key, or of a
+-- gated-new-recipients key with an address hash (ARGV[12], always sent for
+-- these keys) not in sc:rcpts:<family>, is held instead of forwarded:
+-- sc:held:<held id> (store/held.h) and sc:held:pending, send.held, reply
+-- "held".  A forwarded send of a gated-new-recipients key adds its address
+-- hashes to sc:rcpts:<family> (zset by ms, trimmed to ARGV[7], the call
+-- log's retention).  A held send sets no idempotent-replay record, and a
+-- gated key never replays (every send waits for a person).  A send of a
+-- monitored key is forwarded and emits send.monitored.  GET of a held_ id
+-- (ARGV[5]) is answered here from its record, for its family only:
+--   {"heldget", id, now_ms, status, email_id, error}
 --
 -- Events (SPEC §6; written by lib/events.lua's sc_emit in this same step,
 -- so an event exists exactly when its cause does):
@@ -86,6 +107,7 @@
 --        rate_limit, rate_window_ms, rate_used, rate_reset_ms,
 --        dedupe_window_ms, alert_at}          "" for a control the key lacks
 --        (alert_at absent from the record: the default 80,100)
+--   {"held", ...as "ok"}  the send was reserved and held, not to be forwarded
 --   {"ok", id, now_ms, counter_key, used_after, idem_key, idem_value,
 --        monthly_key, remaining, rcpt_prefix, dedupe_prefix}
 --        monthly_key "" when nothing was reserved (a replay); remaining: the
@@ -116,7 +138,7 @@ local nows = sc_fmt(now)
 local rec = redis.call('HMGET', KEYS[1], 'id', 'gen', 'revoked_at', 'expires_at', 'upstream',
                        'family', 'daily_cap', 'scope', 'last_used_at', 'monthly_cap',
                        'per_recipient_cap', 'rate_limit', 'rate_window_ms', 'dedupe_window_ms',
-                       'name', 'alert_at', 'owner')
+                       'name', 'alert_at', 'owner', 'oversight', 'hold_ttl_ms')
 local id = rec[1]
 if not id then
   return {'unknown'}
@@ -167,7 +189,16 @@ if ARGV[3] == 'deny' then
   end
   return {'ok', id, nows, '', '0'}
 end
-if ARGV[5] ~= '' and rec[8] ~= 'full' then
+local oversight = rec[18] or 'auto'
+local held_get = nil
+if string.sub(ARGV[5], 1, 5) == 'held_' then
+  -- a held send (SPEC §7): answered from its record, to its family only
+  held_get = redis.call('HMGET', 'sc:held:' .. ARGV[5], 'family', 'status', 'email_id', 'error')
+  if held_get[1] ~= family then
+    ev_refused('key.denied', 'denied', {reason = 'not_own_email'})
+    return {'not_own', id}
+  end
+elseif ARGV[5] ~= '' and rec[8] ~= 'full' then
   if redis.call('GET', 'sc:em:' .. ARGV[5]) ~= family then
     ev_refused('key.denied', 'denied', {reason = 'not_own_email'})
     return {'not_own', id}
@@ -202,9 +233,19 @@ local function take_rate()
   end
 end
 
+if held_get then
+  take_rate()
+  return {'heldget', id, nows, held_get[2] or '', held_get[3] or '', held_get[4] or ''}
+end
 if ARGV[3] ~= 'send' and ARGV[3] ~= 'whoami' then
   take_rate()
   return {'ok', id, nows, '', '0'}
+end
+local gated = oversight == 'gated' or oversight == 'gated-new-recipients'
+if ARGV[3] == 'send' and gated and (ARGV[15] or '') == '' then
+  -- the proxy prepared no hold: its copy predates the mode (never with the
+  -- gen check above; kept so a send of a gated key can never go unheld)
+  return {'stale', redis.call('HGETALL', KEYS[1]), redis.call('HMGET', up, 'ver', 'sealed')}
 end
 
 local day = math.floor(now / 86400000)
@@ -248,7 +289,7 @@ local function intent()
   end
 end
 local ik, iv = '', ''
-if ARGV[9] and ARGV[9] ~= '' then
+if ARGV[9] and ARGV[9] ~= '' and oversight ~= 'gated' then
   local k = 'sc:idem:' .. family .. ':' .. ARGV[9]
   local prev = redis.call('GET', k)
   if prev and string.sub(prev, 1, #ARGV[10] + 1) == ARGV[10] .. ':' and
@@ -333,6 +374,18 @@ if ddw > 0 then
   end
 end
 
+-- Held (SPEC §7)?  Every check above has passed; the reservation follows.
+local hold = oversight == 'gated'
+local rset = 'sc:rcpts:' .. family
+if oversight == 'gated-new-recipients' then
+  for o = 1, #ARGV[12], 64 do
+    if not redis.call('ZSCORE', rset, string.sub(ARGV[12], o, o + 63)) then
+      hold = true
+      break
+    end
+  end
+end
+if hold then ik = '' end
 intent()
 if ik ~= '' then
   redis.call('SET', ik, iv, 'EX', 86400)
@@ -379,5 +432,36 @@ end
 if alerts ~= '' then
   if cap then thresholds('d', fmt(day), dend, after, cap) end
   if mcap then thresholds('m', wmonth, mend, mafter, mcap) end
+end
+local evd = {request_id = ARGV[6], recipients = n, from_domain = ARGV[17] or ''}
+if hold then
+  local hid = ARGV[15]
+  local ttl = tonumber(rec[19]) or 86400000
+  redis.call('HSET', 'sc:held:' .. hid, 'key', id, 'family', family, 'status', 'pending',
+             'created_at', nows, 'expires_at', fmt(now + ttl), 'request_id', ARGV[6],
+             'route', ARGV[18] or '', 'sends', fmt(n), 'ck', ck, 'mk', mk, 'rp', rp,
+             'rcpts', ARGV[12], 'dp', dp, 'facts', ARGV[11], 'sealed', ARGV[16],
+             'upstream', rec[5], 'from_domain', ARGV[17] or '')
+  redis.call('ZADD', 'sc:held:pending', now + ttl, hid)
+  evd.held_id = hid
+  evd.expires_at = sc_iso(now + ttl)
+  sc_emit(now, 'send.held', id, family, owner, ev_data(evd), 0)
+  return {'held', id, nows, ck, fmt(after), '', '', mk, remaining(after, mafter), rp, dp}
+end
+if oversight == 'gated-new-recipients' and #ARGV[12] > 0 then
+  local keep = (tonumber(ARGV[7]) or 2592000) * 1000
+  local zargs = {}
+  for o = 1, #ARGV[12], 64 do
+    zargs[#zargs + 1] = now
+    zargs[#zargs + 1] = string.sub(ARGV[12], o, o + 63)
+    if #zargs >= 512 or o + 64 > #ARGV[12] then -- unpack's stack is bounded
+      redis.call('ZADD', rset, unpack(zargs))
+      zargs = {}
+    end
+  end
+  redis.call('ZREMRANGEBYSCORE', rset, '-inf', now - keep)
+  redis.call('PEXPIRE', rset, keep)
+elseif oversight == 'monitored' then
+  sc_emit(now, 'send.monitored', id, family, owner, ev_data(evd), 0)
 end
 return {'ok', id, nows, ck, fmt(after), ik, iv, mk, remaining(after, mafter), rp, dp}

@@ -34,7 +34,8 @@ end
 local policy = {name = true, owner = true, agent_run_id = true, scope = true, daily_cap = true,
                 monthly_cap = true, per_recipient_cap = true, rate_limit = true,
                 rate_window_ms = true, dedupe_window_ms = true, alert_at = true,
-                from_domains = true, to_domains = true, rotate_after_ms = true}
+                from_domains = true, to_domains = true, rotate_after_ms = true,
+                oversight = true, hold_ttl_ms = true}
 for f in string.gmatch(ARGV[3], '[^,]+') do
   if not policy[f] then
     return redis.error_reply('ERR_FIELD not a policy field: ' .. f)

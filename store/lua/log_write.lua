@@ -41,6 +41,7 @@
 -- send wrote there meanwhile is put back as it was (rare), so the common
 -- case costs one command instead of a GET and a SET.
 -- Replies one entry per record: its stream id, or "dup".
+--#include "lib/refund.lua"
 local out = {}
 local idx, order = {}, {}
 local rids, ikeys = {}, {}
@@ -65,23 +66,8 @@ local function index(k, score, id)
   e[#e + 1] = score
   e[#e + 1] = id
 end
--- Give n sends back off counter k: never below 0, and never bringing back a
--- counter that expired (its day or month is over), which would restart it
--- without its TTL.
-local function refund(k, n)
-  if n > 0 and k ~= '' and redis.call('EXISTS', k) == 1 then
-    if redis.call('DECRBY', k, n) < 0 then
-      redis.call('SET', k, 0, 'KEEPTTL')
-    end
-  end
-end
--- Set k to v only if it holds was (and keeps its TTL).
-local function confirm(k, was, v)
-  local old = redis.call('SET', k, v, 'XX', 'KEEPTTL', 'GET')
-  if old and old ~= was then
-    redis.call('SET', k, old, 'KEEPTTL')
-  end
-end
+local refund = sc_refund
+local confirm = sc_confirm
 local i = 1
 while i <= #ARGV do
   local writer, seq, cutoff = ARGV[i], ARGV[i + 1], ARGV[i + 2]
@@ -93,32 +79,11 @@ while i <= #ARGV do
     local n = tonumber(ARGV[i + 8])
     refund(ARGV[i + 9], n)
     refund(ARGV[f + 13], n)
-    local rp, rg = ARGV[f + 14], ARGV[f + 15]
-    if rp ~= '' then
-      -- one refund per address, however often it appears (as call.lua
-      -- counts them): clamping at 0 once gives what n steps of 1 would
-      local rcnt, rorder = {}, {}
-      for o = 1, #rg, 64 do
-        local r = string.sub(rg, o, o + 63)
-        if not rcnt[r] then
-          rcnt[r] = 0
-          rorder[#rorder + 1] = r
-        end
-        rcnt[r] = rcnt[r] + 1
-      end
-      for _, r in ipairs(rorder) do
-        refund(rp .. r, rcnt[r])
-      end
-    end
+    sc_refund_rcpts(ARGV[f + 14], ARGV[f + 15])
     local dp, rid = ARGV[f + 16], ARGV[f + 18]
     if dp ~= '' and rid ~= '' then
       for op in string.gmatch(ARGV[f + 17], '[^,]+') do
-        local k = dp .. string.sub(op, 1, 64)
-        if #op > 65 then
-          confirm(k, rid, rid .. string.sub(op, 65))
-        elseif redis.call('GET', k) == rid then
-          redis.call('DEL', k)
-        end
+        sc_dedupe_settle(dp, op, rid)
       end
     end
     local ik = ARGV[f + 10]

@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { World } from '../lib/harness.mjs';
+import { spawn } from 'node:child_process';
+import { World, SENDCAP } from '../lib/harness.mjs';
 import { WebhookReceiver, until } from '../lib/webhook-receiver.mjs';
 
 const w = new World();
@@ -80,8 +81,44 @@ test('exercise every path', async () => {
   assert.ok(outputs.join('').includes('unknown_key'), 'the call log was read');
 });
 
+// SPEC §7: a held send's body is sealed in Redis until decided, then
+// deleted; its text never appears in clear in Redis (RDB or AOF), a log, an
+// event or any output but `approval show`'s, which exists to show it.
+const heldMarker = 'HELDCANARY' + Math.random().toString(36).slice(2, 12);
+test('held sends: pending, approved and rejected', async () => {
+  const g = JSON.parse(w.cli(['key', 'issue', '--upstream', 'second', '--json', '--oversight', 'gated']).stdout);
+  keys.push(g);
+  const held = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await w.call(g.key, 'POST', '/emails', { from: 'agent@example.com', to: 'a@example.com',
+      subject: `${heldMarker} subject ${i}`, html: `<p>${heldMarker} body ${i}</p>` });
+    outputs.push(r.text);
+    assert.equal(r.status, 202, r.text);
+    held.push(r.json.id);
+  }
+  const shown = w.cli(['approval', 'show', held[0]]);
+  assert.ok(shown.stdout.includes(heldMarker), 'show opens the sealed body (kept out of the search)');
+  cli(['approval', 'list']);
+  cli(['approval', 'list', '--json']);
+  cli(['approval', 'reject', held[1], '--reason', 'no']);
+  // approve waits on the fake, which answers on this process's loop.
+  await new Promise((res) => {
+    const p = spawn(SENDCAP, ['approval', 'approve', held[2]], { env: w.env });
+    let out = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { out += d; });
+    p.on('close', () => { outputs.push(out); res(); });
+  });
+  assert.ok(w.fake.received.some((r) => r.body.includes(heldMarker)), 'the approved one reached Resend');
+  for (const id of held) outputs.push((await w.call(g.key, 'GET', `/emails/${id}`)).text);
+  await w.waitForLog(1, ['--key', g.id]);
+  cli(['log', 'query', '--key', g.id, '--format', 'json']);
+  cli(['event', 'list', '--key', g.id, '--json']);
+  assert.ok(w.redisDump().includes(held[0]), 'the pending held send is in the dump');
+});
+
 test('no canary anywhere', async () => {
-  const needles = [w.realKey, ...keys.map((k) => k.key)];
+  const needles = [w.realKey, ...keys.map((k) => k.key), heldMarker];
   const places = {
     'proxy logs': w.proxies.map((p) => p.log).join('\n'),
     'responses and CLI output': outputs.join('\n'),

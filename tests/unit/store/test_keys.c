@@ -143,6 +143,49 @@ rotate_after_cases(void **state)
     }
 }
 
+/* --hold-ttl: a duration from 1s to 30d, nothing else (no "off": a held
+ * send must end); --oversight: the four modes, spelled exactly. */
+static void
+oversight_cases(void **state)
+{
+    static const struct {
+        const char *in;
+        int64_t ms; /* -1: refused */
+    } ttl[] = {
+        {"2s", 2000}, {"24h", 86400000}, {"30d", 30LL * 86400000},
+        {"31d", -1},  {"0", -1},         {"0s", -1},
+        {"", -1},     {"none", -1},
+    };
+    static const struct {
+        const char *in;
+        int ok;
+    } mode[] = {
+        {"auto", 1},      {"gated", 1},  {"gated-new-recipients", 1},
+        {"monitored", 1}, {"Gated", 0},  {"", 0},
+        {"gated-new", 0}, {"gated ", 0},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(ttl) / sizeof(ttl[0]); i++) {
+        int64_t ms = -7;
+        int r = store_keys_hold_ttl_parse(ttl[i].in, &ms);
+
+        if ((r == 0) != (ttl[i].ms >= 0))
+            fail_msg("hold-ttl '%s': got %d", ttl[i].in, r);
+        if (ttl[i].ms >= 0 && ms != ttl[i].ms)
+            fail_msg("hold-ttl '%s': %lld", ttl[i].in, (long long)ms);
+    }
+    for (size_t i = 0; i < sizeof(mode) / sizeof(mode[0]); i++) {
+        const char *out = NULL;
+        int r = store_keys_oversight_parse(mode[i].in, &out);
+
+        if ((r == 0) != mode[i].ok)
+            fail_msg("oversight '%s': got %d", mode[i].in, r);
+        if (r == 0 && strcmp(out, mode[i].in) != 0)
+            fail_msg("oversight '%s' stored as '%s'", mode[i].in, out);
+    }
+}
+
 /* A flat HGETALL reply of n field/value strings, through hiredis's reader. */
 static redisReply *
 hgetall(const char *const *fv, size_t n)
@@ -253,6 +296,7 @@ main(void)
         cmocka_unit_test(rate_cases),         cmocka_unit_test(alert_cases),
         cmocka_unit_test(dedupe_cases),       cmocka_unit_test(record_defaults_and_values),
         cmocka_unit_test(rotate_after_cases), cmocka_unit_test(month_cases),
+        cmocka_unit_test(oversight_cases),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,71 @@
+-- lib/held.lua: deciding a held send (SPEC §7), shared by held_decide.lua
+-- (`sendcap approval approve|reject`) and held_expire.lua (the sweep's
+-- --hold-ttl).  Included after lib/time.lua, lib/events.lua and
+-- lib/refund.lua.  Schema: store/held.h.
+local SC_HELD_KEEP_MS = 30 * 86400000
+
+local function sc_held_read(hid)
+  local h = redis.call('HGETALL', 'sc:held:' .. hid)
+  if #h == 0 then return nil end
+  local r = {}
+  for i = 1, #h, 2 do r[h[i]] = h[i + 1] end
+  return r
+end
+
+-- The key's owner and name, for the events (the key may be gone).
+local function sc_held_owner(r)
+  local hash = redis.call('GET', 'sc:id:' .. (r.key or ''))
+  if not hash then return '', '' end
+  local o = redis.call('HMGET', 'sc:vk:' .. hash, 'owner', 'name')
+  return o[1] or '', o[2] or ''
+end
+
+local function sc_held_event(now, etype, hid, r, extra)
+  local owner, name = sc_held_owner(r)
+  local d = {held_id = hid, request_id = r.request_id or '', recipients = tonumber(r.sends) or 0,
+             from_domain = r.from_domain or '', name = name, owner = owner}
+  for k, v in pairs(extra) do d[k] = v end
+  sc_emit(now, etype, r.key or '', r.family or '', owner, d, 0)
+end
+
+-- Give back everything the held send reserved (call.lua's "held" reply
+-- named it), and forget the sealed body.
+local function sc_held_release(hid, r)
+  local n = tonumber(r.sends) or 0
+  sc_refund(r.ck or '', n)
+  sc_refund(r.mk or '', n)
+  sc_refund_rcpts(r.rp or '', r.rcpts or '')
+  if (r.dp or '') ~= '' then
+    for o = 1, #(r.facts or ''), 64 do
+      sc_dedupe_settle(r.dp, string.sub(r.facts, o, o + 63), r.request_id or '')
+    end
+  end
+  redis.call('HDEL', 'sc:held:' .. hid, 'sealed')
+  redis.call('PEXPIRE', 'sc:held:' .. hid, SC_HELD_KEEP_MS)
+end
+
+-- pending -> approved (queued for a forwarder), rejected or expired.
+-- action: "approve" | "reject" | "expire".  Returns the new status, or
+-- nil, why (the record is not pending: its status; or "not_due").
+local function sc_held_decide(now, hid, r, action, actor, text)
+  if r.status ~= 'pending' then return nil, r.status end
+  local k = 'sc:held:' .. hid
+  if action == 'expire' and now < (tonumber(r.expires_at) or 0) then return nil, 'not_due' end
+  if action ~= 'expire' and now >= (tonumber(r.expires_at) or 0) then action = 'expire' end
+  redis.call('ZREM', 'sc:held:pending', hid)
+  local at = sc_fmt(now)
+  if action == 'approve' then
+    redis.call('HSET', k, 'status', 'approved', 'decided_by', actor, 'decided_at', at,
+               'note', text)
+    redis.call('ZADD', 'sc:held:q', now, hid)
+    sc_held_event(now, 'send.approved', hid, r, {decided_by = actor})
+    return 'approved'
+  end
+  local st = action == 'reject' and 'rejected' or 'expired'
+  redis.call('HSET', k, 'status', st, 'decided_by', actor, 'decided_at', at, 'note', text)
+  sc_held_release(hid, r)
+  sc_held_event(now, 'send.rejected', hid, r,
+                {reason = st == 'rejected' and 'rejected' or 'expired', decided_by = actor,
+                 note = text})
+  return st
+end
