@@ -6,15 +6,9 @@
 // key.denied's reason in "deny" mode ("" = no event).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { World } from '../lib/harness.mjs';
+import { World, luaScript } from '../lib/harness.mjs';
 
-const luaDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../store/lua');
-// The script as cmake/embed_lua.cmake builds it: includes expanded.
-const script = readFileSync(path.join(luaDir, 'call.lua'), 'utf8')
-  .replace(/--#include "([a-z0-9_/]+\.lua)"/g, (_, f) => readFileSync(path.join(luaDir, f), 'utf8'));
+const script = luaScript('call.lua');
 
 const w = new World();
 before(async () => { await w.start({ proxies: 0 }); });

@@ -11,11 +11,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Redis } from '../lib/harness.mjs';
+import { Redis, luaScript } from '../lib/harness.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const script = fs.readFileSync(path.join(here, '../../store/lua/log_write.lua'), 'utf8');
+const script = luaScript('log_write.lua');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sc-lwc-'));
 const r = new Redis(dir);
 before(async () => { await r.start(); });

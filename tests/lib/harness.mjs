@@ -316,3 +316,11 @@ export function httpCall(baseUrl, { method = 'GET', path = '/', headers = {}, bo
   });
 }
 globalThis.__sendcapHttp = (await import('node:http')).default;
+
+// A script of store/lua as cmake/embed_lua.cmake embeds it (its
+// --#include "lib/….lua" lines expanded), for tests that EVAL it directly.
+export function luaScript(name) {
+  const dir = path.join(here, '../../store/lua');
+  return readFileSync(path.join(dir, name), 'utf8')
+    .replace(/--#include "([a-z0-9_/]+\.lua)"/g, (_, f) => readFileSync(path.join(dir, f), 'utf8'));
+}
