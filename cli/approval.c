@@ -34,18 +34,6 @@ static const char usage[] =
     "approve forwards one exactly once and prints Resend's id; reject (or no decision\n"
     "within the key's --hold-ttl) gives its reserved sends back and deletes its body.\n";
 
-/* Who decides: the OS user and host (the admin trail's --actor, when it
- * lands, names the same person). */
-static void
-actor(char *out, size_t len)
-{
-    struct passwd *pw = getpwuid(geteuid());
-    char host[256] = "";
-
-    gethostname(host, sizeof(host) - 1);
-    snprintf(out, len, "%s@%s", pw != NULL ? pw->pw_name : "unknown", host[0] ? host : "unknown");
-}
-
 static int
 row(const struct store_held *h, void *arg)
 {
@@ -346,9 +334,10 @@ decide(struct cli *cli, int argc, char **argv, int approve)
     if (text != NULL && strlen(text) > SC_KEY_TEXT_MAX)
         return cli_fail(CLI_USAGE, "--%s: at most %d characters", approve ? "note" : "reason",
                         SC_KEY_TEXT_MAX);
-    if (cli_conn(cli) == NULL)
+    /* The admin trail's master key is checked before anything changes. */
+    if (cli_conn(cli) == NULL || cli_admin_ready(cli) != CLI_OK)
         return CLI_ERR;
-    actor(who, sizeof(who));
+    sc_strlcpy(who, cli_actor(cli), sizeof(who));
     r = store_held_decide(cli->conn, id, approve, who, text ? text : "", status, sizeof(status),
                           err, sizeof(err));
     if (r == 1)
@@ -362,6 +351,17 @@ decide(struct cli *cli, int argc, char **argv, int approve)
     if (record(cli, &h, status, who, err, sizeof(err)) != 0)
         fprintf(stderr, "sendcap: warning: the call-log record of this decision failed: %s\n", err);
     store_held_clear(&h);
+    /* The decision is a change a person made: the admin trail has it (an
+     * expiry found here was the hold-ttl's, not theirs). */
+    if (strcmp(status, "expired") != 0) {
+        json_t *changes = json_pack("{s:{s:s,s:s}}", "status", "old", "pending", "new", status);
+        if (changes != NULL && text != NULL)
+            json_object_set_new(changes, approve ? "note" : "reason",
+                                json_pack("{s:n,s:s}", "old", "new", text));
+        if (cli_admin_record(cli, approve ? "approval.approve" : "approval.reject", id, changes) !=
+            CLI_OK)
+            return CLI_ERR;
+    }
     if (strcmp(status, "expired") == 0)
         return cli_fail(CLI_ERR,
                         "held send %s had expired (its --hold-ttl passed); its sends "

@@ -58,7 +58,7 @@ test('gated: held, listed, shown, approved once with the real key; GET gives the
 
   // The fake Resend lives in this process: the CLI, which waits for the
   // forward, must not block its event loop (spawnSync would).
-  const ok = await cliAsync(['approval', 'approve', data.id, '--note', 'checked']);
+  const ok = await cliAsync(['--actor', 'alice (security)', 'approval', 'approve', data.id, '--note', 'checked']);
   assert.equal(ok.code, 0, ok.stderr);
   const got = await until(() => w.fake.received.length >= 1 && w.fake.received, 'the forward');
   await sleep(500);
@@ -80,7 +80,7 @@ test('gated: held, listed, shown, approved once with the real key; GET gives the
   assert.equal(held.status, 202);
   assert.deepEqual(held.email_ids, [data.id]);
   assert.ok(approved && fwd, JSON.stringify(log));
-  assert.match(approved.client, /.+@.+/, 'the approver');
+  assert.equal(approved.client, 'alice (security)', 'the approver');
   assert.equal(fwd.client, approved.client);
   assert.ok(fwd.email_ids.includes(sent.data.email_id));
 
@@ -89,6 +89,14 @@ test('gated: held, listed, shown, approved once with the real key; GET gives the
   assert.match(again.stderr, /is sent already/);
   assert.equal(w.fake.received.filter((r) => r.method === 'POST').length, 1, 'still one send');
   assert.equal(w.cli(['log', 'verify']).code, 0, 'the decision records chain like any');
+  // The admin trail has the decision, who made it, and only the one that won.
+  const trail = w.cli(['log', 'query', '--admin', '--format', 'json']).stdout.trim().split('\n')
+    .map((l) => JSON.parse(l)).filter((x) => x.target === data.id);
+  assert.equal(trail.length, 1, JSON.stringify(trail));
+  assert.equal(trail[0].action, 'approval.approve');
+  assert.equal(trail[0].actor, 'alice (security)');
+  assert.deepEqual(trail[0].changes.status, { old: 'pending', new: 'approved' });
+  assert.deepEqual(trail[0].changes.note, { old: null, new: 'checked' });
 });
 
 test('two approves at once: one wins, forwarded once', async () => {
@@ -120,6 +128,12 @@ test('reject: the reservation comes back and the body is gone from Redis', async
   assert.equal(w.cli(['approval', 'reject', data.id]).code, 2, '--reason is required');
   const log = await w.waitForLog(2, ['--key', k.id]);
   assert.ok(log.some((x) => x.reason === 'rejected' && x.client.includes('@')));
+  const trail = w.cli(['log', 'query', '--admin', '--format', 'json']).stdout.trim().split('\n')
+    .map((l) => JSON.parse(l)).filter((x) => x.target === data.id);
+  assert.equal(trail.length, 1, 'the refused second reject writes nothing');
+  assert.equal(trail[0].action, 'approval.reject');
+  assert.match(trail[0].actor, /.+@.+/, 'the OS user and host without --actor');
+  assert.deepEqual(trail[0].changes.reason, { old: null, new: 'looks phished' });
   await sleep(300);
   assert.equal(w.fake.received.length, 0);
   const ev = w.cli(['event', 'list', '--key', k.id, '--json']).stdout;
