@@ -7,6 +7,7 @@
 #
 #   bench/icount.sh [SECONDS]     (default 15; needs build-bench, see run.sh)
 #   CONNS=1 bench/icount.sh       at -c1 (every call its own log_write)
+#   ALERTS=off bench/icount.sh    no --alert-at percents (the cost of threshold events)
 #
 # Prints instructions per send for each process and leaves the callgrind
 # files in $OUT (default /tmp/icount) for callgrind_annotate.  The counters
@@ -16,6 +17,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 DUR=${1:-15}
 CONNS=${CONNS:-2}
+ALERT_AT=10,20,30,40,50,60,70,80,90,100
+[ "${ALERTS:-on}" = off ] && ALERT_AT=none
 OUT=${OUT:-/tmp/icount}
 bin=$root/build-bench
 [ -x "$bin/sendcapd" ] || { echo "build-bench/sendcapd missing: run cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build build-bench --target sendcap sendcapd"; exit 1; }
@@ -43,7 +46,7 @@ export SENDCAP_REDIS_URL=unix://$tmp/redis.sock SENDCAP_MASTER_KEY_FILE=$tmp/mas
 echo re_bench_key_0000 | "$bin/sendcap" upstream add prod >/dev/null
 VK=$("$bin/sendcap" key issue --upstream prod --json --daily-cap 1000000000 --monthly-cap 1000000000 \
   --per-recipient-cap 1000000000 --rate 1000000/s --dedupe-window 10m \
-  --alert-at 10,20,30,40,50,60,70,80,90,100 --from-domain '*.example.com' --to-domain example.org \
+  --alert-at "$ALERT_AT" --from-domain '*.example.com' --to-domain example.org \
   --to-domain example.com --agent-run-id bench | sed 's/.*"key":"\([^"]*\)".*/\1/')
 export VK
 SENDCAP_LOG_LEVEL=warn valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.sendcapd" -q \
