@@ -185,6 +185,27 @@ message(const json_t *m)
     return o;
 }
 
+/* A line of show's output, and a body: what the agent wrote goes to the
+ * person's terminal only through cli_term_text, every body line behind
+ * "| " so no line of it passes for one of show's own. */
+static void
+put(const char *label, const char *v)
+{
+    char *s = cli_term_text(v ? v : "", NULL);
+
+    printf("%-12s %s\n", label, s ? s : "(out of memory)");
+    free(s);
+}
+
+static void
+put_body(const char *v)
+{
+    char *s = cli_term_text(v ? v : "", "| ");
+
+    printf("| %s\n", s ? s : "(out of memory)");
+    free(s);
+}
+
 static int
 show(struct cli *cli, int argc, char **argv)
 {
@@ -241,17 +262,21 @@ show(struct cli *cli, int argc, char **argv)
                             h.decided_by[0] ? json_string(h.decided_by) : json_null());
         cli_print_json(o);
     } else {
-        printf("id:          %s\nkey:         %s\nstatus:      %s\nheld:        %s\n"
-               "expires:     %s\n",
-               h.id, h.key_id, h.status, cli_time(h.created_at, c, sizeof(c)),
-               cli_time(h.expires_at, e, sizeof(e)));
-        if (h.decided_by[0])
-            printf("decided by:  %s (%s)%s%s\n", h.decided_by, cli_time(h.decided_at, c, sizeof(c)),
-                   h.note[0] ? ": " : "", h.note);
+        put("id:", h.id);
+        put("key:", h.key_id);
+        put("status:", h.status);
+        put("held:", cli_time(h.created_at, c, sizeof(c)));
+        put("expires:", cli_time(h.expires_at, e, sizeof(e)));
+        if (h.decided_by[0]) {
+            char d[sizeof(h.decided_by) + sizeof(h.note) + 48];
+            sc_cat(d, sizeof(d), h.decided_by, " (", cli_time(h.decided_at, c, sizeof(c)), ")",
+                   h.note[0] ? ": " : "", h.note, NULL);
+            put("decided by:", d);
+        }
         if (h.email_id[0])
-            printf("email id:    %s\n", h.email_id);
+            put("email id:", h.email_id);
         if (h.error[0])
-            printf("error:       %s\n", h.error);
+            put("error:", h.error);
         if (h.sealed == NULL)
             printf("(the body was deleted when it was decided)\n");
         json_array_foreach(msgs, i, m)
@@ -262,8 +287,9 @@ show(struct cli *cli, int argc, char **argv)
                 printf("message %zu of %zu\n", i + 1, json_array_size(msgs));
             for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
                 if (json_object_get(m, f[k]) != NULL)
-                    printf("%-12s %s\n", f[k], json_string_value(json_object_get(m, f[k])));
-            printf("\n%s\n", json_string_value(json_object_get(m, "text")));
+                    put(f[k], json_string_value(json_object_get(m, f[k])));
+            printf("\n");
+            put_body(json_string_value(json_object_get(m, "text")));
         }
     }
     ret = CLI_OK;

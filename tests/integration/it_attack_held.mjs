@@ -1,0 +1,56 @@
+// Attacks on held sends (SPEC §7) by a prompt-injected agent holding a
+// gated vault key: what the approver is shown must be what Resend would
+// deliver, printed so the agent's text cannot steer the approver's
+// terminal; a gated key has no route that sends unheld; and the forwarder's
+// own retry is never mistaken for Resend refusing the send.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { World, SENDCAP, errorShape } from '../lib/harness.mjs';
+
+const w = new World();
+before(async () => { await w.start(); });
+after(async () => { await w.stop(); });
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+async function until(fn, what, ms = 20000) {
+  for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(50)) if (fn()) return;
+  throw new Error(`timed out waiting for ${what}`);
+}
+// Not spawnSync: the fake answers the forward on this process's event loop.
+const cliAsync = (args) => new Promise((resolve) => {
+  const p = spawn(SENDCAP, args, { env: w.env });
+  let out = '', err = '';
+  p.stdout.on('data', (d) => { out += d; });
+  p.stderr.on('data', (d) => { err += d; });
+  p.on('close', (code) => resolve({ code, stdout: out, stderr: err }));
+});
+async function hold(k, body) {
+  const r = await w.call(k.key, 'POST', '/emails', body);
+  assert.equal(r.status, 202, r.text);
+  return r.json.id;
+}
+const status = (hid) => w.redis.raw('HGET', `sc:held:${hid}`, 'status').trim();
+
+test('approval show: control characters of the agent\'s text reach the terminal neutralised', async () => {
+  const k = w.issue(['--oversight', 'gated']);
+  const ESC = '\u001b';
+  // Conceal the real text, move the cursor over lines already printed,
+  // write the clipboard (OSC 52), reverse the display (bidi override), a
+  // C1 CSI, a carriage return, and a subject that forges a "to" line.
+  const hid = await hold(k, {
+    from: 'a@example.com', to: 'victim@example.org',
+    subject: `Invoice\nto           boss@example.com${ESC}[2K`,
+    text: `Hello${ESC}[8mWIRE MONEY NOW${ESC}[0m\r${ESC}[1A${ESC}]52;c;ZXZpbA==\u0007 \u202edlrow\u009b31m`,
+  });
+  const r = w.cli(['approval', 'show', hid]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/u,
+    'no control character but newline and tab reaches the terminal');
+  assert.match(r.stdout, /WIRE MONEY NOW/, 'the concealed text is visible');
+  assert.match(r.stdout, /\\x1b\[8m/, 'an escape is shown as \\x1b');
+  assert.match(r.stdout, /\\u202e/, 'a bidi override is shown as \\u202e');
+  assert.match(r.stdout, /subject\s+Invoice\\x0ato/, 'a line break in the subject is shown, not made');
+  assert.doesNotMatch(r.stdout, /^to\s+boss@example\.com/m, 'the subject forges no "to" line');
+  assert.equal(w.cli(['approval', 'reject', hid, '--reason', 'x']).code, 0);
+});
