@@ -155,6 +155,8 @@ static json_t *
 message(const json_t *m)
 {
     static const char *const fields[] = {"from", "to", "cc", "bcc", "reply_to"};
+    /* What else shapes the email the recipients get, shown as sent. */
+    static const char *const extra[] = {"scheduled_at", "headers", "template"};
     json_t *o = json_object();
     const char *text = json_string_value(json_object_get(m, "text"));
     const char *html = json_string_value(json_object_get(m, "html"));
@@ -172,15 +174,29 @@ message(const json_t *m)
                         json_string(json_string_value(json_object_get(m, "subject"))
                                         ? json_string_value(json_object_get(m, "subject"))
                                         : ""));
-    if (text == NULL && html != NULL)
-        text = ht = html_text(html);
-    json_object_set_new(o, "text", json_string(text ? text : ""));
-    if (json_object_get(m, "template") != NULL)
-        json_object_set(o, "template", json_object_get(m, "template"));
-    if (json_array_size(json_object_get(m, "attachments")) > 0)
+    /* Most mail clients render the html, not the text: with both, the
+     * person sees both, since they may say different things. */
+    if (html != NULL)
+        ht = html_text(html);
+    json_object_set_new(o, "text", json_string(text ? text : ht ? ht : ""));
+    if (text != NULL && ht != NULL)
+        json_object_set_new(o, "html_as_text", json_string(ht));
+    for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+        if (json_object_get(m, extra[i]) != NULL)
+            json_object_set(o, extra[i], json_object_get(m, extra[i]));
+    if (json_array_size(json_object_get(m, "attachments")) > 0) {
+        json_t *names = json_array(), *a;
+        size_t i;
+        json_array_foreach(json_object_get(m, "attachments"), i, a)
+        {
+            const char *fn = json_string_value(json_object_get(a, "filename"));
+            json_array_append_new(names, json_string(fn ? fn : "(no filename)"));
+        }
         json_object_set_new(
             o, "attachments",
             json_integer((json_int_t)json_array_size(json_object_get(m, "attachments"))));
+        json_object_set_new(o, "attachment_filenames", names);
+    }
     free(ht);
     return o;
 }
@@ -194,6 +210,16 @@ put(const char *label, const char *v)
     char *s = cli_term_text(v ? v : "", NULL);
 
     printf("%-12s %s\n", label, s ? s : "(out of memory)");
+    free(s);
+}
+
+/* A JSON value on one line: a string as itself, anything else as JSON. */
+static void
+put_json(const char *label, const json_t *v)
+{
+    char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+    put(label, json_is_string(v) ? json_string_value(v) : s);
     free(s);
 }
 
@@ -288,8 +314,20 @@ show(struct cli *cli, int argc, char **argv)
             for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
                 if (json_object_get(m, f[k]) != NULL)
                     put(f[k], json_string_value(json_object_get(m, f[k])));
+            if (json_object_get(m, "scheduled_at") != NULL)
+                put_json("scheduled", json_object_get(m, "scheduled_at"));
+            if (json_object_get(m, "headers") != NULL)
+                put_json("headers", json_object_get(m, "headers"));
+            if (json_object_get(m, "template") != NULL)
+                put_json("template", json_object_get(m, "template"));
+            if (json_object_get(m, "attachment_filenames") != NULL)
+                put_json("attachments", json_object_get(m, "attachment_filenames"));
             printf("\n");
             put_body(json_string_value(json_object_get(m, "text")));
+            if (json_object_get(m, "html_as_text") != NULL) {
+                printf("\nhtml, as text (what most mail clients show):\n");
+                put_body(json_string_value(json_object_get(m, "html_as_text")));
+            }
         }
     }
     ret = CLI_OK;

@@ -54,3 +54,23 @@ test('approval show: control characters of the agent\'s text reach the terminal 
   assert.doesNotMatch(r.stdout, /^to\s+boss@example\.com/m, 'the subject forges no "to" line');
   assert.equal(w.cli(['approval', 'reject', hid, '--reason', 'x']).code, 0);
 });
+
+test('approval show: the html is shown too when the send also has a text part', async () => {
+  const k = w.issue(['--oversight', 'gated']);
+  const hid = await hold(k, {
+    from: 'a@example.com', to: 'victim@example.org', subject: 'Quarterly numbers',
+    text: 'Numbers attached, nothing to do.',
+    html: '<p>Your account is locked: <a href="https://evil.example">SIGN IN HERE</a></p>',
+    headers: { 'X-Entity-Ref-ID': 'REF-HDR-1' },
+    scheduled_at: '2099-01-01T00:00:00Z',
+  });
+  const r = w.cli(['approval', 'show', hid]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Numbers attached/);
+  assert.match(r.stdout, /SIGN IN HERE/, 'what most mail clients render is shown');
+  assert.match(r.stdout, /REF-HDR-1/, 'custom headers are shown');
+  assert.match(r.stdout, /2099-01-01T00:00:00Z/, 'a scheduled time is shown');
+  const j = JSON.parse(w.cli(['approval', 'show', hid, '--json']).stdout);
+  assert.match(j.messages[0].html_as_text, /SIGN IN HERE/);
+  assert.equal(w.cli(['approval', 'reject', hid, '--reason', 'x']).code, 0);
+});
