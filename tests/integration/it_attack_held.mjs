@@ -74,3 +74,21 @@ test('approval show: the html is shown too when the send also has a text part', 
   assert.match(j.messages[0].html_as_text, /SIGN IN HERE/);
   assert.equal(w.cli(['approval', 'reject', hid, '--reason', 'x']).code, 0);
 });
+
+test('a gated full-scope key cannot send unheld through a broadcast, an automation or events.send', async () => {
+  for (const mode of ['gated', 'gated-new-recipients']) {
+    const k = w.issue(['--oversight', mode, '--scope', 'full']);
+    w.fake.reset();
+    for (const [m, p] of [['POST', '/broadcasts/b_1/send'], ['POST', '/events/send'], ['POST', '/automations']]) {
+      const r = await w.call(k.key, m, p, { event: 'x', email: 'victim@example.org', name: 'n', steps: [] });
+      errorShape(assert, r, 401, 'restricted_api_key');
+      assert.match(r.json.message, /held for a person's approval/);
+    }
+    assert.equal(w.fake.received.length, 0, `${mode}: nothing reached Resend`);
+  }
+  // An auto key of the same scope still may (no cap, no lists).
+  const auto = w.issue(['--scope', 'full']);
+  w.fake.reset();
+  await w.call(auto.key, 'POST', '/broadcasts/b_1/send', {});
+  assert.equal(w.fake.received.length, 1);
+});
