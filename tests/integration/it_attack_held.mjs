@@ -92,3 +92,18 @@ test('a gated full-scope key cannot send unheld through a broadcast, an automati
   await w.call(auto.key, 'POST', '/broadcasts/b_1/send', {});
   assert.equal(w.fake.received.length, 1);
 });
+
+test('Resend answering 409 to a held forward (an earlier attempt still in flight) is retried, never failed and refunded', async () => {
+  const k = w.issue(['--oversight', 'gated', '--daily-cap', '5']);
+  const hid = await hold(k, { from: 'a@example.com', to: 'b@example.com', subject: 's', text: 'x' });
+  const ck = w.redis.raw('HGET', `sc:held:${hid}`, 'ck').trim();
+  w.fake.reset();
+  w.fake.next({ status: 409, body: { statusCode: 409, name: 'concurrent_idempotent_requests', message: 'Same idempotency key used while original request is still in progress.' } });
+  const ok = await cliAsync(['approval', 'approve', hid]);
+  assert.equal(ok.code, 0, ok.stderr);
+  await until(() => status(hid) === 'sent', 'the send to be recorded sent');
+  const posts = w.fake.received.filter((x) => x.method === 'POST');
+  assert.equal(posts.length, 2, 'the 409, then the retry');
+  for (const p of posts) assert.equal(p.headers['idempotency-key'], `sendcap-held-${hid}`);
+  assert.equal(w.redis.raw('GET', ck).trim(), '1', 'the reservation is kept');
+});
