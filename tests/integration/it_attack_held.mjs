@@ -107,3 +107,13 @@ test('Resend answering 409 to a held forward (an earlier attempt still in flight
   for (const p of posts) assert.equal(p.headers['idempotency-key'], `sendcap-held-${hid}`);
   assert.equal(w.redis.raw('GET', ck).trim(), '1', 'the reservation is kept');
 });
+
+test('--actor: a C1 control or a bidi override is refused like a C0 one', () => {
+  const k = w.issue();
+  for (const bad of ['ops\u009b31m', 'ops\u202eevil', 'ops\nroot', 'ops\u001b[2K']) {
+    const r = w.cli(['--actor', bad, 'key', 'update', k.id, '--daily-cap', '3']);
+    assert.equal(r.code, 2, `${JSON.stringify(bad)}: ${r.stderr}`);
+    assert.match(r.stderr, /control character/);
+  }
+  assert.equal(w.cli(['--actor', 'Zoë (ops)', 'key', 'update', k.id, '--daily-cap', '3']).code, 0, 'UTF-8 text is fine');
+});
