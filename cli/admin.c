@@ -23,14 +23,19 @@ int
 cli_actor_flag(struct cli *cli, int argc, char **argv, int *i)
 {
     const char *v = argv[*i][7] == '=' ? argv[*i] + 8 : (*i + 1 < argc ? argv[*i + 1] : NULL);
+    char *safe;
     size_t n;
 
     *i += argv[*i][7] == '=' ? 1 : 2;
     if (v == NULL || (n = strlen(v)) == 0 || n > SC_ADMIN_ACTOR_MAX)
         return cli_fail(CLI_USAGE, "--actor needs a name of 1 to %d bytes", SC_ADMIN_ACTOR_MAX);
-    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return cli_fail(CLI_USAGE, "--actor holds a control character");
+    /* The actor is printed (log query, approval show): nothing in it may
+     * act on a terminal, C1 controls and bidi overrides included. */
+    if ((safe = cli_term_text(v, NULL)) == NULL || strcmp(safe, v) != 0) {
+        free(safe);
+        return cli_fail(CLI_USAGE, "--actor holds a control character");
+    }
+    free(safe);
     cli->actor = v;
     return CLI_OK;
 }

@@ -155,6 +155,8 @@ static json_t *
 message(const json_t *m)
 {
     static const char *const fields[] = {"from", "to", "cc", "bcc", "reply_to"};
+    /* What else shapes the email the recipients get, shown as sent. */
+    static const char *const extra[] = {"scheduled_at", "headers", "template"};
     json_t *o = json_object();
     const char *text = json_string_value(json_object_get(m, "text"));
     const char *html = json_string_value(json_object_get(m, "html"));
@@ -172,17 +174,62 @@ message(const json_t *m)
                         json_string(json_string_value(json_object_get(m, "subject"))
                                         ? json_string_value(json_object_get(m, "subject"))
                                         : ""));
-    if (text == NULL && html != NULL)
-        text = ht = html_text(html);
-    json_object_set_new(o, "text", json_string(text ? text : ""));
-    if (json_object_get(m, "template") != NULL)
-        json_object_set(o, "template", json_object_get(m, "template"));
-    if (json_array_size(json_object_get(m, "attachments")) > 0)
+    /* Most mail clients render the html, not the text: with both, the
+     * person sees both, since they may say different things. */
+    if (html != NULL)
+        ht = html_text(html);
+    json_object_set_new(o, "text", json_string(text ? text : ht ? ht : ""));
+    if (text != NULL && ht != NULL)
+        json_object_set_new(o, "html_as_text", json_string(ht));
+    for (size_t i = 0; i < sizeof(extra) / sizeof(extra[0]); i++)
+        if (json_object_get(m, extra[i]) != NULL)
+            json_object_set(o, extra[i], json_object_get(m, extra[i]));
+    if (json_array_size(json_object_get(m, "attachments")) > 0) {
+        json_t *names = json_array(), *a;
+        size_t i;
+        json_array_foreach(json_object_get(m, "attachments"), i, a)
+        {
+            const char *fn = json_string_value(json_object_get(a, "filename"));
+            json_array_append_new(names, json_string(fn ? fn : "(no filename)"));
+        }
         json_object_set_new(
             o, "attachments",
             json_integer((json_int_t)json_array_size(json_object_get(m, "attachments"))));
+        json_object_set_new(o, "attachment_filenames", names);
+    }
     free(ht);
     return o;
+}
+
+/* A line of show's output, and a body: what the agent wrote goes to the
+ * person's terminal only through cli_term_text, every body line behind
+ * "| " so no line of it passes for one of show's own. */
+static void
+put(const char *label, const char *v)
+{
+    char *s = cli_term_text(v ? v : "", NULL);
+
+    printf("%-12s %s\n", label, s ? s : "(out of memory)");
+    free(s);
+}
+
+/* A JSON value on one line: a string as itself, anything else as JSON. */
+static void
+put_json(const char *label, const json_t *v)
+{
+    char *s = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+    put(label, json_is_string(v) ? json_string_value(v) : s);
+    free(s);
+}
+
+static void
+put_body(const char *v)
+{
+    char *s = cli_term_text(v ? v : "", "| ");
+
+    printf("| %s\n", s ? s : "(out of memory)");
+    free(s);
 }
 
 static int
@@ -241,17 +288,21 @@ show(struct cli *cli, int argc, char **argv)
                             h.decided_by[0] ? json_string(h.decided_by) : json_null());
         cli_print_json(o);
     } else {
-        printf("id:          %s\nkey:         %s\nstatus:      %s\nheld:        %s\n"
-               "expires:     %s\n",
-               h.id, h.key_id, h.status, cli_time(h.created_at, c, sizeof(c)),
-               cli_time(h.expires_at, e, sizeof(e)));
-        if (h.decided_by[0])
-            printf("decided by:  %s (%s)%s%s\n", h.decided_by, cli_time(h.decided_at, c, sizeof(c)),
-                   h.note[0] ? ": " : "", h.note);
+        put("id:", h.id);
+        put("key:", h.key_id);
+        put("status:", h.status);
+        put("held:", cli_time(h.created_at, c, sizeof(c)));
+        put("expires:", cli_time(h.expires_at, e, sizeof(e)));
+        if (h.decided_by[0]) {
+            char d[sizeof(h.decided_by) + sizeof(h.note) + 48];
+            sc_cat(d, sizeof(d), h.decided_by, " (", cli_time(h.decided_at, c, sizeof(c)), ")",
+                   h.note[0] ? ": " : "", h.note, NULL);
+            put("decided by:", d);
+        }
         if (h.email_id[0])
-            printf("email id:    %s\n", h.email_id);
+            put("email id:", h.email_id);
         if (h.error[0])
-            printf("error:       %s\n", h.error);
+            put("error:", h.error);
         if (h.sealed == NULL)
             printf("(the body was deleted when it was decided)\n");
         json_array_foreach(msgs, i, m)
@@ -262,8 +313,21 @@ show(struct cli *cli, int argc, char **argv)
                 printf("message %zu of %zu\n", i + 1, json_array_size(msgs));
             for (size_t k = 0; k < sizeof(f) / sizeof(f[0]); k++)
                 if (json_object_get(m, f[k]) != NULL)
-                    printf("%-12s %s\n", f[k], json_string_value(json_object_get(m, f[k])));
-            printf("\n%s\n", json_string_value(json_object_get(m, "text")));
+                    put(f[k], json_string_value(json_object_get(m, f[k])));
+            if (json_object_get(m, "scheduled_at") != NULL)
+                put_json("scheduled", json_object_get(m, "scheduled_at"));
+            if (json_object_get(m, "headers") != NULL)
+                put_json("headers", json_object_get(m, "headers"));
+            if (json_object_get(m, "template") != NULL)
+                put_json("template", json_object_get(m, "template"));
+            if (json_object_get(m, "attachment_filenames") != NULL)
+                put_json("attachments", json_object_get(m, "attachment_filenames"));
+            printf("\n");
+            put_body(json_string_value(json_object_get(m, "text")));
+            if (json_object_get(m, "html_as_text") != NULL) {
+                printf("\nhtml, as text (what most mail clients show):\n");
+                put_body(json_string_value(json_object_get(m, "html_as_text")));
+            }
         }
     }
     ret = CLI_OK;

@@ -71,6 +71,13 @@ int cli_key_events(struct cli *cli, const char *key_id, json_t *list);
  * releases it with store_secret_free), or NULL after printing why. */
 char *cli_read_real_key(const char *from_env);
 
+/* s (text an agent wrote) made safe to print on a terminal (term.c):
+ * control characters, C1 controls, bidi overrides and bytes that start no
+ * UTF-8 character are shown as \xNN / \uNNNN.  nl NULL: a line break is
+ * shown too (one line); else it is kept, followed by nl (the body's line
+ * prefix), and tabs are kept.  A new string (caller frees), or NULL. */
+char *cli_term_text(const char *s, const char *nl);
+
 /* A command group's subcommands: "--help" anywhere prints usage; otherwise
  * argv[0] picks the subcommand, which gets the rest. */
 struct cli_sub {

@@ -103,6 +103,7 @@ struct call {
     /* SPEC §7: a send of a gated key, sealed once for call.lua, which
      * decides whether it is held. */
     char held_id[STORE_HELD_ID_MAX];
+    int holds; /* the key is gated (or gated-new-recipients) */
     char *held_sealed;
 };
 
@@ -551,11 +552,17 @@ deny_reply(struct call *c)
              c->route->name);
         break;
     case POLICY_DENY_BLIND_SEND:
-        fail(c, 401, "restricted_api_key",
-             "vault key %s cannot call %s: it sends to recipients sendcap cannot "
-             "count or check, and this key has a daily cap, a to-domain list or a "
-             "from-domain list",
-             c->key_id, c->route->name);
+        if (c->holds)
+            fail(c, 401, "restricted_api_key",
+                 "vault key %s cannot call %s: its sends are held for a person's approval, "
+                 "and this call would send without one",
+                 c->key_id, c->route->name);
+        else
+            fail(c, 401, "restricted_api_key",
+                 "vault key %s cannot call %s: it sends to recipients sendcap cannot "
+                 "count or check, and this key has a daily cap, a to-domain list or a "
+                 "from-domain list",
+                 c->key_id, c->route->name);
         break;
     case POLICY_DENY_SCOPE:
         fail(c, 401, "restricted_api_key",
@@ -632,6 +639,12 @@ decide(struct call *c, const struct proxy_key_entry *e)
     struct policy_key k = {e->scope, e->daily_cap, e->from_domains, e->to_domains};
 
     policy_decide(&k, c->route, c->is_send ? &c->send : NULL, &c->dec);
+    /* SPEC §7: every send of a gated key waits for a person; a broadcast,
+     * automation or events.send would go out with no hold, so such a key
+     * may not start one, whatever its scope. */
+    c->holds = e->holds != PROXY_HOLD_NONE;
+    if (c->dec.reason == POLICY_ALLOW && c->holds && c->route->cls == POLICY_ROUTE_BLIND_SEND)
+        c->dec.reason = POLICY_DENY_BLIND_SEND;
     if (c->dec.reason == POLICY_ALLOW && c->req_status != 0) {
         c->dec.reason = POLICY_DENY_INVALID_BODY;
         sc_strlcpy(c->dec.field, "(request)", sizeof(c->dec.field));

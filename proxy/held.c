@@ -142,16 +142,20 @@ forwarded(const struct proxy_upstream_result *res, void *arg)
     if (st >= 200 && st < 300) {
         ids_of(res, ids, sizeof(ids));
         outcome(f, STORE_HELD_SENT, ids, 0, NULL);
-    } else if (st >= 400 && st < 500) {
+    } else if (st >= 400 && st < 500 && st != 409) {
         char why[64];
         snprintf(why, sizeof(why), "Resend answered %ld", st);
         outcome(f, STORE_HELD_FAILED, NULL, 1, why);
     } else {
         /* 5xx, no answer: it may have gone; the same Idempotency-Key makes
-         * the retry safe. */
+         * the retry safe.  409: an earlier attempt under this held id's key
+         * (cut off by a timeout or a crash) is still in progress at Resend,
+         * and may yet send: never a refusal to give the reservation back
+         * for. */
         sc_warn("held %s: attempt %lld got no usable answer (%s); retrying", f->id,
                 (long long)f->attempt,
-                st           ? "5xx"
+                st == 409    ? "409, an earlier attempt in progress"
+                : st         ? "5xx"
                 : res->error ? res->error
                              : "?");
         outcome(f, STORE_HELD_RETRY, NULL, 0, NULL);
