@@ -416,8 +416,9 @@ decide(struct cli *cli, int argc, char **argv, int approve)
         fprintf(stderr, "sendcap: warning: the call-log record of this decision failed: %s\n", err);
     store_held_clear(&h);
     /* The decision is a change a person made: the admin trail has it (an
-     * expiry found here was the hold-ttl's, not theirs). */
-    if (strcmp(status, "expired") != 0) {
+     * expiry found here was the hold-ttl's, and a revoked key's send was
+     * refused by the revocation, not by them). */
+    if (strcmp(status, "expired") != 0 && strcmp(status, "revoked") != 0) {
         json_t *changes = json_pack("{s:{s:s,s:s}}", "status", "old", "pending", "new", status);
         if (changes != NULL && text != NULL)
             json_object_set_new(changes, approve ? "note" : "reason",
@@ -431,6 +432,11 @@ decide(struct cli *cli, int argc, char **argv, int approve)
                         "held send %s had expired (its --hold-ttl passed); its sends "
                         "were given back and nothing was sent",
                         id);
+    if (strcmp(status, "revoked") == 0)
+        return cli_fail(CLI_ERR,
+                        "held send %s was not approved: its key %s has been revoked; it is "
+                        "rejected, its sends were given back and nothing was sent",
+                        id, h.key_id);
     if (!approve) {
         printf("rejected %s; its sends were given back and its body deleted\n", id);
         return CLI_OK;

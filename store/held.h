@@ -80,7 +80,8 @@ int store_held_each(struct store_conn *c, const char *key_id,
                     size_t errlen);
 /* Approve (approve = 1) or reject a pending held send, recording who and
  * the note or reason.  The new status goes to status (approved, rejected,
- * or expired if its --hold-ttl had passed).  0; 1 if there is no such held
+ * expired if its --hold-ttl had passed, or revoked: an approval found its
+ * key revoked, and the send is rejected instead).  0; 1 if there is no such held
  * send; 2 if it is not pending (its status in status); -1 with err. */
 int store_held_decide(struct store_conn *c, const char *id, int approve, const char *actor,
                       const char *text, char *status, size_t slen, char *err, size_t errlen);

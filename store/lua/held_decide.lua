@@ -5,7 +5,8 @@
 -- ARGV[4] the note (approve) or reason (reject)
 -- Replies {status, key id, request id, sends, from domain, route} with the
 -- new status (approved, rejected; expired when its --hold-ttl had passed
--- and the sweep had not come yet), or an error: ERR_NO_HELD, ERR_STATE
+-- and the sweep had not come yet; revoked when an approval found its key
+-- revoked: it is rejected and given back instead), or an error: ERR_NO_HELD, ERR_STATE
 -- <status> (decided already: a second approve is refused here).
 --#include "lib/time.lua"
 --#include "lib/events.lua"

@@ -8,8 +8,12 @@
 -- is the score in sc:held:q: if this forwarder dies, the send falls due
 -- again when it ends and another forwards it with the same Idempotency-Key.
 -- Past ARGV[2] attempts Resend never answered: failed, reservation kept
--- (the email may have gone).
+-- (the email may have gone).  A send whose key was revoked after its
+-- approval is not forwarded: rejected, its reservation given back.
 --#include "lib/time.lua"
+--#include "lib/events.lua"
+--#include "lib/refund.lua"
+--#include "lib/held.lua"
 local now = sc_now_ms()
 local due = redis.call('ZRANGEBYSCORE', 'sc:held:q', '-inf', now, 'LIMIT', 0, 1)
 if #due == 0 then return {} end
@@ -19,6 +23,11 @@ local r = redis.call('HMGET', k, 'status', 'key', 'family', 'sealed', 'upstream'
                      'route', 'sends', 'decided_by', 'from_domain')
 if r[1] ~= 'approved' or not r[4] then
   redis.call('ZREM', 'sc:held:q', hid)
+  return {}
+end
+local rec = sc_held_read(hid)
+if sc_held_key_revoked(rec) then
+  sc_held_revoked(now, hid, rec, 'revocation')
   return {}
 end
 local n = redis.call('HINCRBY', k, 'attempts', 1)

@@ -117,3 +117,38 @@ test('--actor: a C1 control or a bidi override is refused like a C0 one', () => 
   }
   assert.equal(w.cli(['--actor', 'Zoë (ops)', 'key', 'update', k.id, '--daily-cap', '3']).code, 0, 'UTF-8 text is fine');
 });
+
+// Revocation stops an agent mid-run (SPEC §3): a held send of a key revoked
+// since must never go out, whether the revocation comes before the
+// approval or between the approval and the forward.
+test('a revoked key\'s held send is never forwarded: approve refuses it, the forwarder drops it', async () => {
+  const k = w.issue(['--oversight', 'gated', '--daily-cap', '5']);
+  const counter = (hid) => Number(w.redis.raw('GET', w.redis.raw('HGET', `sc:held:${hid}`, 'ck').trim()).trim() || '0');
+  w.fake.reset();
+  const a = await hold(k, { from: 'agent@example.com', to: ['a@example.com', 'b@example.com'], subject: 'r1', text: 'x' });
+  assert.equal(counter(a), 2);
+  assert.equal(w.cli(['key', 'revoke', k.id]).code, 0);
+  const r = await cliAsync(['approval', 'approve', a]);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /revoked/);
+  assert.equal(status(a), 'rejected');
+  assert.equal(counter(a), 0, 'its sends given back');
+  assert.equal(w.redis.raw('HGET', `sc:held:${a}`, 'sealed').trim(), '', 'its body deleted');
+
+  // Approved while no sendcapd runs, revoked before one forwards it.
+  const k2 = w.issue(['--oversight', 'gated', '--daily-cap', '5']);
+  const b = await hold(k2, { from: 'agent@example.com', to: 'a@example.com', subject: 'r2', text: 'x' });
+  await w.proxy.stop();
+  w.proxies.length = 0;
+  const ok = await cliAsync(['approval', 'approve', b]);
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(status(b), 'approved');
+  assert.equal(w.cli(['key', 'revoke', k2.id]).code, 0);
+  await w.addProxy();
+  await until(() => status(b) === 'rejected', 'the forwarder to drop it');
+  await sleep(500);
+  assert.equal(w.fake.received.length, 0, 'nothing reached Resend');
+  assert.equal(counter(b), 0);
+  const ev = w.cli(['event', 'list', '--key', k2.id, '--type', 'send.rejected', '--json']).stdout;
+  assert.match(ev, /"reason":"revoked"/);
+});

@@ -44,14 +44,39 @@ local function sc_held_release(hid, r)
   redis.call('PEXPIRE', 'sc:held:' .. hid, SC_HELD_KEEP_MS)
 end
 
+-- Has the key that sent it been revoked (or is its record gone)?  A
+-- revoked key's sends never go out (SPEC §3: revocation takes effect on
+-- the next call), approved or not.
+local function sc_held_key_revoked(r)
+  local hash = redis.call('GET', 'sc:id:' .. (r.key or ''))
+  if not hash then return true end
+  return (tonumber(redis.call('HGET', 'sc:vk:' .. hash, 'revoked_at')) or 0) > 0
+end
+
+-- A held send whose key was revoked: rejected, its reservation given back.
+local function sc_held_revoked(now, hid, r, actor)
+  redis.call('ZREM', 'sc:held:pending', hid)
+  redis.call('ZREM', 'sc:held:q', hid)
+  redis.call('HSET', 'sc:held:' .. hid, 'status', 'rejected', 'decided_by', actor,
+             'decided_at', sc_fmt(now), 'note', 'its key was revoked')
+  sc_held_release(hid, r)
+  sc_held_event(now, 'send.rejected', hid, r, {reason = 'revoked', decided_by = actor,
+                                               note = 'its key was revoked'})
+end
+
 -- pending -> approved (queued for a forwarder), rejected or expired.
 -- action: "approve" | "reject" | "expire".  Returns the new status, or
--- nil, why (the record is not pending: its status; or "not_due").
+-- nil, why (the record is not pending: its status; or "not_due").  An
+-- approval of a revoked key's send rejects it instead ("revoked").
 local function sc_held_decide(now, hid, r, action, actor, text)
   if r.status ~= 'pending' then return nil, r.status end
   local k = 'sc:held:' .. hid
   if action == 'expire' and now < (tonumber(r.expires_at) or 0) then return nil, 'not_due' end
   if action ~= 'expire' and now >= (tonumber(r.expires_at) or 0) then action = 'expire' end
+  if action == 'approve' and sc_held_key_revoked(r) then
+    sc_held_revoked(now, hid, r, actor)
+    return 'revoked'
+  end
   redis.call('ZREM', 'sc:held:pending', hid)
   local at = sc_fmt(now)
   if action == 'approve' then
