@@ -5,8 +5,7 @@
 // own retry is never mistaken for Resend refusing the send.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { World, SENDCAP, errorShape } from '../lib/harness.mjs';
+import { World, errorShape } from '../lib/harness.mjs';
 
 const w = new World();
 before(async () => { await w.start(); });
@@ -17,14 +16,7 @@ async function until(fn, what, ms = 20000) {
   for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(50)) if (fn()) return;
   throw new Error(`timed out waiting for ${what}`);
 }
-// Not spawnSync: the fake answers the forward on this process's event loop.
-const cliAsync = (args) => new Promise((resolve) => {
-  const p = spawn(SENDCAP, args, { env: w.env });
-  let out = '', err = '';
-  p.stdout.on('data', (d) => { out += d; });
-  p.stderr.on('data', (d) => { err += d; });
-  p.on('close', (code) => resolve({ code, stdout: out, stderr: err }));
-});
+const cliAsync = (args) => w.cliAsync(args);
 async function hold(k, body) {
   const r = await w.call(k.key, 'POST', '/emails', body);
   assert.equal(r.status, 202, r.text);

@@ -8,8 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { World, Redis, freePort, SENDCAP } from '../lib/harness.mjs';
+import { World, Redis, freePort } from '../lib/harness.mjs';
 
 const w = new World();
 let bad;
@@ -22,13 +21,7 @@ before(async () => {
 after(async () => { await bad?.stop(); await w.stop(); });
 
 // The fake Resend runs in this process: the CLI must not block its loop.
-const cliAsync = (args, env) => new Promise((resolve) => {
-  const p = spawn(SENDCAP, args, { env: { ...w.env, ...env } });
-  let stdout = '', stderr = '';
-  p.stdout.on('data', (d) => { stdout += d; });
-  p.stderr.on('data', (d) => { stderr += d; });
-  p.on('close', (code) => resolve({ code, stdout, stderr }));
-});
+const cliAsync = (args, env) => w.cliAsync(args, { env });
 const lines = (r) => r.stdout.trimEnd().split('\n');
 const failing = (r) => lines(r).filter((l) => l.startsWith('FAIL')).map((l) => l.slice(6, 24).trim());
 

@@ -202,6 +202,19 @@ export class World {
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   }
 
+  // The CLI without blocking this process's event loop: for commands that
+  // wait on something served from this process (the fake Resend, a webhook
+  // receiver), which spawnSync would keep from answering.
+  cliAsync(args, { env } = {}) {
+    return new Promise((resolve) => {
+      const p = spawn(SENDCAP, args, { env: { ...this.env, ...(env ?? {}) } });
+      let stdout = '', stderr = '';
+      p.stdout.on('data', (d) => { stdout += d; });
+      p.stderr.on('data', (d) => { stderr += d; });
+      p.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
   // Issue a vault key; returns the parsed --json line ({id, key, ...}).
   issue(args = []) {
     const r = this.cli(['key', 'issue', '--upstream', 'prod', '--json', ...args]);

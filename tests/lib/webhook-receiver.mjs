@@ -10,8 +10,6 @@
 // a hang) for the next requests.
 import http from 'node:http';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { SENDCAP } from './harness.mjs';
 
 // Verify one delivery; returns true or false.  Exported so a test can show
 // it rejects a tampered body, a wrong secret and a stale timestamp.
@@ -98,16 +96,9 @@ export async function until(pred, ms = 20000, step = 50) {
   return v;
 }
 
-// `sendcap webhook test` without blocking this process's event loop (the
-// receiver lives in it: spawnSync would keep it from answering).
+// `sendcap webhook test` without blocking this process's event loop.
 export function cliAsync(world, args) {
-  return new Promise((resolve) => {
-    const p = spawn(SENDCAP, args, { env: world.env });
-    let stdout = '', stderr = '';
-    p.stdout.on('data', (d) => { stdout += d; });
-    p.stderr.on('data', (d) => { stderr += d; });
-    p.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+  return world.cliAsync(args);
 }
 
 // The delivery state of event id (stream id, no evt_) for target, parsed.

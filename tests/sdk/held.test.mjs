@@ -5,9 +5,8 @@
 // --hold-ttl give the reservation back and delete the sealed body.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { Resend } from 'resend';
-import { World, SENDCAP } from '../lib/harness.mjs';
+import { World } from '../lib/harness.mjs';
 
 const w = new World();
 before(async () => { await w.start(); });
@@ -16,13 +15,7 @@ after(async () => { await w.stop(); });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const mail = (marker, to = ['alice@example.com']) => ({ from: 'Agent <agent@example.com>', to, subject: `Rotate your key ${marker}`, text: `Body ${marker}` });
 const counter = (hid) => Number(w.redis.raw('GET', w.redis.raw('HGET', `sc:held:${hid}`, 'ck').trim()).trim() || '0');
-const cliAsync = (args) => new Promise((resolve) => {
-  const p = spawn(SENDCAP, args, { env: w.env });
-  let out = '', err = '';
-  p.stdout.on('data', (d) => { out += d; });
-  p.stderr.on('data', (d) => { err += d; });
-  p.on('close', (code) => resolve({ code, stdout: out, stderr: err }));
-});
+const cliAsync = (args) => w.cliAsync(args);
 async function until(fn, what) {
   for (let i = 0; i < 200; i++) { const v = await fn(); if (v) return v; await sleep(50); }
   throw new Error(`timed out waiting for ${what}`);
