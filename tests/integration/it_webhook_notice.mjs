@@ -60,4 +60,8 @@ test('an owner that is not an address is not mailed; no notice settings, no noti
   await new Promise((r) => setTimeout(r, 2500));
   assert.equal(w.fake.received.length, before);
   assert.equal(w.redis.raw('ZCARD', 'sc:whq').trim(), '0', 'dropped, not left queued');
+  // And `event list` says so, rather than showing it pending for 30 days.
+  const ev = w.cli(['event', 'list', '--key', k.id, '--type', 'key.revoked', '--json']).stdout.trim()
+    .split('\n').map((l) => JSON.parse(l))[0];
+  assert.equal(ev.deliveries.find((d) => d.target === 'notice').state, 'failed', JSON.stringify(ev.deliveries));
 });

@@ -90,10 +90,7 @@ local function sc_wh_lease(m, now, lease, nup)
   local owner = ''
   if target == 'notice' then
     owner = sc_wh_owner(f['key'] or '', f['data'] or '{}')
-    if owner == '' then
-      redis.call('ZREM', 'sc:whq', m)
-      return nil
-    end
+    if owner == '' then return sc_wh_fail(m, eid, target, now) end -- no address to mail
   end
   local score = now + lease
   redis.call('ZADD', 'sc:whq', 'XX', score, m)
