@@ -211,18 +211,24 @@ local function next_month(y, m)
   return y, m + 1
 end
 
--- The rate window (every mode but "deny"): a sliding-window log, trimmed to
--- (now - window, now] before counting.
+-- The rate window (every mode but "deny"): a sliding-window log, counted
+-- over (now - window, now] by ZCOUNT (read-only).  Entries older than the
+-- window are trimmed by take_rate one send in 16 (by Redis's ms), not on
+-- every call: a trim is a write Redis appends to its AOF, and the count
+-- does not depend on it.
 local rlim, rwin = tonumber(rec[12]), tonumber(rec[13])
-local rk = nil
+local rk, rlo = nil, nil
 local rused = 0
+local function oldest_in_window()
+  local o = redis.call('ZRANGEBYSCORE', rk, rlo, '+inf', 'WITHSCORES', 'LIMIT', '0', '1')
+  return (tonumber(o[2]) or now) + rwin
+end
 if rlim and rwin and rwin > 0 then
   rk = 'sc:rate:' .. family
-  redis.call('ZREMRANGEBYSCORE', rk, '-inf', fmt(now - rwin))
-  rused = redis.call('ZCARD', rk)
+  rlo = '(' .. fmt(now - rwin)
+  rused = redis.call('ZCOUNT', rk, rlo, '+inf')
   if rused >= rlim then
-    local oldest = redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES')
-    local reset = (tonumber(oldest[2]) or now) + rwin
+    local reset = oldest_in_window()
     ev_refused('key.rate_limited', 'rate', {limit = rlim, window_ms = rwin})
     return {'rate', id, fmt(rlim), fmt(rwin), fmt(rused), fmt(reset), nows}
   end
@@ -234,6 +240,9 @@ local function take_rate()
   if rk then
     redis.call('ZADD', rk, nows, ARGV[6])
     redis.call('PEXPIRE', rk, rec[13])
+    if now % 16 == 0 then
+      redis.call('ZREMRANGEBYSCORE', rk, '-inf', string.sub(rlo, 2))
+    end
     rused = rused + 1
   end
 end
@@ -266,14 +275,13 @@ local cap = tonumber(rec[7])
 
 if ARGV[3] == 'whoami' then
   take_rate()
-  local oldest = rk and redis.call('ZRANGE', rk, 0, 0, 'WITHSCORES') or {}
   local function opt(v) return v and fmt(v) or '' end
   local dd = rec[14]
   if not dd or dd == '' then dd = '600000' end
   return {'who', id, nows, rec[15] or '', rec[4] or '0', opt(cap),
           redis.call('GET', ck) or '0', opt(mcap), redis.call('GET', mk) or '0', fmt(mreset),
           opt(tonumber(rec[11])), opt(rlim), opt(rk and rwin), fmt(rused),
-          rk and fmt((tonumber(oldest[2]) or now) + rwin) or '', dd, rec[16] or '80,100'}
+          rk and fmt(oldest_in_window()) or '', dd, rec[16] or '80,100'}
 end
 local n = tonumber(ARGV[4])
 -- A counter is read before the send only where a cap needs it; the month
