@@ -47,15 +47,24 @@ local idx, order = {}, {}
 local rids, ikeys = {}, {}
 local trim = nil
 -- The hour hashes' increments, summed over the block: one HINCRBY per hash
--- and field, however many records of the block share them.
+-- and field, however many records of the block share them.  An increment
+-- stays the string it came as unless records add up (redis.call writes a
+-- number out with "%.17g", ~2,500 instructions; a string costs nothing).
 local uh, uorder, uexp = {}, {}, {}
 local function ucount(k, field, n, at)
-  if not uh[k] then
-    uh[k] = {}
+  local h = uh[k]
+  if not h then
+    h = {}
+    uh[k] = h
     uorder[#uorder + 1] = k
     uexp[k] = at
   end
-  uh[k][field] = (uh[k][field] or 0) + n
+  local was = h[field]
+  if was then
+    h[field] = tonumber(was) + tonumber(n)
+  else
+    h[field] = n
+  end
 end
 local function index(k, score, id)
   if not idx[k] then
@@ -73,7 +82,7 @@ while i <= #ARGV do
   local writer, seq, cutoff = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local m = tonumber(ARGV[i + 12])
   local f = i + 13 + m
-  if redis.call('SETBIT', 'sc:logbits:' .. writer, seq, 1) == 1 then
+  if redis.call('SETBIT', 'sc:logbits:' .. writer, seq, '1') == 1 then
     out[#out + 1] = 'dup'
   else
     local n = tonumber(ARGV[i + 8])
@@ -108,11 +117,13 @@ while i <= #ARGV do
     local calls, sent, at, what = string.match(ARGV[f + 19], '^(%d+) (%d+) (%d+) (%S+)$')
     if calls then
       local hour = string.format('%d', math.floor(tonumber(t) / 3600000))
-      local hk = {'sc:uht:' .. hour}
-      if string.sub(key, 1, 4) == 'key_' then hk[2] = 'sc:uhk:' .. key .. ':' .. hour end
-      for _, k in ipairs(hk) do
-        ucount(k, what, tonumber(calls), at)
-        if sent ~= '0' then ucount(k, 'sent', tonumber(sent), at) end
+      local k = 'sc:uht:' .. hour
+      ucount(k, what, calls, at)
+      if sent ~= '0' then ucount(k, 'sent', sent, at) end
+      if string.sub(key, 1, 4) == 'key_' then
+        k = 'sc:uhk:' .. key .. ':' .. hour
+        ucount(k, what, calls, at)
+        if sent ~= '0' then ucount(k, 'sent', sent, at) end
       end
     end
     out[#out + 1] = id
@@ -128,7 +139,8 @@ end
 for _, k in ipairs(uorder) do
   local first = false
   for field, n in pairs(uh[k]) do
-    if redis.call('HINCRBY', k, field, n) == n then first = true end
+    local by = type(n) == 'string' and n or string.format('%d', n)
+    if redis.call('HINCRBY', k, field, by) == tonumber(by) then first = true end
   end
   if first and uexp[k] ~= '0' then redis.call('EXPIREAT', k, uexp[k]) end
 end

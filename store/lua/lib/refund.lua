@@ -19,7 +19,7 @@ end
 -- appears (as call.lua counts them): clamping at 0 once gives what n steps
 -- of 1 would.
 local function sc_refund_rcpts(rp, rg)
-  if rp == '' then return end
+  if rp == '' or rg == '' then return end
   local rcnt, rorder = {}, {}
   for o = 1, #rg, 64 do
     local r = string.sub(rg, o, o + 63)
