@@ -230,5 +230,11 @@
 /* Largest sealed data (a held send: its route and body; the body is at
  * most --max-body, 40 MiB by default). */
 #define SC_SEALED_DATA_MAX (256LL * 1024 * 1024)
+/* Held sends (SPEC §7) waiting for a person, per key family: past either
+ * bound a gated key's next held send is refused (429) until some are
+ * decided, so one agent cannot fill Redis with sealed bodies (and stop
+ * every key's sends, Redis being noeviction). */
+#define SC_HELD_FAMILY_MAX 1000
+#define SC_HELD_FAMILY_BYTES (256LL * 1024 * 1024)
 
 #endif

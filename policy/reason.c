@@ -59,6 +59,7 @@ static const struct {
     {-1, NULL, 0, "no_upstream", POLICY_PROXY_NO_UPSTREAM},
     {-1, NULL, 0, "outcome_unknown", POLICY_PROXY_OUTCOME_UNKNOWN},
     {-1, NULL, 0, "unauthenticated_flood", POLICY_PROXY_UNAUTHENTICATED_FLOOD},
+    {-1, NULL, 0, "held_queue_full", POLICY_PROXY_HELD_QUEUE_FULL},
 };
 
 const char *

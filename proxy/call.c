@@ -1106,7 +1106,8 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
               res->kind == STORE_CALL_NOT_OWN || res->kind == STORE_CALL_MONTHLY_CAP ||
               res->kind == STORE_CALL_RCPT_CAP || res->kind == STORE_CALL_RATE ||
               res->kind == STORE_CALL_DUPLICATE || res->kind == STORE_CALL_USAGE ||
-              res->kind == STORE_CALL_HELD || res->kind == STORE_CALL_HELD_STATUS;
+              res->kind == STORE_CALL_HELD || res->kind == STORE_CALL_HELD_STATUS ||
+              res->kind == STORE_CALL_HELD_FULL;
     switch (res->kind) {
     case STORE_CALL_OK:
         if (c->looking_up) { /* the key is live: its body next */
@@ -1141,6 +1142,17 @@ script_done(const struct store_call_result *res, const char *errstr, void *arg)
         return;
     case STORE_CALL_HELD_STATUS:
         held_status_reply(c, res);
+        return;
+    case STORE_CALL_HELD_FULL:
+        /* A person has to catch up: nothing an agent retries soon fixes
+         * it, but a decision frees room at once. */
+        c->reason = policy_proxy_reason(POLICY_PROXY_HELD_QUEUE_FULL);
+        proxy_http_add_header(c->req, "Retry-After", "60");
+        fail(c, 429, "rate_limit_exceeded",
+             "vault key %s has %lld sends (%lld MiB) waiting for a person's approval, the most "
+             "one key may have waiting; approve or reject some (sendcap approval list --key %s). "
+             "Nothing was sent.",
+             c->key_id, (long long)res->used, (long long)(res->cap / (1024 * 1024)), c->key_id);
         return;
     case STORE_CALL_STALE:
         refresh(c, res);

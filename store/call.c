@@ -184,6 +184,12 @@ store_call_reply_parse(const redisReply *r, const char *key_hash, struct store_c
         i64_el(r, 3, 0, INT64_MAX, &out->now_ms);
     } else if (strcmp(kind, "no_upstream") == 0) {
         out->kind = STORE_CALL_NO_UPSTREAM; /* {kind, id, upstream} */
+    } else if (strcmp(kind, "heldfull") == 0) {
+        /* {"heldfull", id, waiting, bytes, now_ms} */
+        out->kind = STORE_CALL_HELD_FULL;
+        i64_el(r, 2, 0, INT64_MAX, &out->used);
+        i64_el(r, 3, 0, INT64_MAX, &out->cap);
+        i64_el(r, 4, 0, INT64_MAX, &out->now_ms);
     } else if (strcmp(kind, "not_own") == 0) {
         out->kind = STORE_CALL_NOT_OWN; /* {kind, id} */
     } else if (strcmp(kind, "cap") == 0) {
@@ -254,7 +260,8 @@ store_call_check(struct store_async *as, const struct store_call_req *req, store
                  void *arg, const char **errstr)
 {
     char key[80], sends[24], ttl[24] = "", hold[24];
-    const char *argv[19];
+    char hmax[24], hbytes[24];
+    const char *argv[21];
     char *msgs[2] = {NULL, NULL};
     int intent = req->intent != NULL && req->intent[0] != '\0', ret = -1;
     struct pending *p = malloc(sizeof(*p));
@@ -289,7 +296,9 @@ store_call_check(struct store_async *as, const struct store_call_req *req, store
     argv[16] = req->held_sealed ? req->held_sealed : "";
     argv[17] = req->from_domain ? req->from_domain : "";
     argv[18] = req->route ? req->route : "";
-    if (store_redis_async_eval(as, STORE_SCRIPT_CALL, 1, 19, argv, NULL, replied, p, errstr) == 0) {
+    argv[19] = sc_fmt_i64(hmax, SC_HELD_FAMILY_MAX);
+    argv[20] = sc_fmt_i64(hbytes, SC_HELD_FAMILY_BYTES);
+    if (store_redis_async_eval(as, STORE_SCRIPT_CALL, 1, 21, argv, NULL, replied, p, errstr) == 0) {
         p = NULL; /* replied() frees it */
         ret = 0;
     }

@@ -90,6 +90,8 @@ enum store_call_kind {
     STORE_CALL_USAGE,       /* whoami answered: who */
     STORE_CALL_HELD,        /* SEND reserved and held (fields as OK): answer 202 */
     STORE_CALL_HELD_STATUS, /* GET of a held_ id of the family: held_* below */
+    STORE_CALL_HELD_FULL,   /* would be held, but too many wait: used (sends
+                             * waiting), cap (bytes); nothing reserved */
 };
 
 /* What Redis answered.  Borrowed: valid during the callback only. */

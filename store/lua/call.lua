@@ -36,6 +36,9 @@
 --          its body Redis ever holds
 -- ARGV[17] the send's from domain(s), comma-joined (events)
 -- ARGV[18] the send's route name (emails.send / emails.batch)
+-- ARGV[19] most held sends of a family waiting for a person, ARGV[20] most
+--          bytes of their sealed bodies: past either, a send that would be
+--          held is refused, {"heldfull", id, waiting, bytes, now_ms}
 --
 -- Oversight (SPEC §7; the record's oversight field, absent = auto): after
 -- every check and the reservation, a send of a gated key, or of a
@@ -108,6 +111,9 @@
 --        dedupe_window_ms, alert_at}          "" for a control the key lacks
 --        (alert_at absent from the record: the default 80,100)
 --   {"held", ...as "ok"}  the send was reserved and held, not to be forwarded
+--   {"heldfull", id, waiting, bytes, now_ms}  it would be held, but its
+--        family has too many held sends waiting (ARGV[19], ARGV[20]);
+--        nothing reserved
 --   {"ok", id, now_ms, counter_key, used_after, idem_key, idem_value,
 --        monthly_key, remaining, rcpt_prefix, dedupe_prefix}
 --        monthly_key "" when nothing was reserved (a replay); remaining: the
@@ -404,7 +410,18 @@ if oversight == 'gated-new-recipients' then
     end
   end
 end
-if hold then ik = '' end
+-- The family's held sends still waiting (sc:held:fam:<family>: n and
+-- bytes of sealed bodies, lib/held.lua gives them back) are bounded
+-- (ARGV[19], ARGV[20]: common/limits.h), checked before anything is written.
+local hfam = 'sc:held:fam:' .. family
+if hold then
+  local q = redis.call('HMGET', hfam, 'n', 'bytes')
+  local qn, qb = tonumber(q[1]) or 0, tonumber(q[2]) or 0
+  if qn >= (tonumber(ARGV[19]) or 0) or qb + #ARGV[16] > (tonumber(ARGV[20]) or 0) then
+    return {'heldfull', id, fmt(qn), fmt(qb), nows}
+  end
+  ik = ''
+end
 intent()
 if ik ~= '' then
   redis.call('SET', ik, iv, 'EX', 86400)
@@ -464,8 +481,10 @@ if hold then
              'created_at', nows, 'expires_at', fmt(now + ttl), 'request_id', ARGV[6],
              'route', ARGV[18] or '', 'sends', fmt(n), 'ck', ck, 'mk', mk, 'rp', rp,
              'rcpts', ARGV[12], 'dp', dp, 'facts', ARGV[11], 'sealed', ARGV[16],
-             'upstream', rec[5], 'from_domain', ARGV[17] or '')
+             'upstream', rec[5], 'from_domain', ARGV[17] or '', 'size', fmt(#ARGV[16]))
   redis.call('ZADD', 'sc:held:pending', now + ttl, hid)
+  redis.call('HINCRBY', hfam, 'n', '1')
+  redis.call('HINCRBY', hfam, 'bytes', fmt(#ARGV[16]))
   evd.held_id = hid
   evd.expires_at = sc_iso(now + ttl)
   sc_emit(now, 'send.held', id, family, owner, ev_data(evd), 0)

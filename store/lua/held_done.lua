@@ -12,7 +12,9 @@
 -- name the email; failed: error set, the reservation given back if asked;
 -- both delete the sealed body.  retry: the lease ends sooner.
 --#include "lib/time.lua"
+--#include "lib/events.lua"
 --#include "lib/refund.lua"
+--#include "lib/held.lua"
 local k = KEYS[1]
 local r = redis.call('HMGET', k, 'status', 'family', 'rcpts', 'dp', 'facts', 'request_id', 'sends',
                      'ck', 'mk', 'rp')
@@ -55,7 +57,7 @@ else
     end
   end
 end
-redis.call('HDEL', k, 'sealed')
+sc_held_drop_body(ARGV[1])
 redis.call('ZREM', 'sc:held:q', ARGV[1])
 redis.call('PEXPIRE', k, 30 * 86400000)
 return ARGV[2]

@@ -33,7 +33,7 @@ end
 local n = redis.call('HINCRBY', k, 'attempts', 1)
 if n > tonumber(ARGV[2]) then
   redis.call('HSET', k, 'status', 'failed', 'error', 'Resend did not answer; it may have been sent')
-  redis.call('HDEL', k, 'sealed')
+  sc_held_drop_body(hid)
   redis.call('ZREM', 'sc:held:q', hid)
   return {}
 end

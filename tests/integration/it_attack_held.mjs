@@ -5,7 +5,7 @@
 // own retry is never mistaken for Resend refusing the send.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { World, errorShape } from '../lib/harness.mjs';
+import { World, errorShape, httpCall } from '../lib/harness.mjs';
 
 const w = new World();
 before(async () => { await w.start(); });
@@ -143,4 +143,36 @@ test('a revoked key\'s held send is never forwarded: approve refuses it, the for
   assert.equal(counter(b), 0);
   const ev = w.cli(['event', 'list', '--key', k2.id, '--type', 'send.rejected', '--json']).stdout;
   assert.match(ev, /"reason":"revoked"/);
+});
+
+// A gated key with no cap cannot fill Redis with sealed bodies (and so stop
+// every key's sends, Redis being noeviction): at most 1,000 of a family's
+// held sends wait (SC_HELD_FAMILY_MAX); the next is refused without
+// reserving anything, and deciding one makes room at once.
+test('held sends waiting per key family are bounded; a decision frees room', async () => {
+  const k = w.issue(['--oversight', 'gated', '--dedupe-window', '0']);
+  const http = await import('node:http');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
+  const send = (i) => httpCall(w.proxy.url, { method: 'POST', path: '/emails', agent,
+    headers: { authorization: `Bearer ${k.key}` },
+    body: { from: 'agent@example.com', to: 'a@example.com', subject: `flood ${i}`, text: 'x' } });
+  const first = await Promise.all(Array.from({ length: 1000 }, (_, i) => send(i)));
+  assert.deepEqual([...new Set(first.map((r) => r.status))], [202]);
+  const over = await send(1000);
+  agent.destroy();
+  assert.equal(over.status, 429, over.text);
+  assert.deepEqual(Object.keys(over.json).sort(), ['message', 'name', 'statusCode']);
+  assert.equal(over.json.name, 'rate_limit_exceeded');
+  assert.match(over.json.message, /1000 sends .* waiting for a person's approval/);
+  assert.equal(over.headers['retry-after'], '60');
+  const day = w.redis.raw('KEYS', `sc:cnt:${k.id}:*`).trim();
+  assert.equal(w.redis.raw('GET', day).trim(), '1000', 'the refused send reserved nothing');
+  const rec = (await w.waitForLog(1, ['--key', k.id, '--decision', 'denied']))[0];
+  assert.equal(rec.reason, 'held_queue_full');
+
+  // Reject one: the next send is held again.
+  assert.equal(w.cli(['approval', 'reject', first[0].json.id, '--reason', 'flood']).code, 0);
+  assert.equal((await w.call(k.key, 'POST', '/emails',
+    { from: 'agent@example.com', to: 'a@example.com', subject: 'after', text: 'x' })).status, 202);
+  assert.equal(w.redis.raw('HGET', `sc:held:fam:${k.id}`, 'n').trim(), '1000');
 });

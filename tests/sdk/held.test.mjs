@@ -63,6 +63,9 @@ test('gated: held, listed, shown, approved once with the real key; GET gives the
   const sent = await until(async () => { const r = await resend.emails.get(data.id); return r.data?.email_id && r; }, 'email_id');
   assert.equal(sent.data.status, 'approved');
   assert.match(ok.stdout, new RegExp(sent.data.email_id));
+  // Sent: its body is gone, and so is its place among the family's waiting.
+  assert.equal(w.redis.raw('HGET', `sc:held:${data.id}`, 'sealed').trim(), '');
+  assert.equal(w.redis.raw('EXISTS', `sc:held:fam:${k.id}`).trim(), '0');
   // The family owns the email Resend returned, as any send of its.
   assert.equal((await resend.emails.get(sent.data.email_id)).error, null);
 

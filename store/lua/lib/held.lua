@@ -12,6 +12,22 @@ local function sc_held_read(hid)
   return r
 end
 
+-- Delete a held send's sealed body, and take it off its family's waiting
+-- count and bytes (call.lua bounds them), once: only the call that deletes
+-- the body gives them back.
+local function sc_held_drop_body(hid)
+  local k = 'sc:held:' .. hid
+  local f = redis.call('HMGET', k, 'family', 'size')
+  if redis.call('HDEL', k, 'sealed') == 1 and f[1] then
+    local q = 'sc:held:fam:' .. f[1]
+    if redis.call('HINCRBY', q, 'n', '-1') <= 0 then
+      redis.call('DEL', q)
+    else
+      redis.call('HINCRBY', q, 'bytes', '-' .. (f[2] or '0'))
+    end
+  end
+end
+
 -- The key's owner and name, for the events (the key may be gone).
 local function sc_held_owner(r)
   local hash = redis.call('GET', 'sc:id:' .. (r.key or ''))
@@ -40,7 +56,7 @@ local function sc_held_release(hid, r)
       sc_dedupe_settle(r.dp, string.sub(r.facts, o, o + 63), r.request_id or '')
     end
   end
-  redis.call('HDEL', 'sc:held:' .. hid, 'sealed')
+  sc_held_drop_body(hid)
   redis.call('PEXPIRE', 'sc:held:' .. hid, SC_HELD_KEEP_MS)
 end
 
