@@ -235,6 +235,13 @@
  * decided, so one agent cannot fill Redis with sealed bodies (and stop
  * every key's sends, Redis being noeviction). */
 #define SC_HELD_FAMILY_MAX 1000
+/* An approved held send Resend answers 429 (its team's rate limit) waits
+ * its Retry-After, kept between these, and is tried again without using
+ * one of its attempts; after SC_HELD_WAIT_GIVE_UP_MS of such waits it
+ * fails, its sends kept (an earlier attempt may have gone). */
+#define SC_HELD_WAIT_MIN_MS 1000
+#define SC_HELD_WAIT_MAX_MS 60000
+#define SC_HELD_WAIT_GIVE_UP_MS (24LL * 3600000)
 #define SC_HELD_FAMILY_BYTES (256LL * 1024 * 1024)
 
 #endif

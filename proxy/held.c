@@ -18,6 +18,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -116,15 +117,40 @@ ids_of(const struct proxy_upstream_result *res, char *out, size_t len)
 }
 
 static void
-outcome(struct fwd *f, enum store_held_outcome o, const char *email, int refund, const char *why)
+outcome_wait(struct fwd *f, enum store_held_outcome o, const char *email, int refund,
+             const char *why, int64_t wait_ms)
 {
     const char *errstr = NULL;
 
     if (store_held_done(f->ph->px->redis, f->id, o, email, refund, why,
-                        f->ph->px->cfg.log_retention_ms, &errstr) != 0)
+                        f->ph->px->cfg.log_retention_ms, wait_ms, &errstr) != 0)
         sc_warn("held %s: outcome not recorded (%s); the lease ends and it is retried with "
                 "the same Idempotency-Key",
                 f->id, errstr);
+}
+
+static void
+outcome(struct fwd *f, enum store_held_outcome o, const char *email, int refund, const char *why)
+{
+    outcome_wait(f, o, email, refund, why, 0);
+}
+
+/* How long Resend asked to wait (Retry-After in seconds), kept between
+ * SC_HELD_WAIT_MIN_MS and SC_HELD_WAIT_MAX_MS; the least without one. */
+static int64_t
+retry_after_ms(const struct proxy_upstream_result *res)
+{
+    int64_t ms = SC_HELD_WAIT_MIN_MS;
+
+    for (int i = 0; i < res->nhdr; i++) {
+        int64_t s;
+        if (strcasecmp(res->hdr[i].name, "retry-after") == 0 &&
+            sc_parse_i64(res->hdr[i].value, 0, 86400, &s) == 0)
+            ms = s * 1000;
+    }
+    if (ms < SC_HELD_WAIT_MIN_MS)
+        ms = SC_HELD_WAIT_MIN_MS;
+    return ms > SC_HELD_WAIT_MAX_MS ? SC_HELD_WAIT_MAX_MS : ms;
 }
 
 static void
@@ -142,6 +168,12 @@ forwarded(const struct proxy_upstream_result *res, void *arg)
     if (st >= 200 && st < 300) {
         ids_of(res, ids, sizeof(ids));
         outcome(f, STORE_HELD_SENT, ids, 0, NULL);
+    } else if (st == 429) {
+        /* Resend's rate limit (per team, 2 requests/s by default): it did
+         * not take the send; a person approved it, so it waits its turn
+         * rather than failing. */
+        sc_info("held %s: Resend rate-limited the forward; trying again later", f->id);
+        outcome_wait(f, STORE_HELD_WAIT, NULL, 0, NULL, retry_after_ms(res));
     } else if (st >= 400 && st < 500 && st != 409) {
         char why[64];
         snprintf(why, sizeof(why), "Resend answered %ld", st);

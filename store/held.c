@@ -385,22 +385,30 @@ ignored(redisReply *r, const char *errstr, void *arg)
 
 int
 store_held_done(struct store_async *as, const char *id, enum store_held_outcome o,
-                const char *email_id, int refund, const char *why, int64_t keep_ms,
+                const char *email_id, int refund, const char *why, int64_t keep_ms, int64_t wait_ms,
                 const char **errstr)
 {
-    char key[80], ttl[24], keep[24];
-    const char *argv[8];
+    static const char *const names[] = {
+        [STORE_HELD_SENT] = "sent",
+        [STORE_HELD_FAILED] = "failed",
+        [STORE_HELD_RETRY] = "retry",
+        [STORE_HELD_WAIT] = "wait",
+    };
+    char key[80], ttl[24], keep[24], wait[24], giveup[24];
+    const char *argv[10];
 
     sc_cat(key, sizeof(key), "sc:held:", id, NULL);
     argv[0] = key;
     argv[1] = id;
-    argv[2] = o == STORE_HELD_SENT ? "sent" : o == STORE_HELD_FAILED ? "failed" : "retry";
+    argv[2] = names[o];
     argv[3] = email_id ? email_id : "";
     argv[4] = refund ? "1" : "0";
     argv[5] = why ? why : "";
     argv[6] = sc_fmt_i64(ttl, SC_EMAIL_OWNER_TTL_S);
     argv[7] = sc_fmt_i64(keep, keep_ms);
-    return store_redis_async_eval(as, STORE_SCRIPT_HELD_DONE, 1, 8, argv, NULL, ignored, NULL,
+    argv[8] = sc_fmt_i64(wait, wait_ms);
+    argv[9] = sc_fmt_i64(giveup, SC_HELD_WAIT_GIVE_UP_MS);
+    return store_redis_async_eval(as, STORE_SCRIPT_HELD_DONE, 1, 10, argv, NULL, ignored, NULL,
                                   errstr);
 }
 

@@ -104,12 +104,17 @@ typedef void store_held_job_cb(const struct store_held_job *job, const char *err
 int store_held_take(struct store_async *as, int64_t lease_ms, store_held_job_cb *cb, void *arg,
                     const char **errstr);
 
-enum store_held_outcome { STORE_HELD_SENT, STORE_HELD_FAILED, STORE_HELD_RETRY };
+enum store_held_outcome {
+    STORE_HELD_SENT,
+    STORE_HELD_FAILED,
+    STORE_HELD_RETRY, /* no usable answer: retried soon, an attempt used */
+    STORE_HELD_WAIT,  /* Resend's rate limit: retried after wait_ms, no attempt used */
+};
 /* Record a forward's outcome (held_done.lua); fire and forget.  refund:
- * FAILED with Resend clearly not accepting it. */
+ * FAILED with Resend clearly not accepting it.  wait_ms: for WAIT. */
 int store_held_done(struct store_async *as, const char *id, enum store_held_outcome o,
                     const char *email_id, int refund, const char *why, int64_t keep_ms,
-                    const char **errstr);
+                    int64_t wait_ms, const char **errstr);
 
 struct store_held_expired {
     const char *id, *key_id, *request_id, *from_domain, *route;

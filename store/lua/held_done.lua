@@ -6,11 +6,16 @@
 -- (failed: Resend clearly did not accept it)   ARGV[5] why it failed
 -- ARGV[6] how long the family owns the email (s)
 -- ARGV[7] how long recipients are remembered (ms: the call log's retention)
+-- ARGV[8] wait (ms): Resend rate-limited the attempt (429), so it is
+-- tried again then without using one of its attempts, until ARGV[9] ms
+-- after the approval; past that it fails, its sends kept (an earlier
+-- attempt may have gone)
 -- Only an approved send changes (a second outcome is a no-op: "gone").
 -- sent: email_id set, the family owns the email (GET /emails/<id>), its
 -- addresses are known to a gated-new-recipients family, its dedupe records
 -- name the email; failed: error set, the reservation given back if asked;
--- both delete the sealed body.  retry: the lease ends sooner.
+-- both delete the sealed body.  retry: the lease ends sooner.  wait: see
+-- ARGV[8].
 --#include "lib/time.lua"
 --#include "lib/events.lua"
 --#include "lib/refund.lua"
@@ -23,6 +28,18 @@ local now = sc_now_ms()
 if ARGV[2] == 'retry' then
   redis.call('ZADD', 'sc:held:q', now + 1000, ARGV[1])
   return 'retry'
+end
+if ARGV[2] == 'wait' then
+  local decided = tonumber(redis.call('HGET', k, 'decided_at')) or now
+  if now - decided < tonumber(ARGV[9]) then
+    if redis.call('HINCRBY', k, 'attempts', '-1') < 0 then
+      redis.call('HSET', k, 'attempts', '0')
+    end
+    redis.call('ZADD', 'sc:held:q', now + tonumber(ARGV[8]), ARGV[1])
+    return 'wait'
+  end
+  ARGV[2], ARGV[4] = 'failed', '0'
+  ARGV[5] = 'Resend rate-limited it for 24 h; it may have been sent by an earlier attempt'
 end
 if ARGV[2] == 'sent' then
   redis.call('HSET', k, 'status', 'sent', 'email_id', ARGV[3])

@@ -100,6 +100,26 @@ test('Resend answering 409 to a held forward (an earlier attempt still in flight
   assert.equal(w.redis.raw('GET', ck).trim(), '1', 'the reservation is kept');
 });
 
+// Resend's rate limit is per team (2 requests/s by default): an approved
+// send it answers 429 has not gone out, and a person approved it, so it
+// waits Retry-After and goes, rather than failing with its sends given back.
+test('Resend answering 429 to an approved held send: it waits its Retry-After and goes', async () => {
+  const k = w.issue(['--oversight', 'gated', '--daily-cap', '5']);
+  const hid = await hold(k, { from: 'a@example.com', to: 'b@example.com', subject: 'rl', text: 'x' });
+  const ck = w.redis.raw('HGET', `sc:held:${hid}`, 'ck').trim();
+  w.fake.reset();
+  const limited = { status: 429, headers: { 'retry-after': '1' },
+    body: { statusCode: 429, name: 'rate_limit_exceeded', message: 'Too many requests.' } };
+  for (let i = 0; i < 6; i++) w.fake.next(limited); // more than the attempts a send has
+  const ok = await cliAsync(['approval', 'approve', hid]);
+  assert.equal(ok.code, 0, ok.stderr);
+  await until(() => status(hid) === 'sent', 'the send to go once Resend lets it', 30000);
+  const posts = w.fake.received.filter((x) => x.method === 'POST');
+  assert.equal(posts.length, 7, 'six 429s, then the send');
+  for (const p of posts) assert.equal(p.headers['idempotency-key'], `sendcap-held-${hid}`);
+  assert.equal(w.redis.raw('GET', ck).trim(), '1', 'the reservation is kept');
+});
+
 test('--actor: a C1 control or a bidi override is refused like a C0 one', () => {
   const k = w.issue();
   for (const bad of ['ops\u009b31m', 'ops\u202eevil', 'ops\nroot', 'ops\u001b[2K']) {
