@@ -357,6 +357,7 @@ enum policy_proxy_reason {
     POLICY_PROXY_OUTCOME_UNKNOWN,       /* the record written before forwarding */
     POLICY_PROXY_UNAUTHENTICATED_FLOOD, /* the sampled record of a refused flood */
     POLICY_PROXY_HELD_QUEUE_FULL,       /* too many held sends wait for a person */
+    POLICY_PROXY_HELD,                  /* a send held for a person (202) */
 };
 
 /* The audit reason of r.  A static string. */

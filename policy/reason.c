@@ -60,6 +60,7 @@ static const struct {
     {-1, NULL, 0, "outcome_unknown", POLICY_PROXY_OUTCOME_UNKNOWN},
     {-1, NULL, 0, "unauthenticated_flood", POLICY_PROXY_UNAUTHENTICATED_FLOOD},
     {-1, NULL, 0, "held_queue_full", POLICY_PROXY_HELD_QUEUE_FULL},
+    {-1, NULL, 0, "held", POLICY_PROXY_HELD},
 };
 
 const char *

@@ -863,6 +863,35 @@ domains_of(const char *list)
     return a;
 }
 
+/* An answer the proxy makes itself, never forwarded (whoami, a held send's
+ * 202 and its status): body as given, or doc dumped (and released). */
+static void
+own_reply(struct call *c, int status, const char *reason, const char *body, json_t *doc)
+{
+    struct proxy_upstream_result r;
+    char *dumped = NULL;
+
+    if (doc != NULL) {
+        dumped = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        body = dumped;
+    }
+    if (body == NULL) {
+        fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
+        return;
+    }
+    memset(&r, 0, sizeof(r));
+    r.body = body;
+    r.body_len = strlen(body);
+    proxy_http_add_header(c->req, "Content-Type", "application/json");
+    proxy_http_add_header(c->req, "X-Request-Id", c->id);
+    c->status = status;
+    c->decision = "allowed";
+    c->reason = reason;
+    finish(c, &r, NULL, NULL);
+    free(dumped);
+}
+
 /*
  * GET /sendcap/v1/whoami (SPEC §5): the key's own policy and usage, so an
  * agent can plan.  Never forwarded; call.lua counted it for the rate and
@@ -873,9 +902,7 @@ whoami_reply(struct call *c, const struct store_call_result *res)
 {
     const struct store_call_usage *u = &res->who;
     int64_t day_end = policy_cap_day_end_ms(res->now_ms);
-    struct proxy_upstream_result r;
     json_t *rate = json_null(), *rate_use = json_null(), *doc;
-    char *body;
 
     if (u->rate_limit >= 0) {
         rate = json_pack("{s:I,s:o}", "limit", (json_int_t)u->rate_limit, "window",
@@ -898,22 +925,11 @@ whoami_reply(struct call *c, const struct store_call_result *res)
         time_or_null(u->expires_at), "usage", "daily",
         usage_of(u->daily_cap, u->daily_used, day_end), "monthly",
         usage_of(u->monthly_cap, u->monthly_used, u->month_reset_ms), "rate", rate_use);
-    body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    if (body == NULL) {
+    if (doc == NULL) {
         fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
         return;
     }
-    memset(&r, 0, sizeof(r));
-    r.body = body;
-    r.body_len = strlen(body);
-    proxy_http_add_header(c->req, "Content-Type", "application/json");
-    proxy_http_add_header(c->req, "X-Request-Id", c->id);
-    c->status = 200;
-    c->decision = "allowed";
-    c->reason = policy_proxy_reason(POLICY_PROXY_OK);
-    finish(c, &r, NULL, NULL);
-    free(body);
+    own_reply(c, 200, policy_proxy_reason(POLICY_PROXY_OK), NULL, doc);
 }
 
 /* Refuse a key Redis said (now, or within SC_KEY_NEG_CACHE_MS) is unknown,
@@ -995,24 +1011,15 @@ cap_hold(struct call *c, const struct store_call_result *res)
 static void
 held_reply(struct call *c)
 {
-    struct proxy_upstream_result r;
     char body[160], n[24];
 
     sc_cat(body, sizeof(body), "{\"id\":\"", c->held_id,
            "\",\"object\":\"held_email\",\"status\":\"pending\"}", NULL);
     free(c->email_ids);
     c->email_ids = strdup(c->held_id);
-    memset(&r, 0, sizeof(r));
-    r.body = body;
-    r.body_len = strlen(body);
-    proxy_http_add_header(c->req, "Content-Type", "application/json");
-    proxy_http_add_header(c->req, "X-Request-Id", c->id);
     if (c->remaining >= 0)
         proxy_http_add_header(c->req, "X-Sendcap-Quota-Remaining", sc_fmt_i64(n, c->remaining));
-    c->status = 202;
-    c->decision = "allowed";
-    c->reason = "held";
-    finish(c, &r, NULL, NULL);
+    own_reply(c, 202, policy_proxy_reason(POLICY_PROXY_HELD), body, NULL);
 }
 
 /* GET /emails/held_… of the key's family, answered from the held record
@@ -1021,10 +1028,8 @@ held_reply(struct call *c)
 static void
 held_status_reply(struct call *c, const struct store_call_result *res)
 {
-    struct proxy_upstream_result r;
     const char *st = res->held_status;
     json_t *doc;
-    char *body;
 
     if (strcmp(proxy_http_method(c->req), "GET") != 0) {
         fail(c, 422, "validation_error",
@@ -1037,24 +1042,13 @@ held_status_reply(struct call *c, const struct store_call_result *res)
         st = "approved";
     doc = json_pack("{s:s,s:s,s:s,s:o}", "object", "held_email", "id", c->email_id, "status", st,
                     "email_id", res->held_email[0] ? json_string(res->held_email) : json_null());
-    if (doc != NULL && res->held_error[0])
-        json_object_set_new(doc, "error", json_string(res->held_error));
-    body = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-    json_decref(doc);
-    if (body == NULL) {
+    if (doc == NULL) {
         fail(c, 503, "service_unavailable", "sendcap is out of memory; retry");
         return;
     }
-    memset(&r, 0, sizeof(r));
-    r.body = body;
-    r.body_len = strlen(body);
-    proxy_http_add_header(c->req, "Content-Type", "application/json");
-    proxy_http_add_header(c->req, "X-Request-Id", c->id);
-    c->status = 200;
-    c->decision = "allowed";
-    c->reason = policy_proxy_reason(POLICY_PROXY_OK);
-    finish(c, &r, NULL, NULL);
-    free(body);
+    if (res->held_error[0])
+        json_object_set_new(doc, "error", json_string(res->held_error));
+    own_reply(c, 200, policy_proxy_reason(POLICY_PROXY_OK), NULL, doc);
 }
 
 /* The from domains of a send, comma-joined (the record's, the events'). */
