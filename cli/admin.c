@@ -121,23 +121,6 @@ struct out {
     struct cli_table *t;
 };
 
-static void
-csv_field(const char *s, int last)
-{
-    if (strpbrk(s, ",\"\r\n") != NULL) {
-        putchar('"');
-        for (; *s; s++) {
-            if (*s == '"')
-                putchar('"');
-            putchar(*s);
-        }
-        putchar('"');
-    } else {
-        fputs(s, stdout);
-    }
-    putchar(last ? '\n' : ',');
-}
-
 /* A value for people: null is "none", a string as is, else its JSON. */
 static void
 value_text(const json_t *v, char *buf, size_t len)
@@ -203,12 +186,12 @@ print_row(const struct store_admin_row *r, void *arg)
                                  c ? c : json_string(r->changes), "seq", (json_int_t)seq, "id",
                                  r->id));
     } else if (o->fmt == F_CSV) {
-        csv_field(t, 0);
-        csv_field(r->actor, 0);
-        csv_field(r->action, 0);
-        csv_field(r->target, 0);
-        csv_field(r->changes, 0);
-        csv_field(r->seq, 1);
+        cli_csv_field(t, 0);
+        cli_csv_field(r->actor, 0);
+        cli_csv_field(r->action, 0);
+        cli_csv_field(r->target, 0);
+        cli_csv_field(r->changes, 0);
+        cli_csv_field(r->seq, 1);
     } else {
         char ch[2048];
         const char *cells[5] = {t, r->actor, r->action, r->target, ch};
@@ -277,7 +260,7 @@ cli_admin_query(struct cli *cli, int argc, char **argv)
     if (o.fmt == F_CSV) {
         static const char *const cols[6] = {"time", "actor", "action", "target", "changes", "seq"};
         for (int i = 0; i < 6; i++)
-            csv_field(cols[i], i == 5);
+            cli_csv_field(cols[i], i == 5);
     } else if (o.fmt == F_TABLE) {
         o.t = cli_table_new(5, hdr);
     }

@@ -47,6 +47,9 @@ int cli_store_exit(int store_err);
 
 /* Print one JSON object on one line to stdout, then free it. */
 void cli_print_json(json_t *obj);
+/* One CSV field on stdout (RFC 4180 quoting when it holds a comma, quote or
+ * line break), then ',' or, for the last of a row, a newline. */
+void cli_csv_field(const char *s, int last);
 
 /* A table for people: add rows of cells, then print with aligned columns. */
 struct cli_table;

@@ -82,23 +82,6 @@ num_or_null(const char *s)
 }
 
 static void
-csv_field(const char *s, int last)
-{
-    if (strpbrk(s, ",\"\r\n") != NULL) {
-        putchar('"');
-        for (; *s; s++) {
-            if (*s == '"')
-                putchar('"');
-            putchar(*s);
-        }
-        putchar('"');
-    } else {
-        fputs(s, stdout);
-    }
-    putchar(last ? '\n' : ',');
-}
-
-static void
 print_row(const struct store_audit_row *r, void *arg)
 {
     struct out *o = arg;
@@ -129,20 +112,20 @@ print_row(const struct store_audit_row *r, void *arg)
     } else if (o->fmt == F_CSV) {
         for (int f = 0; f < STORE_AUDIT_NFIELDS; f++) {
             if (f == STORE_AUDIT_TIME) {
-                csv_field(t, 0);
+                cli_csv_field(t, 0);
             } else if (f == STORE_AUDIT_RECIPIENT_DOMAINS || f == STORE_AUDIT_RECIPIENT_ADDRESSES ||
                        f == STORE_AUDIT_EMAIL_IDS) {
                 char *v = strdup(r->v[f]);
                 for (char *p = v; p && *p; p++)
                     if (*p == ',')
                         *p = ';';
-                csv_field(v ? v : "", 0);
+                cli_csv_field(v ? v : "", 0);
                 free(v);
             } else {
-                csv_field(r->v[f], 0);
+                cli_csv_field(r->v[f], 0);
             }
         }
-        csv_field(r->unknown_outcome ? "unknown" : "known", 1);
+        cli_csv_field(r->unknown_outcome ? "unknown" : "known", 1);
     } else {
         const char *cells[12] = {t,
                                  r->v[STORE_AUDIT_REQUEST_ID],
@@ -166,8 +149,8 @@ static void
 csv_header(void)
 {
     for (int f = 0; f < STORE_AUDIT_NFIELDS; f++)
-        csv_field(store_audit_fields[f], 0);
-    csv_field("outcome", 1);
+        cli_csv_field(store_audit_fields[f], 0);
+    cli_csv_field("outcome", 1);
 }
 
 int

@@ -137,6 +137,23 @@ cli_print_json(json_t *obj)
     json_decref(obj);
 }
 
+void
+cli_csv_field(const char *s, int last)
+{
+    if (strpbrk(s, ",\"\r\n") != NULL) {
+        putchar('"');
+        for (; *s; s++) {
+            if (*s == '"')
+                putchar('"');
+            putchar(*s);
+        }
+        putchar('"');
+    } else {
+        fputs(s, stdout);
+    }
+    putchar(last ? '\n' : ',');
+}
+
 struct cli_table {
     int ncols;
     size_t nrows, cap;
