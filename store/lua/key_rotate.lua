@@ -9,24 +9,13 @@
 -- key.rotated.
 --#include "lib/time.lua"
 --#include "lib/events.lua"
-local old = redis.call('HGETALL', KEYS[1])
-if #old == 0 then
-  return redis.error_reply('ERR_NO_KEY no such key')
-end
-local rec = {}
-for i = 1, #old, 2 do rec[old[i]] = old[i + 1] end
-if (tonumber(rec['revoked_at']) or 0) > 0 then
-  return redis.error_reply('ERR_REVOKED the key is revoked')
-end
+--#include "lib/key.lua"
+local rec, old, now = sc_key_live(KEYS[1])
+if not rec then return old end
 if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then
   return redis.error_reply('ERR_COLLISION key id or hash already exists')
 end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local oexp = tonumber(rec['expires_at']) or 0
-if oexp > 0 and now >= oexp then
-  return redis.error_reply('ERR_EXPIRED the key has expired')
-end
 rec['rotated_from'] = rec['id']
 rec['id'] = ARGV[1]
 rec['hash'] = ARGV[2]

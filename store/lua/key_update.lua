@@ -16,21 +16,9 @@
 -- changed policy fields, old and new (no field of a policy is a secret).
 --#include "lib/time.lua"
 --#include "lib/events.lua"
-local old = redis.call('HGETALL', KEYS[1])
-if #old == 0 then
-  return redis.error_reply('ERR_NO_KEY no such key')
-end
-local rec = {}
-for i = 1, #old, 2 do rec[old[i]] = old[i + 1] end
-if (tonumber(rec['revoked_at']) or 0) > 0 then
-  return redis.error_reply('ERR_REVOKED the key is revoked')
-end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local exp = tonumber(rec['expires_at']) or 0
-if exp > 0 and now >= exp then
-  return redis.error_reply('ERR_EXPIRED the key has expired')
-end
+--#include "lib/key.lua"
+local rec, old, now = sc_key_live(KEYS[1])
+if not rec then return old end
 local policy = {name = true, owner = true, agent_run_id = true, scope = true, daily_cap = true,
                 monthly_cap = true, per_recipient_cap = true, rate_limit = true,
                 rate_window_ms = true, dedupe_window_ms = true, alert_at = true,
