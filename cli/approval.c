@@ -9,12 +9,10 @@
  * decided; approve then waits (bounded) for a sendcapd to forward the send
  * and prints the outcome.
  */
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 

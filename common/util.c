@@ -179,6 +179,16 @@ sc_mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t
+sc_jitter_ms(int64_t ms, int pct)
+{
+    int64_t spread = ms * pct / 100;
+
+    if (ms <= 0)
+        return 0;
+    return ms - spread + random() % (2 * spread + 1);
+}
+
 struct timeval
 sc_tv_ms(int64_t ms)
 {

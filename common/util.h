@@ -29,6 +29,10 @@ int64_t sc_now_ms(void);
 int64_t sc_mono_ms(void);
 int64_t sc_mono_us(void);
 
+/* ms spread by up to pct percent either way (random()), so timers of many
+ * instances do not fire in step.  ms <= 0 gives 0. */
+int64_t sc_jitter_ms(int64_t ms, int pct);
+
 /* ms as a struct timeval, for libevent timers and hiredis timeouts; a
  * negative ms is 0 (fire at once) rather than an invalid timeval. */
 struct timeval sc_tv_ms(int64_t ms);

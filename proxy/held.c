@@ -334,7 +334,7 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
 static void
 poll_again(struct proxy_held *ph, int64_t ms)
 {
-    struct timeval tv = sc_tv_ms(ms ? ms * 9 / 10 + random() % (ms / 5 + 1) : 0);
+    struct timeval tv = sc_tv_ms(sc_jitter_ms(ms, 10));
 
     if (!ph->stopped)
         evtimer_add(ph->poll, &tv);

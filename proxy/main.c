@@ -388,6 +388,9 @@ main(int argc, char **argv)
             sc_fatal("--workers needs a fixed port in --listen, not port 0");
         worker = supervise((int)px.cfg.workers);
     }
+    /* Per process (after --workers forks): the timers' and retries'
+     * jitter (sc_jitter_ms) must differ between instances. */
+    srandom((unsigned)(getpid() ^ sc_mono_us()));
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
         sc_fatal("cannot initialise libcurl");
     /* Without an asynchronous resolver every upstream and webhook name

@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <event2/event.h>
@@ -538,7 +537,7 @@ poll_cb(evutil_socket_t fd, short what, void *arg)
 static void
 poll_again(struct proxy_webhook *wh)
 {
-    struct timeval tv = sc_tv_ms(POLL_MS * 9 / 10 + random() % (POLL_MS / 5 + 1));
+    struct timeval tv = sc_tv_ms(sc_jitter_ms(POLL_MS, 10));
 
     if (!wh->stopped)
         evtimer_add(wh->poll, &tv);
@@ -556,7 +555,6 @@ proxy_webhook_new(struct proxy *px)
         free(wh);
         return NULL;
     }
-    srandom((unsigned)(getpid() ^ sc_mono_us()));
     poll_again(wh);
     return wh;
 }
