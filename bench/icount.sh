@@ -27,7 +27,7 @@ tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
-P_FAKE=18580 P_SC=18582
+P_FAKE=${P_FAKE:-18580} P_SC=${P_SC:-18582}
 cat >"$tmp/nginx.conf" <<NG
 daemon off; worker_processes 1; pid $tmp/nginx.pid; error_log $tmp/error.log;
 events { worker_connections 1024; }
@@ -50,7 +50,7 @@ VK=$("$bin/sendcap" key issue --upstream prod --json --daily-cap 1000000000 --mo
   --to-domain example.com --agent-run-id bench | sed 's/.*"key":"\([^"]*\)".*/\1/')
 export VK
 SENDCAP_LOG_LEVEL=warn valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.sendcapd" -q \
-  "$bin/sendcapd" --listen 127.0.0.1:$P_SC --upstream-url http://127.0.0.1:$P_FAKE 2>"$tmp/sendcapd.log" &
+  "$bin/sendcapd" --listen 127.0.0.1:$P_SC --upstream-url http://127.0.0.1:$P_FAKE --metrics-listen off 2>"$tmp/sendcapd.log" &
 SPID=$!; pids+=($SPID)
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$P_SC/" && break; sleep 0.2; done
 wrk -t1 -c"$CONNS" -d3s -s bench/send.lua "http://127.0.0.1:$P_SC/emails" >/dev/null # warm-up
