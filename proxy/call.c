@@ -95,7 +95,8 @@ struct call {
     /* For the call record (store/audit.h), captured while req is alive. */
     int64_t t_wall;
     char *method, *target, *ua, *claimed_run, *agent_run, *client;
-    int status, ust, gone, intent_written;
+    int status, ust, gone;
+    char *intent; /* the audit intent call.lua wrote (its sc:intents member), NULL if none */
     int64_t ulat;
     const char *decision, *reason;
     char *email_ids;
@@ -144,6 +145,7 @@ call_free(struct call *c)
     free(c->to_domains);
     free(c->held);
     free(c->held_sealed);
+    free(c->intent);
     free(c);
 }
 
@@ -1298,6 +1300,7 @@ run_script(struct call *c, const struct proxy_key_entry *e)
     struct store_call_req q = {
         .key_hash = c->hash,
         .gen = e ? e->gen : "",
+        .key_view = e ? e->view : "",
         .upstream_ver = e ? e->upver : "",
         .mode = STORE_CALL_FORWARD,
         .email_id = c->email_id,
@@ -1365,8 +1368,11 @@ run_script(struct call *c, const struct proxy_key_entry *e)
         store_failed(c, errstr);
         return;
     }
-    c->intent_written = packed != NULL; /* if the script runs, the intent is there */
-    free(packed);
+    /* If the script runs, the intent is there: kept to be removed, by its
+     * exact bytes, with the final record (a call sent again after "stale"
+     * replaces the one before, which that reply did not write). */
+    free(c->intent);
+    c->intent = packed;
 }
 
 /* Take the vault key from "Authorization: Bearer vk_…".  On success the
@@ -1586,7 +1592,7 @@ write_record(struct call *c)
      * (flood.c).  Such a call reserved nothing and has no intent to
      * complete.  A revoked key is the credential most likely to be in an
      * attacker's hands, so it is bounded like an unknown one. */
-    if (!c->live && !c->intent_written && !proxy_flood_admit(c->px->flood, c->client, c->status))
+    if (!c->live && !c->intent && !proxy_flood_admit(c->px->flood, c->client, c->status))
         return;
     if (!c->rec_filled) /* a send's intent already filled it */
         fill_record(c, rec);
@@ -1617,8 +1623,7 @@ write_record(struct call *c)
     st.dedupe_prefix = c->dedupe_ops ? c->dedupe_prefix : "";
     st.dedupe_ops = c->dedupe_ops;
     st.request_id = c->id;
-    store_audit_log_write(c->px->audit, rec, c->intent_written ? c->id : NULL,
-                          c->is_send ? &st : NULL);
+    store_audit_log_write(c->px->audit, rec, c->intent, c->is_send ? &st : NULL);
 }
 
 void

@@ -177,6 +177,8 @@ proxy_keycache_put(struct proxy_keycache *kc, const struct store_key *rec, const
                  : strcmp(rec->oversight, "gated-new-recipients") == 0 ? PROXY_HOLD_NEW
                                                                        : PROXY_HOLD_NONE;
     memcpy(n->e.gen, rec->gen, sizeof(n->e.gen));
+    if (store_call_key_view(rec, n->e.view, sizeof(n->e.view)) != 0)
+        n->e.view[0] = '\0';
     memcpy(n->e.upver, upver, strlen(upver) < sizeof(n->e.upver) ? strlen(upver) + 1 : 1);
     if (n->e.id == NULL || n->e.family == NULL || n->e.agent_run_id == NULL ||
         n->e.upstream == NULL || n->e.from_domains == NULL || n->e.to_domains == NULL ||

@@ -12,6 +12,7 @@
 #include "http.h"
 #include "policy/policy.h"
 #include "store/audit.h"
+#include "store/call.h"
 #include "store/keys.h"
 #include "store/redis.h"
 #include "store/secret.h"
@@ -62,7 +63,8 @@ struct proxy_key_entry {
     enum { PROXY_HOLD_NONE = 0, PROXY_HOLD_ALL, PROXY_HOLD_NEW } holds;
     char gen[24];
     char upver[24];
-    char *real_key; /* wiped on free */
+    char view[STORE_CALL_VIEW_MAX]; /* store_call_key_view of the record, "" if none */
+    char *real_key;                 /* wiped on free */
 };
 
 struct proxy_keycache *proxy_keycache_new(size_t max_entries);

@@ -12,11 +12,16 @@
  *   sc:lk:<key id>        zset of stream ids by time: the index by key
  *   sc:lr:<agent_run_id>  zset of stream ids by time: the index by run id
  *                         (the key's and any claimed X-Agent-Run-Id)
- *   sc:intent:<request>   string: an allowed send's packed record, written by
- *                         call.lua in the same atomic step as its
- *                         reservation, before it is forwarded; removed when
- *                         its final record is written
- *   sc:intents            zset of request ids by time, of those hashes
+ *   sc:intents            zset by time of the intents: each member is an
+ *                         allowed send's packed record ("v1…", unique by its
+ *                         request id), written by call.lua in the same
+ *                         atomic step as its reservation, before it is
+ *                         forwarded; removed (ZREM of the same bytes) when
+ *                         its final record is written.  One write each way
+ *                         (an intent used to be a string key plus a member
+ *                         naming it: two).  Members that are request ids
+ *                         name an sc:intent:<request> string (written
+ *                         before this layout; read, never written)
  *   sc:logbits:<writer>   bitmap of the seqs a writer has written (makes a
  *                         re-sent record a no-op)
  * A crash between forward and final record leaves the intent, which queries
@@ -140,7 +145,7 @@ int store_audit_chain_init(struct store_audit_chain *ch, const unsigned char mk[
  * (free with store_audit_argv_free), or NULL on allocation failure
  * (the chain does not advance).  Empty fields of rec are set to "". */
 char **store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec,
-                              const char *intent_request_id,
+                              const char *intent,
                               const struct store_audit_settle *settle, int *argc);
 void store_audit_argv_free(char **argv, int argc);
 
@@ -161,12 +166,12 @@ const char *store_audit_log_writer(const struct store_audit_log *l);
  * record is taken over (cleared).  Never blocks.  Records wait in order in
  * memory while Redis is away (at most SC_LOG_QUEUE_MAX; past that the
  * oldest unsent are dropped and counted, and a MAC'd "lost" record states
- * the gap when Redis returns).  intent_request_id, if not NULL, is the
- * intent this record completes (removed in the same step); settle, if not
+ * the gap when Redis returns).  intent, if not NULL, is the intent
+ * (packed record) this record completes (removed in the same step); settle, if not
  * NULL, is applied in the same step too (refund, email owners).
  */
 void store_audit_log_write(struct store_audit_log *l, struct store_audit_rec *rec,
-                           const char *intent_request_id, const struct store_audit_settle *settle);
+                           const char *intent, const struct store_audit_settle *settle);
 
 /* Try to send what waits (call when Redis is back; cheap when idle). */
 void store_audit_log_flush(struct store_audit_log *l);

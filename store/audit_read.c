@@ -107,10 +107,10 @@ row_from_entry(const redisReply *e, struct store_audit_row *row)
 
 /* An intent: the packed record call.lua stored before forwarding. */
 static int
-row_from_intent(const redisReply *h, struct store_audit_row *row)
+row_from_intent(const char *packed, size_t len, struct store_audit_row *row)
 {
     memset(row, 0, sizeof(*row));
-    if (h->type != REDIS_REPLY_STRING || store_audit_row_unpack(h->str, h->len, row) != 0)
+    if (packed == NULL || store_audit_row_unpack(packed, len, row) != 0)
         return -1;
     row->stream_id = "";
     row->unknown_outcome = 1;
@@ -331,15 +331,27 @@ store_audit_query(struct store_conn *c, const struct store_audit_query *q,
     if (ints == NULL)
         goto done;
     for (size_t i = 0; i < ints->elements; i++) {
-        redisReply *h = store_redis_cmd(c, err, errlen, "GET sc:intent:%s", ints->element[i]->str);
+        const redisReply *m = ints->element[i];
+        redisReply *h = NULL;
         struct store_audit_row row;
-        if (h == NULL)
-            goto done;
-        if (row_from_intent(h, &row) == 0 && store_audit_row_matches(q, &row) &&
-            rows_add(&rs, &row) == 0)
+        int ok;
+        if (m->type != REDIS_REPLY_STRING)
+            continue;
+        if (m->len >= 2 && memcmp(m->str, "v1", 2) == 0) {
+            ok = row_from_intent(m->str, m->len, &row); /* the member is the record */
+        } else {
+            /* An intent written before members held the record: its string. */
+            h = store_redis_cmd(c, err, errlen, "GET sc:intent:%s", m->str);
+            if (h == NULL)
+                goto done;
+            ok = row_from_intent(h->type == REDIS_REPLY_STRING ? h->str : NULL,
+                                 h->type == REDIS_REPLY_STRING ? h->len : 0, &row);
+        }
+        if (ok == 0 && store_audit_row_matches(q, &row) && rows_add(&rs, &row) == 0)
             row.buf = NULL; /* owned by rs now */
         free(row.buf);
-        freeReplyObject(h);
+        if (h)
+            freeReplyObject(h);
     }
     if (rs.n > 1)
         qsort(rs.r, rs.n, sizeof(rs.r[0]), cmp_time);

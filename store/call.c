@@ -255,13 +255,42 @@ pack_msgs(const struct store_call_req *req, char *out[2])
     return 0;
 }
 
+static const char *
+opt_i64(char buf[24], int64_t v)
+{
+    if (v < 0)
+        return "";
+    return sc_fmt_i64(buf, v);
+}
+
+int
+store_call_key_view(const struct store_key *rec, char *out, size_t len)
+{
+    char cap[24], mcap[24], pcap[24], rate[24], rwin[24], ddw[24];
+    const char *text[] = {rec->id, rec->upstream, rec->family, rec->scope, rec->oversight};
+    int n;
+
+    for (size_t i = 0; i < sizeof(text) / sizeof(text[0]); i++)
+        if (strchr(text[i], '|') != NULL)
+            return -1;
+    /* call.lua's order: id, upstream, family, daily_cap, scope,
+     * monthly_cap, per_recipient_cap, rate_limit, rate_window_ms,
+     * dedupe_window_ms, oversight; "" for a control the key lacks. */
+    n = snprintf(out, len, "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|", rec->id, rec->upstream, rec->family,
+                 opt_i64(cap, rec->daily_cap), rec->scope, opt_i64(mcap, rec->monthly_cap),
+                 opt_i64(pcap, rec->per_recipient_cap), opt_i64(rate, rec->rate_limit),
+                 rec->rate_limit >= 0 ? sc_fmt_i64(rwin, rec->rate_window_ms) : "",
+                 sc_fmt_i64(ddw, rec->dedupe_window_ms), rec->oversight);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
 int
 store_call_check(struct store_async *as, const struct store_call_req *req, store_call_cb *cb,
                  void *arg, const char **errstr)
 {
     char key[80], sends[24], ttl[24] = "", hold[24];
     char hmax[24], hbytes[24];
-    const char *argv[21];
+    const char *argv[22];
     char *msgs[2] = {NULL, NULL};
     int intent = req->intent != NULL && req->intent[0] != '\0', ret = -1;
     struct pending *p = malloc(sizeof(*p));
@@ -298,7 +327,8 @@ store_call_check(struct store_async *as, const struct store_call_req *req, store
     argv[18] = req->route ? req->route : "";
     argv[19] = sc_fmt_i64(hmax, SC_HELD_FAMILY_MAX);
     argv[20] = sc_fmt_i64(hbytes, SC_HELD_FAMILY_BYTES);
-    if (store_redis_async_eval(as, STORE_SCRIPT_CALL, 1, 21, argv, NULL, replied, p, errstr) == 0) {
+    argv[21] = req->key_view ? req->key_view : "";
+    if (store_redis_async_eval(as, STORE_SCRIPT_CALL, 1, 22, argv, NULL, replied, p, errstr) == 0) {
         p = NULL; /* replied() frees it */
         ret = 0;
     }

@@ -43,9 +43,16 @@ struct store_call_msg {
 
 /* What the proxy asks.  Strings are borrowed for the call of
  * store_call_check only (they are copied into the command). */
+/* The cached key record's fields call.lua reads on every call, in its
+ * layout (store_call_key_view): with a current gen the script takes them
+ * from here and reads only the fields that can change without a new gen
+ * (revoked_at, expires_at, last_used_at) from Redis. */
+#define STORE_CALL_VIEW_MAX 512
+
 struct store_call_req {
     const char *key_hash;     /* sha256 hex of the vault key */
     const char *gen;          /* generation of the cached key record, "" if none */
+    const char *key_view;     /* that record's store_call_key_view, "" if none */
     const char *upstream_ver; /* version of the cached upstream record, "" if none */
     enum store_call_mode mode;
     int64_t sends;        /* recipients to reserve (to + cc + bcc), for SEND */
@@ -146,6 +153,13 @@ struct store_call_result {
  * exactly when errstr is not (Redis did not run the script: not connected,
  * timed out, an error reply such as OOM); both are borrowed. */
 typedef void store_call_cb(const struct store_call_result *res, const char *errstr, void *arg);
+
+/* Write rec's fields call.lua reads (id, upstream, family, caps, scope,
+ * rate, dedupe window, oversight) to out in the script's layout.  Returns
+ * 0, or -1 if they do not fit or a text field holds the separator (a
+ * record no CLI writes: the key is then used without a view, so every
+ * call answers "stale" and is refused).  Pure. */
+int store_call_key_view(const struct store_key *rec, char *out, size_t len);
 
 /* Queue call.lua for req on the daemon's connection.  0 (cb will run
  * exactly once), or -1 with *errstr set to a static reason and cb never

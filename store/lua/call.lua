@@ -12,7 +12,8 @@
 --          sending scope may only touch emails its family sent
 -- ARGV[6]  request id of the call (its rate slot's member; for "send", its
 --          intent and records)
--- ARGV[7]  how long an intent may wait for its final record (seconds)
+-- ARGV[7]  the call log's retention (seconds): how long an intent may wait
+--          for its final record, and gated-new-recipients' memory
 -- ARGV[8]  the intent: the call's packed record (see store/audit.h); ""
 --          writes none
 -- ARGV[9]  sha256 hex of the send's Idempotency-Key ("" if none)
@@ -39,6 +40,12 @@
 -- ARGV[19] most held sends of a family waiting for a person, ARGV[20] most
 --          bytes of their sealed bodies: past either, a send that would be
 --          held is refused, {"heldfull", id, waiting, bytes, now_ms}
+-- ARGV[21] the proxy's view of the record whose gen is ARGV[1]
+--          (store_call_key_view): "id|upstream|family|daily_cap|scope|
+--          monthly_cap|per_recipient_cap|rate_limit|rate_window_ms|
+--          dedupe_window_ms|oversight|", "" for a control the key lacks; ""
+--          if none.  Used only while that gen is the record's: every change
+--          of these fields bumps gen (key update, rotate, revoke)
 --
 -- Oversight (SPEC §7; the record's oversight field, absent = auto): after
 -- every check and the reservation, a send of a gated key, or of a
@@ -141,28 +148,54 @@
 local now = sc_now_ms()
 local nows = sc_fmt(now)
 
-local rec = redis.call('HMGET', KEYS[1], 'id', 'gen', 'revoked_at', 'expires_at', 'upstream',
-                       'family', 'daily_cap', 'scope', 'last_used_at', 'monthly_cap',
-                       'per_recipient_cap', 'rate_limit', 'rate_window_ms', 'dedupe_window_ms',
-                       'name', 'alert_at', 'owner', 'oversight', 'hold_ttl_ms')
-local id = rec[1]
+-- The record: with the proxy's cached view current (its gen is the
+-- record's), the fields a call needs come from ARGV[21] and Redis is asked
+-- only for what changes without a new gen (revoked_at and expires_at are
+-- bumped with it, but are read here anyway: they are the checks), and the
+-- rarely used text fields are read when an event or hold needs them
+-- (cold()).  Indices as the record's fields were always numbered here:
+-- 1 id, 2 gen, 3 revoked_at, 4 expires_at, 5 upstream, 6 family,
+-- 7 daily_cap, 8 scope, 9 last_used_at, 10 monthly_cap,
+-- 11 per_recipient_cap, 12 rate_limit, 13 rate_window_ms,
+-- 14 dedupe_window_ms, 18 oversight ("" for a control the key lacks).
+local live = redis.call('HMGET', KEYS[1], 'id', 'gen', 'revoked_at', 'expires_at', 'last_used_at')
+local id = live[1]
 if not id then
   return {'unknown'}
 end
-if (tonumber(rec[3]) or 0) > 0 then
-  return {'revoked', id, rec[3], nows}
+if (tonumber(live[3]) or 0) > 0 then
+  return {'revoked', id, live[3], nows}
 end
-local expires = tonumber(rec[4]) or 0
+local expires = tonumber(live[4]) or 0
 if expires > 0 and now >= expires then
-  return {'expired', id, rec[4], nows}
+  return {'expired', id, live[4], nows}
 end
-local up = 'sc:up:' .. rec[5]
+local rec = nil
+if live[2] == ARGV[1] and ARGV[21] and ARGV[21] ~= '' then
+  -- One match for the eleven fields (a gmatch loop costs three times it).
+  local v1, v2, v3, v4, v5, v6, v7, v8, v9, v10, v11 = string.match(ARGV[21],
+    '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|$')
+  if v11 then
+    rec = {v1, live[2], live[3], live[4], v2, v3, v4 ~= '' and v4 or nil, v5, live[5],
+           v6 ~= '' and v6 or nil, v7 ~= '' and v7 or nil, v8 ~= '' and v8 or nil,
+           v9 ~= '' and v9 or nil, v10, nil, nil, nil, v11}
+  end
+end
+local up = 'sc:up:' .. (rec and rec[5] or redis.call('HGET', KEYS[1], 'upstream') or '')
 local upv = redis.call('HGET', up, 'ver')
 if not upv then
-  return {'no_upstream', id, rec[5]}
+  return {'no_upstream', id, string.sub(up, 7)}
 end
-if rec[2] ~= ARGV[1] or upv ~= ARGV[2] then
+if not rec or upv ~= ARGV[2] then
   return {'stale', redis.call('HGETALL', KEYS[1]), redis.call('HMGET', up, 'ver', 'sealed')}
+end
+-- name, alert_at, owner, hold_ttl_ms: read once, when needed.
+local cold_rec = nil
+local function cold()
+  if not cold_rec then
+    cold_rec = redis.call('HMGET', KEYS[1], 'name', 'alert_at', 'owner', 'hold_ttl_ms')
+  end
+  return cold_rec
 end
 -- last_used_at is kept to the minute: one write a minute per key, not one
 -- a call (it only feeds `key list`'s stale flag).
@@ -170,11 +203,11 @@ if now - (tonumber(rec[9]) or 0) >= 60000 then
   redis.call('HSET', KEYS[1], 'last_used_at', nows)
 end
 local family = rec[6] or id
-local owner = rec[17] or ''
 local fmt = sc_fmt
+local function owner() return cold()[3] or '' end
 local function ev_data(d)
-  d.name = rec[15] or ''
-  d.owner = owner
+  d.name = cold()[1] or ''
+  d.owner = owner()
   return d
 end
 -- key.rate_limited / key.denied (what: "rate" / "denied"): one a minute
@@ -184,7 +217,7 @@ local function ev_refused(etype, what, d)
   local n = redis.call('HINCRBY', k, what .. '_n', 1)
   if now - (tonumber(redis.call('HGET', k, what .. '_at')) or 0) >= 60000 then
     d.count = n
-    sc_emit(now, etype, id, family, owner, ev_data(d), 0)
+    sc_emit(now, etype, id, family, owner(), ev_data(d), 0)
     redis.call('HSET', k, what .. '_at', nows, what .. '_n', '0')
   end
   redis.call('PEXPIRE', k, 86400000)
@@ -288,10 +321,10 @@ if ARGV[3] == 'whoami' then
   local function opt(v) return v and fmt(v) or '' end
   local dd = rec[14]
   if not dd or dd == '' then dd = '600000' end
-  return {'who', id, nows, rec[15] or '', rec[4] or '0', opt(cap),
+  return {'who', id, nows, cold()[1] or '', rec[4] or '0', opt(cap),
           redis.call('GET', ck) or '0', opt(mcap), redis.call('GET', mk) or '0', fmt(mreset),
           opt(tonumber(rec[11])), opt(rlim), opt(rk and rwin), fmt(rused),
-          rk and fmt(oldest_in_window()) or '', dd, rec[16] or '80,100'}
+          rk and fmt(oldest_in_window()) or '', dd, cold()[2] or '80,100'}
 end
 local n = tonumber(ARGV[4])
 -- A counter is read before the send only where a cap needs it; the month
@@ -307,10 +340,12 @@ local function remaining(d, m)
   if not r then return '' end
   return fmt(r < 0 and 0 or r)
 end
+-- The intent is one member of sc:intents, the packed record itself (unique:
+-- it holds the request id), scored by time: log_write.lua removes it by the
+-- same bytes, and sc:intents is trimmed to the retention there.
 local function intent()
   if ARGV[8] and ARGV[8] ~= '' then
-    redis.call('SET', 'sc:intent:' .. ARGV[6], ARGV[8], 'EX', ARGV[7])
-    redis.call('ZADD', 'sc:intents', nows, ARGV[6])
+    redis.call('ZADD', 'sc:intents', nows, ARGV[8])
   end
 end
 local ik, iv = '', ''
@@ -339,7 +374,7 @@ local function cap_reached(win, wid, until_ms, d)
   if not marker(win, wid, 'cap', until_ms) then return '' end
   d.requested = n
   d.resets_at = sc_iso(until_ms)
-  return sc_emit(now, 'key.cap_reached', id, family, owner, ev_data(d), tonumber(ARGV[14]) or 0)
+  return sc_emit(now, 'key.cap_reached', id, family, owner(), ev_data(d), tonumber(ARGV[14]) or 0)
 end
 if cap and (used > cap or n > cap - used) then
   return {'cap', id, fmt(used), fmt(cap), nows,
@@ -452,31 +487,30 @@ if dp ~= '' then
 end
 take_rate()
 -- key.usage_threshold: each alert percent this reservation crossed.
-local alerts = rec[16] or '80,100'
 local function thresholds(win, wid, until_ms, a, c)
   -- The percents crossed are the integers in (lo, hi]: most sends cross
-  -- none, and pay two divisions instead of a walk over the list.
+  -- none, and pay two divisions (and no read of alert_at) instead of a
+  -- walk over the list.
   if c <= 0 or math.floor((a - n) * 100 / c) == math.floor(a * 100 / c) then return end
+  local alerts = cold()[2] or '80,100'
   for p in string.gmatch(alerts, '%d+') do
     local t = c * tonumber(p)
     if (a - n) * 100 < t and a * 100 >= t and marker(win, wid, p, until_ms) then
-      sc_emit(now, 'key.usage_threshold', id, family, owner,
+      sc_emit(now, 'key.usage_threshold', id, family, owner(),
               ev_data({window = win == 'd' and 'day' or 'month', percent = tonumber(p),
                        used = a, cap = c}), 0)
     end
   end
 end
-if alerts ~= '' then
-  if cap then thresholds('d', days, dend, after, cap) end
-  if mcap then thresholds('m', wmonth, mend, mafter, mcap) end
-end
+if cap then thresholds('d', days, dend, after, cap) end
+if mcap then thresholds('m', wmonth, mend, mafter, mcap) end
 local function send_data()
   return {request_id = ARGV[6], recipients = n, from_domain = ARGV[17] or ''}
 end
 if hold then
   local evd = send_data()
   local hid = ARGV[15]
-  local ttl = tonumber(rec[19]) or 86400000
+  local ttl = tonumber(cold()[4]) or 86400000
   redis.call('HSET', 'sc:held:' .. hid, 'key', id, 'family', family, 'status', 'pending',
              'created_at', nows, 'expires_at', fmt(now + ttl), 'request_id', ARGV[6],
              'route', ARGV[18] or '', 'sends', fmt(n), 'ck', ck, 'mk', mk, 'rp', rp,
@@ -487,7 +521,7 @@ if hold then
   redis.call('HINCRBY', hfam, 'bytes', fmt(#ARGV[16]))
   evd.held_id = hid
   evd.expires_at = sc_iso(now + ttl)
-  sc_emit(now, 'send.held', id, family, owner, ev_data(evd), 0)
+  sc_emit(now, 'send.held', id, family, owner(), ev_data(evd), 0)
   return {'held', id, nows, ck, fmt(after), '', '', mk, remaining(after, mafter), rp, dp}
 end
 if oversight == 'gated-new-recipients' and #ARGV[12] > 0 then
@@ -504,6 +538,6 @@ if oversight == 'gated-new-recipients' and #ARGV[12] > 0 then
   redis.call('ZREMRANGEBYSCORE', rset, '-inf', now - keep)
   redis.call('PEXPIRE', rset, keep)
 elseif oversight == 'monitored' then
-  sc_emit(now, 'send.monitored', id, family, owner, ev_data(send_data()), 0)
+  sc_emit(now, 'send.monitored', id, family, owner(), ev_data(send_data()), 0)
 end
 return {'ok', id, nows, ck, fmt(after), ik, iv, mk, remaining(after, mafter), rp, dp}

@@ -5,7 +5,8 @@
 -- ARGV     one or more record blocks, back to back (the daemon sends the
 --          records that finished in one loop turn together), each:
 --   +0  writer id     +1 seq        +2 trim: MINID cutoff (ms)
---   +3  intent request id to remove ("" if none)
+--   +3  the intent to remove: its packed record, the sc:intents member
+--       call.lua wrote ("" if none)
 --   +4  key id        +5 agent_run_id   +6 claimed run id
 --   +7  record time (ms, the index score)
 --   +8  sends to give back (a send Resend clearly did not accept)
@@ -35,7 +36,7 @@
 -- A record whose seq its writer already wrote (bit set in
 -- sc:logbits:<writer>) is a re-send after a lost reply: neither it nor its
 -- settlement is applied twice.  Index entries and intent removals of the
--- block are written together (one ZADD per index, one ZREM and one DEL).
+-- block are written together (one ZADD per index, one ZREM).
 -- A record this script confirms (an email id appended, ":ok") is changed
 -- by one SET XX KEEPTTL GET, which answers what it replaced: what another
 -- send wrote there meanwhile is put back as it was (rare), so the common
@@ -44,7 +45,7 @@
 --#include "lib/refund.lua"
 local out = {}
 local idx, order = {}, {}
-local rids, ikeys = {}, {}
+local rids = {}
 local trim = nil
 -- The hour hashes' increments, summed over the block: one HINCRBY per hash
 -- and field, however many records of the block share them.  An increment
@@ -130,7 +131,6 @@ while i <= #ARGV do
   end
   if ARGV[i + 3] ~= '' then
     rids[#rids + 1] = ARGV[i + 3]
-    ikeys[#ikeys + 1] = 'sc:intent:' .. ARGV[i + 3]
   end
   i = f + 20
 end
@@ -152,7 +152,6 @@ for _, k in ipairs(order) do
 end
 if #rids > 0 then
   redis.call('ZREM', 'sc:intents', unpack(rids))
-  redis.call('DEL', unpack(ikeys))
 end
 if trim then
   redis.call('ZREMRANGEBYSCORE', 'sc:intents', '-inf', '(' .. trim)

@@ -71,6 +71,12 @@ test('SIGKILL while Resend holds the send: outcome unknown; restart; queries wor
   assert.deepEqual(crashed[0].recipient_addresses, ['b@example.com']);
   const table = w.cli(['log', 'query', '--agent-run-id', 'run-crash']).stdout;
   assert.match(table, /outcome_unknown/);
+  // The intent is the sc:intents member itself (the packed record): one
+  // write to add it and one to remove it, no string key beside it.
+  const members = w.redis.raw('ZRANGE', 'sc:intents', '0', '-1').trim().split('\n');
+  assert.equal(members.length, 1);
+  assert.ok(members[0].startsWith('v1') && members[0].includes(crashed[0].request_id), members[0]);
+  assert.equal(w.redis.raw('KEYS', 'sc:intent:*').trim(), '');
 
   const p = await w.addProxy();
   // Another subject: the crashed send above holds this email's dedupe record (SPEC §5).
@@ -81,4 +87,14 @@ test('SIGKILL while Resend holds the send: outcome unknown; restart; queries wor
   const v = w.cli(['log', 'verify']);
   assert.equal(v.code, 0, v.stdout);
   assert.match(v.stdout, /from 2 writers/);
+});
+
+test('an intent of the earlier layout (a string named by its request id) is still shown', async () => {
+  const [rec] = w.redis.raw('ZRANGE', 'sc:intents', '0', '-1').trim().split('\n');
+  const rid = rows().find((r) => r.outcome === 'unknown').request_id;
+  const old = rid.slice(0, -1) + (rid.endsWith('Z') ? 'Y' : 'Z');
+  w.redis.raw('SET', `sc:intent:${old}`, rec.replace(rid, old));
+  w.redis.raw('ZADD', 'sc:intents', String(Date.now()), old);
+  const unknown = rows().filter((r) => r.outcome === 'unknown');
+  assert.deepEqual(unknown.map((r) => r.request_id).sort(), [rid, old].sort());
 });

@@ -18,13 +18,26 @@ const json = (cmd) => JSON.parse(w.redis.raw('EVAL', cmd, '0'));
 const events = () => json("return cjson.encode(redis.call('XRANGE', 'sc:events', '-', '+'))")
   .map(([id, f]) => { const o = { id }; for (let i = 0; i < f.length; i += 2) o[f[i]] = f[i + 1]; o.data = JSON.parse(o.data); return o; });
 
+// The proxy's view of a key record (ARGV[21], store_call_key_view), as
+// sendcapd builds it from the record it caches.
+function view(hash) {
+  const f = w.redis.raw('HGETALL', `sc:vk:${hash}`).split('\n');
+  const r = {};
+  for (let i = 0; i + 1 < f.length; i += 2) r[f[i]] = f[i + 1];
+  const rate = r.rate_limit ?? '';
+  return [r.id, r.upstream, r.family, r.daily_cap ?? '', r.scope ?? 'sending', r.monthly_cap ?? '',
+    r.per_recipient_cap ?? '', rate, rate === '' ? '' : r.rate_window_ms, r.dedupe_window_ms ?? '600000',
+    r.oversight ?? 'auto'].join('|') + '|';
+}
+
 // One call.lua run for key k: mode, sends, deny reason, hold ms.
 function call(k, mode, sends, reason = '', hold = '0') {
   const hash = w.redis.raw('GET', `sc:id:${k.id}`).trim();
   const gen = w.redis.raw('HGET', `sc:vk:${hash}`, 'gen').trim();
   const ver = w.redis.raw('HGET', 'sc:up:prod', 'ver').trim();
   const out = w.redis.raw('EVAL', script, '1', `sc:vk:${hash}`, gen, ver, mode, String(sends), '',
-    `req_${Math.random().toString(36).slice(2)}`, '60', '', '', '', '', '', reason, hold);
+    `req_${Math.random().toString(36).slice(2)}`, '60', '', '', '', '', '', reason, hold,
+    '', '', '', '', '', '', view(hash));
   return out.split('\n').slice(0, -1);
 }
 

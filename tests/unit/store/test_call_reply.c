@@ -142,11 +142,58 @@ test_replies(void **state)
     json_decref(all);
 }
 
+/* store_call_key_view: the cached record's fields in call.lua's layout
+ * (ARGV[21]), "" for a control the key lacks; refused when a text field
+ * holds the separator or the buffer is short. */
+static void
+test_key_view(void **state)
+{
+    static const struct {
+        const char *id, *upstream, *family, *scope, *oversight;
+        int64_t cap, mcap, pcap, rate, rwin, ddw;
+        size_t len;
+        const char *want; /* NULL: refused */
+    } cases[] = {
+        {"key_a", "prod", "key_f", "full", "gated", 10, 100, 3, 5, 60000, 0, 512,
+         "key_a|prod|key_f|10|full|100|3|5|60000|0|gated|"},
+        {"key_b", "prod", "key_b", "sending", "auto", -1, -1, -1, -1, 0, 600000, 512,
+         "key_b|prod|key_b||sending|||||600000|auto|"},
+        {"key_c", "eu.main-2", "key_c", "sending", "monitored", 0, -1, -1, 1000, 1000, 1, 512,
+         "key_c|eu.main-2|key_c|0|sending|||1000|1000|1|monitored|"},
+        {"key_d", "pr|od", "key_d", "sending", "auto", -1, -1, -1, -1, 0, 0, 512, NULL},
+        {"key_e", "prod", "key_e", "sending", "auto", -1, -1, -1, -1, 0, 0, 10, NULL},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct store_key rec;
+        char out[512];
+        memset(&rec, 0, sizeof(rec));
+        snprintf(rec.id, sizeof(rec.id), "%s", cases[i].id);
+        snprintf(rec.upstream, sizeof(rec.upstream), "%s", cases[i].upstream);
+        snprintf(rec.family, sizeof(rec.family), "%s", cases[i].family);
+        snprintf(rec.scope, sizeof(rec.scope), "%s", cases[i].scope);
+        snprintf(rec.oversight, sizeof(rec.oversight), "%s", cases[i].oversight);
+        rec.daily_cap = cases[i].cap;
+        rec.monthly_cap = cases[i].mcap;
+        rec.per_recipient_cap = cases[i].pcap;
+        rec.rate_limit = cases[i].rate;
+        rec.rate_window_ms = cases[i].rwin;
+        rec.dedupe_window_ms = cases[i].ddw;
+        if (cases[i].want == NULL) {
+            assert_int_equal(store_call_key_view(&rec, out, cases[i].len), -1);
+        } else {
+            assert_int_equal(store_call_key_view(&rec, out, cases[i].len), 0);
+            assert_string_equal(out, cases[i].want);
+        }
+    }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_replies),
+        cmocka_unit_test(test_key_view),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
