@@ -452,7 +452,7 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     vals[n++] = mac;
 
     usage_token(ch, rec, st, usage, sizeof(usage));
-    argc = 1 + 13 + (st ? (int)st->nids : 0) + 2 * n + 3 + 6 + 1;
+    argc = 1 + 13 + (st ? (int)st->nids : 0) + 3 + 3 + 6 + 1;
     src = calloc((size_t)argc, sizeof(*src));
     if (src == NULL) {
         free(packed);
@@ -475,10 +475,10 @@ store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec
     src[a++] = sc_fmt_i64(nids, st ? (int64_t)st->nids : 0);
     for (size_t i = 0; st && i < st->nids; i++)
         src[a++] = st->ids[i];
-    for (int i = 0; i < n; i++) {
-        src[a++] = names[i];
-        src[a++] = vals[i];
-    }
+    /* r, prev and mac: the script names the fields and has w and seq. */
+    src[a++] = packed;
+    src[a++] = ch->prev;
+    src[a++] = mac;
     src[a++] = st && st->idem_key ? st->idem_key : "";
     src[a++] = st && st->idem_value ? st->idem_value : "";
     src[a++] = st && st->idem_kept ? "1" : "0";

@@ -13,22 +13,25 @@
 --   +9  the counter call.lua reserved on ("" if none)
 --   +10 the key family that sent   +11 email owner TTL (s)
 --   +12 m, then +13 .. +12+m the Resend email ids returned
---   +13+m .. +22+m the record's 5 field, value pairs (r, w, seq, prev, mac)
---   +23+m the idempotent-replay record call.lua set for this send ("" if
---         none), changed only if it still holds +24+m
---   +24+m its value
---   +25+m "1": the send kept its reservation, the record is confirmed
+--   +13+m the record's r (packed), +14+m its prev, +15+m its mac: the
+--         stream entry is r, w (+0), seq (+1), prev, mac (the field names
+--         are this script's, not arguments: each argument costs Redis a
+--         Lua string)
+--   +16+m the idempotent-replay record call.lua set for this send ("" if
+--         none), changed only if it still holds +17+m
+--   +17+m its value
+--   +18+m "1": the send kept its reservation, the record is confirmed
 --         ("<value>:ok") and lets an identical repeat replay; "0": all of it
 --         was given back, the record is deleted and a repeat reserves anew
---   +26+m the month's counter call.lua reserved on ("" if none): +8 is
+--   +19+m the month's counter call.lua reserved on ("" if none): +8 is
 --         given back off it too
---   +27+m per-recipient counter prefix ("" if none), +28+m the sha256 hex of
+--   +20+m per-recipient counter prefix ("" if none), +21+m the sha256 hex of
 --         each address given back (64 each, back to back): -1 per occurrence
---   +29+m dedupe record prefix ("" if none), +30+m comma-joined per
+--   +22+m dedupe record prefix ("" if none), +23+m comma-joined per
 --         message: "<facts hash>" (not sent: deleted, a retry may go) or
 --         "<facts hash>:<email id>" (Resend accepted it: the id is appended)
---   +31+m the request id those records must still hold to be changed
---   +32+m usage: "<calls> <emails sent> <expire at (s), 0: never>
+--   +24+m the request id those records must still hold to be changed
+--   +25+m usage: "<calls> <emails sent> <expire at (s), 0: never>
 --         <decision>:<reason>" added to the record's UTC hour in
 --         sc:uht:<hour> (all calls) and, for a key_ id, sc:uhk:<key>:<hour>
 --         (hashes: field "<decision>:<reason>" += calls, "sent" += emails),
@@ -88,26 +91,27 @@ while i <= #ARGV do
   else
     local n = tonumber(ARGV[i + 8])
     refund(ARGV[i + 9], n)
-    refund(ARGV[f + 13], n)
-    sc_refund_rcpts(ARGV[f + 14], ARGV[f + 15])
-    local dp, rid = ARGV[f + 16], ARGV[f + 18]
+    refund(ARGV[f + 6], n)
+    sc_refund_rcpts(ARGV[f + 7], ARGV[f + 8])
+    local dp, rid = ARGV[f + 9], ARGV[f + 11]
     if dp ~= '' and rid ~= '' then
-      for op in string.gmatch(ARGV[f + 17], '[^,]+') do
+      for op in string.gmatch(ARGV[f + 10], '[^,]+') do
         sc_dedupe_settle(dp, op, rid)
       end
     end
-    local ik = ARGV[f + 10]
+    local ik = ARGV[f + 3]
     if ik ~= '' then
-      if ARGV[f + 12] == '1' then
-        confirm(ik, ARGV[f + 11], ARGV[f + 11] .. ':ok')
-      elseif redis.call('GET', ik) == ARGV[f + 11] then
+      if ARGV[f + 5] == '1' then
+        confirm(ik, ARGV[f + 4], ARGV[f + 4] .. ':ok')
+      elseif redis.call('GET', ik) == ARGV[f + 4] then
         redis.call('DEL', ik)
       end
     end
     for j = i + 13, i + 12 + m do
       redis.call('SET', 'sc:em:' .. ARGV[j], ARGV[i + 10], 'EX', ARGV[i + 11])
     end
-    local id = redis.call('XADD', KEYS[1], 'MINID', '~', cutoff, '*', unpack(ARGV, f, f + 9))
+    local id = redis.call('XADD', KEYS[1], 'MINID', '~', cutoff, '*', 'r', ARGV[f], 'w', writer, 'seq', seq,
+                              'prev', ARGV[f + 1], 'mac', ARGV[f + 2])
     local t, key, run, claimed = ARGV[i + 7], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
     if key ~= '' then index('sc:lk:' .. key, t, id) end
     if run ~= '' then index('sc:lr:' .. run, t, id) end
@@ -115,7 +119,7 @@ while i <= #ARGV do
     -- Index entries older than the retention are trimmed now and then, not
     -- on every write (queries bound by time anyway).
     if tonumber(cutoff) > 0 and tonumber(seq) % 64 == 0 then trim = cutoff end
-    local calls, sent, at, what = string.match(ARGV[f + 19], '^(%d+) (%d+) (%d+) (%S+)$')
+    local calls, sent, at, what = string.match(ARGV[f + 12], '^(%d+) (%d+) (%d+) (%S+)$')
     if calls then
       local hour = string.format('%d', math.floor(tonumber(t) / 3600000))
       local k = 'sc:uht:' .. hour
@@ -132,7 +136,7 @@ while i <= #ARGV do
   if ARGV[i + 3] ~= '' then
     rids[#rids + 1] = ARGV[i + 3]
   end
-  i = f + 20
+  i = f + 13
 end
 -- A field seen for the first time (its new value is this increment) may be
 -- the hash's first: only then is the expiry set, a few times an hour.

@@ -26,7 +26,7 @@ let seq = 0;
 function write(rid, idemValue) {
   seq++;
   const args = ['w_t', String(seq), '0', '', '', '', '', '1000', '0', '', 'fam', '60', '0',
-    'r', 'x', 'w', 'w_t', 'seq', String(seq), 'prev', 'genesis', 'mac', 'm',
+    'x', 'genesis', 'm',
     'idem:k', idemValue, '1', '', '', '', 'dd:', `${H}:em_1`, rid, ''];
   return r.raw('EVAL', script, '1', 'sc:log', ...args);
 }
