@@ -83,8 +83,9 @@
 -- sends daily_cap, monthly_cap (sc:mcnt:<family>:<YYYYMM>),
 -- per_recipient_cap (sc:rcnt:<family>:<day>:<address hash>) and
 -- dedupe_window_ms (sc:dd:<family>:<facts hash> = request id; absent field:
--- 600000, "0": off).  Every check runs before anything is written, so a
--- call refused by any of them takes nothing; a call refused by the proxy
+-- 600000, "0": off).  A call refused by any of them takes nothing: the
+-- caps are checked on the counts their INCRBYs answer and a refused call's
+-- increments are undone in the same atomic step; a call refused by the proxy
 -- ("deny") or by a cap takes no rate slot.  An idempotent replay is
 -- checked before the dedupe window: it is not a duplicate.
 --
@@ -94,8 +95,9 @@
 -- (sc:cnt:<family>:<UTC day number>) is increased by the sends only if the
 -- result stays within daily_cap (decided here only; it_cap_lua_edges tests the edges),
 -- and the audit intent is written in the same step: an allowed send is on
--- record before it is forwarded.  The intent is written first, so a Redis
--- out of memory refuses the call before anything is counted.
+-- record before it is forwarded.  The first write is the day counter's
+-- INCRBY, so a Redis out of memory refuses the call before anything is
+-- counted or recorded.
 -- Replies:
 --   {"unknown"}
 --   {"revoked", id, revoked_at_ms, now_ms}
@@ -327,12 +329,7 @@ if ARGV[3] == 'whoami' then
           rk and fmt(oldest_in_window()) or '', dd, cold()[2] or '80,100'}
 end
 local n = tonumber(ARGV[4])
--- A counter is read before the send only where a cap needs it; the month
--- is counted whether or not the key has a monthly cap, so a cap set later
--- by `key update` (and whoami, `key show`) sees the whole month.
 local function count(k) return tonumber(redis.call('GET', k) or '0') end
-local used = cap and count(ck) or nil
-local mused = mcap and count(mk) or nil
 local function remaining(d, m)
   local r = nil
   if cap then r = cap - d end
@@ -356,8 +353,9 @@ if ARGV[9] and ARGV[9] ~= '' and oversight ~= 'gated' then
      string.sub(prev, -3) == ':ok' then
     intent()
     take_rate()
-    used = used or count(ck)
-    return {'ok', id, nows, '', fmt(used), '', '', '', remaining(used, mused or 0), '', ''}
+    local used = count(ck)
+    return {'ok', id, nows, '', fmt(used), '', '', '', remaining(used, mcap and count(mk) or 0),
+            '', ''}
   end
   if not prev then
     ik, iv = k, ARGV[10] .. ':' .. ARGV[6]
@@ -375,14 +373,6 @@ local function cap_reached(win, wid, until_ms, d)
   d.requested = n
   d.resets_at = sc_iso(until_ms)
   return sc_emit(now, 'key.cap_reached', id, family, owner(), ev_data(d), tonumber(ARGV[14]) or 0)
-end
-if cap and (used > cap or n > cap - used) then
-  return {'cap', id, fmt(used), fmt(cap), nows,
-          cap_reached('d', days, dend, {window = 'day', used = used, cap = cap})}
-end
-if mcap and (mused > mcap or n > mcap - mused) then
-  return {'mcap', id, fmt(mused), fmt(mcap), nows, fmt(mreset),
-          cap_reached('m', wmonth, mend, {window = 'month', used = mused, cap = mcap})}
 end
 
 -- The messages: facts hashes, and the address hashes counted per address.
@@ -408,13 +398,11 @@ if pcap then
     rcnt[r] = rcnt[r] + 1
   end
   rp = 'sc:rcnt:' .. family .. ':' .. days .. ':'
-  for _, r in ipairs(rorder) do
-    local u = tonumber(redis.call('GET', rp .. r) or '0')
-    if u + rcnt[r] > pcap then
-      return {'rcap', id, fmt(rfirst[r]), fmt(u), fmt(pcap), nows}
-    end
-  end
 end
+-- The checks that only read come first; their refusals are answered after
+-- the caps', in the order the rules have always had: cap, monthly cap,
+-- per-recipient cap, duplicate, too many held.
+local refused = nil
 local ddws = rec[14] or ''
 local ddw = tonumber(ddws)
 if not ddw then ddws, ddw = '600000', 600000 end
@@ -424,20 +412,22 @@ if ddw > 0 then
   local seen = {}
   for i, h in ipairs(msgs) do
     if seen[h] then
-      return {'dup', id, fmt(i - 1), '', fmt(seen[h] - 1)}
+      refused = {'dup', id, fmt(i - 1), '', fmt(seen[h] - 1)}
+      break
     end
     seen[h] = i
     local prev = redis.call('GET', dp .. h)
     if prev then
-      return {'dup', id, fmt(i - 1), prev, '-1'}
+      refused = {'dup', id, fmt(i - 1), prev, '-1'}
+      break
     end
   end
 end
 
--- Held (SPEC §7)?  Every check above has passed; the reservation follows.
+-- Held (SPEC §7)?  Decided with the checks; the reservation follows.
 local hold = oversight == 'gated'
 local rset = 'sc:rcpts:' .. family
-if oversight == 'gated-new-recipients' then
+if oversight == 'gated-new-recipients' and not refused then
   for o = 1, #ARGV[12], 64 do
     if not redis.call('ZSCORE', rset, string.sub(ARGV[12], o, o + 63)) then
       hold = true
@@ -447,38 +437,86 @@ if oversight == 'gated-new-recipients' then
 end
 -- The family's held sends still waiting (sc:held:fam:<family>: n and
 -- bytes of sealed bodies, lib/held.lua gives them back) are bounded
--- (ARGV[19], ARGV[20]: common/limits.h), checked before anything is written.
+-- (ARGV[19], ARGV[20]: common/limits.h).
 local hfam = 'sc:held:fam:' .. family
-if hold then
+if hold and not refused then
   local q = redis.call('HMGET', hfam, 'n', 'bytes')
   local qn, qb = tonumber(q[1]) or 0, tonumber(q[2]) or 0
   if qn >= (tonumber(ARGV[19]) or 0) or qb + #ARGV[16] > (tonumber(ARGV[20]) or 0) then
-    return {'heldfull', id, fmt(qn), fmt(qb), nows}
+    refused = {'heldfull', id, fmt(qn), fmt(qb), nows}
   end
+end
+
+-- The reservation: each counter is increased and its cap checked on the
+-- count INCRBY answers (one command, where a GET and then an INCRBY were
+-- two).  A call a cap refuses gives back what it took in this same atomic
+-- step (DEL of a counter it started, DECRBY otherwise), so no client ever
+-- sees it counted and a refusal reserves nothing.  The first write is an
+-- INCRBY: a Redis out of memory refuses it, and with it the whole call,
+-- before anything is counted.  The month is counted whether or not the key
+-- has a monthly cap, so a cap set later by `key update` (and whoami, `key
+-- show`) sees the whole month.  Counters this call started are kept a day
+-- (the day's and the recipients') past their own, so a late refund still
+-- finds them; the month's to the end of the month after.
+local function back(k, by, v, nby)
+  if v == nby then redis.call('DEL', k) else redis.call('DECRBY', k, by) end
+end
+local rby, rv = {}, {}
+-- Give back the day's and month's counts (mafter nil: not taken) and the
+-- first nr recipients'.
+local function give_back(after, mafter, nr)
+  for j = nr, 1, -1 do
+    back(rp .. rorder[j], rby[j], rv[j], rcnt[rorder[j]])
+  end
+  if mafter then back(mk, ARGV[4], mafter, n) end
+  back(ck, ARGV[4], after, n)
+end
+local after = redis.call('INCRBY', ck, ARGV[4])
+if cap and after > cap then
+  give_back(after, nil, 0)
+  local used = after - n
+  return {'cap', id, fmt(used), fmt(cap), nows,
+          cap_reached('d', days, dend, {window = 'day', used = used, cap = cap})}
+end
+local mafter = redis.call('INCRBY', mk, ARGV[4])
+if mcap and mafter > mcap then
+  give_back(after, mafter, 0)
+  local mused = mafter - n
+  return {'mcap', id, fmt(mused), fmt(mcap), nows, fmt(mreset),
+          cap_reached('m', wmonth, mend, {window = 'month', used = mused, cap = mcap})}
+end
+local nr = pcap and #rorder or 0
+for j = 1, nr do
+  local c = rcnt[rorder[j]]
+  rby[j] = c == 1 and '1' or fmt(c)
+  rv[j] = redis.call('INCRBY', rp .. rorder[j], rby[j])
+  if rv[j] > pcap then
+    give_back(after, mafter, j)
+    return {'rcap', id, fmt(rfirst[rorder[j]]), fmt(rv[j] - c), fmt(pcap), nows}
+  end
+end
+if refused then
+  give_back(after, mafter, nr)
+  return refused
+end
+if after == n then
+  redis.call('EXPIREAT', ck, (day + 2) * 86400)
+end
+if mafter == n then
+  local y2, m2 = next_month(ny, nm)
+  redis.call('EXPIREAT', mk, sc_days_from_civil(y2, m2) * 86400)
+end
+for j = 1, nr do
+  if rv[j] == rcnt[rorder[j]] then
+    redis.call('EXPIREAT', rp .. rorder[j], (day + 2) * 86400)
+  end
+end
+if hold then
   ik = ''
 end
 intent()
 if ik ~= '' then
   redis.call('SET', ik, iv, 'EX', 86400)
-end
-local after = redis.call('INCRBY', ck, ARGV[4])
--- Kept one day past its own, so a late refund still finds it (set when the
--- day's counter starts, not on every send).
-if after == n then
-  redis.call('EXPIREAT', ck, (day + 2) * 86400)
-end
-local mafter = redis.call('INCRBY', mk, ARGV[4])
-if mafter == n then
-  local y2, m2 = next_month(ny, nm)
-  redis.call('EXPIREAT', mk, sc_days_from_civil(y2, m2) * 86400)
-end
-if pcap then
-  for _, r in ipairs(rorder) do
-    local c = rcnt[r]
-    if redis.call('INCRBY', rp .. r, c == 1 and '1' or fmt(c)) == c then
-      redis.call('EXPIREAT', rp .. r, (day + 2) * 86400)
-    end
-  end
 end
 if dp ~= '' then
   for _, h in ipairs(msgs) do

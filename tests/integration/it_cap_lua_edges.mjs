@@ -83,3 +83,49 @@ test('a send without from on a from-listed key is recorded as invalid_body', asy
   assert.equal(rows[0].reason, 'invalid_body');
   assert.equal(rows[0].decision, 'denied');
 });
+
+// The caps are checked on the counts their INCRBYs answer (issue #15), so a
+// refused call's increments must be undone in the same step: a counter it
+// started is gone, one it raised is back, and nothing else it would write
+// (intent, dedupe record) exists.
+const counters = (k) => Object.fromEntries(['sc:cnt', 'sc:mcnt', 'sc:rcnt'].flatMap((p) =>
+  w.redis.raw('KEYS', `${p}:${k.id}:*`).split('\n').filter(Boolean)
+    .map((key) => [key, w.redis.raw('GET', key).trim()])));
+
+test('a per-recipient refusal after another address counted leaves every counter as it was', async () => {
+  const k = w.issue(['--daily-cap', '10', '--monthly-cap', '100', '--per-recipient-cap', '1']);
+  assert.equal((await w.call(k.key, 'POST', '/emails', email('a@example.com'))).status, 200);
+  await w.waitForLog(1, ['--key', k.id]);
+  const before = counters(k);
+  assert.equal(Object.keys(before).length, 3, JSON.stringify(before)); // day, month, a@
+  const sent = w.fake.received.length;
+  // b@ is counted first (a counter the call starts), then a@ is over its cap.
+  const r = await w.call(k.key, 'POST', '/emails', email(['b@example.com', 'a@example.com']));
+  errorShape(assert, r, 429, 'recipient_quota_exceeded');
+  assert.equal(w.fake.received.length, sent, 'not forwarded');
+  assert.deepEqual(counters(k), before, 'no counter moved, none was left behind');
+  await w.waitForLog(2, ['--key', k.id]);
+  assert.equal(w.redis.raw('ZCARD', 'sc:intents').trim(), '0', 'no intent of the refused call');
+  assert.equal(w.redis.raw('KEYS', `sc:dd:${k.id}:*`).split('\n').filter(Boolean).length, 1,
+    'the dedupe record of the first send only');
+});
+
+test('cap refusal on a fresh counter leaves no counter; out of memory counts nothing', async () => {
+  const k = w.issue(['--daily-cap', '0']);
+  const r = await w.call(k.key, 'POST', '/emails', email('z@example.com'));
+  errorShape(assert, r, 429, 'daily_quota_exceeded');
+  assert.deepEqual(counters(k), {}, 'the day counter the refused call started is gone');
+
+  const k2 = w.issue(['--daily-cap', '5']);
+  assert.equal((await w.call(k2.key, 'POST', '/emails', email('y@example.com'))).status, 200);
+  await w.waitForLog(1, ['--key', k2.id]);
+  const before = counters(k2);
+  w.redis.cli('CONFIG', 'SET', 'maxmemory', '1');
+  try {
+    const o = await w.call(k2.key, 'POST', '/emails', email('x@example.com'));
+    errorShape(assert, o, 503, 'service_unavailable');
+  } finally {
+    w.redis.cli('CONFIG', 'SET', 'maxmemory', '0');
+  }
+  assert.deepEqual(counters(k2), before, 'nothing counted under OOM');
+});
