@@ -44,9 +44,11 @@
 -- by one SET XX KEEPTTL GET, which answers what it replaced: what another
 -- send wrote there meanwhile is put back as it was (rare), so the common
 -- case costs one command instead of a GET and a SET.
--- Replies one entry per record: its stream id, or "dup".
+-- Replies the number of records written (a re-sent one is not): an integer,
+-- not a table of ids, which Redis turns into a reply element by element and
+-- which no caller read.
 --#include "lib/refund.lua"
-local out = {}
+local written = 0
 local idx, order = {}, {}
 local rids = {}
 local trim = nil
@@ -86,9 +88,8 @@ while i <= #ARGV do
   local writer, seq, cutoff = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local m = tonumber(ARGV[i + 12])
   local f = i + 13 + m
-  if redis.call('SETBIT', 'sc:logbits:' .. writer, seq, '1') == 1 then
-    out[#out + 1] = 'dup'
-  else
+  -- A record whose seq is already set was written before: skipped.
+  if redis.call('SETBIT', 'sc:logbits:' .. writer, seq, '1') == 0 then
     local n = tonumber(ARGV[i + 8])
     refund(ARGV[i + 9], n)
     refund(ARGV[f + 6], n)
@@ -131,7 +132,7 @@ while i <= #ARGV do
         if sent ~= '0' then ucount(k, 'sent', sent, at) end
       end
     end
-    out[#out + 1] = id
+    written = written + 1
   end
   if ARGV[i + 3] ~= '' then
     rids[#rids + 1] = ARGV[i + 3]
@@ -160,4 +161,4 @@ end
 if trim then
   redis.call('ZREMRANGEBYSCORE', 'sc:intents', '-inf', '(' .. trim)
 end
-return out
+return written
