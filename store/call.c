@@ -109,10 +109,39 @@ store_call_reply_parse(const redisReply *r, const char *key_hash, struct store_c
                        struct store_key *key)
 {
     char kind[16];
+    redisReply el[16], *elp[16], flat;
 
     memset(out, 0, sizeof(*out));
     out->kind = STORE_CALL_BAD_REPLY;
     out->remaining = -1;
+    if (r != NULL && r->type == REDIS_REPLY_STRING) {
+        /* "ok" and "held" come as one string, their elements joined by
+         * newlines (none holds one): Redis builds a table reply element
+         * by element, a string at once.  Read as the array it stands for. */
+        const char *p = r->str, *end = r->str + r->len;
+        memset(&flat, 0, sizeof(flat));
+        flat.type = REDIS_REPLY_ARRAY;
+        flat.element = elp;
+        for (;;) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (flat.elements == sizeof(el) / sizeof(el[0]))
+                return;
+            memset(&el[flat.elements], 0, sizeof(el[0]));
+            el[flat.elements].type = REDIS_REPLY_STRING;
+            el[flat.elements].str = (char *)p;
+            el[flat.elements].len = (size_t)((nl ? nl : end) - p);
+            elp[flat.elements] = &el[flat.elements];
+            flat.elements++;
+            if (nl == NULL)
+                break;
+            p = nl + 1;
+        }
+        /* Only the full shape of those two: anything else is not ours. */
+        if (flat.elements != 11 ||
+            (memcmp(r->str, "ok\n", 3) != 0 && memcmp(r->str, "held\n", 5) != 0))
+            return;
+        r = &flat;
+    }
     if (r == NULL || str_el(r, 0, kind, sizeof(kind)) != 0)
         return;
     if (strcmp(kind, "stale") == 0) {

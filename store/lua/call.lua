@@ -120,6 +120,8 @@
 --        dedupe_window_ms, alert_at}          "" for a control the key lacks
 --        (alert_at absent from the record: the default 80,100)
 --   {"held", ...as "ok"}  the send was reserved and held, not to be forwarded
+--        ("ok" of a send and "held" come as one string, the elements
+--        joined by "\n", which none of them can hold)
 --   {"heldfull", id, waiting, bytes, now_ms}  it would be held, but its
 --        family has too many held sends waiting (ARGV[19], ARGV[20]);
 --        nothing reserved
@@ -560,7 +562,8 @@ if hold then
   evd.held_id = hid
   evd.expires_at = sc_iso(now + ttl)
   sc_emit(now, 'send.held', id, family, owner(), ev_data(evd), 0)
-  return {'held', id, nows, ck, fmt(after), '', '', mk, remaining(after, mafter), rp, dp}
+  return 'held\n' .. id .. '\n' .. nows .. '\n' .. ck .. '\n' .. fmt(after) .. '\n\n\n' .. mk ..
+         '\n' .. remaining(after, mafter) .. '\n' .. rp .. '\n' .. dp
 end
 if oversight == 'gated-new-recipients' and #ARGV[12] > 0 then
   local keep = (tonumber(ARGV[7]) or 2592000) * 1000
@@ -578,4 +581,7 @@ if oversight == 'gated-new-recipients' and #ARGV[12] > 0 then
 elseif oversight == 'monitored' then
   sc_emit(now, 'send.monitored', id, family, owner(), ev_data(send_data()), 0)
 end
-return {'ok', id, nows, ck, fmt(after), ik, iv, mk, remaining(after, mafter), rp, dp}
+-- One string, the elements joined by newlines (none can hold one): Redis
+-- makes a table reply element by element (store_call_reply_parse reads both).
+return 'ok\n' .. id .. '\n' .. nows .. '\n' .. ck .. '\n' .. fmt(after) .. '\n' .. ik .. '\n' .. iv ..
+       '\n' .. mk .. '\n' .. remaining(after, mafter) .. '\n' .. rp .. '\n' .. dp

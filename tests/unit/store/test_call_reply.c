@@ -42,9 +42,10 @@ resp(const json_t *v, char *out, size_t len)
 static const char *
 kind_name(enum store_call_kind k)
 {
-    static const char *const names[] = {
-        "ok",         "stale",     "unknown", "revoked", "expired", "no_upstream", "not_own", "cap",
-        "bad_record", "bad_reply", "mcap",    "rcap",    "rate",    "dup",         "who"};
+    static const char *const names[] = {"ok",         "stale",       "unknown", "revoked",
+                                        "expired",    "no_upstream", "not_own", "cap",
+                                        "bad_record", "bad_reply",   "mcap",    "rcap",
+                                        "rate",       "dup",         "who",     "held"};
 
     return (size_t)k < sizeof(names) / sizeof(names[0]) ? names[k] : "?";
 }
