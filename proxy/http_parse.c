@@ -268,7 +268,7 @@ proxy_http_parse_header_count(const struct proxy_http_parser *p, const char *nam
     int n = 0;
 
     for (int i = 0; i < p->nhdr; i++)
-        n += strcasecmp(p->hdr[i].name, name) == 0;
+        n += policy_header_name_eq(p->hdr[i].name, name);
     return n;
 }
 
@@ -276,7 +276,7 @@ int
 proxy_http_parse_connection_has(const struct proxy_http_parser *p, const char *token)
 {
     for (int i = 0; i < p->nhdr; i++)
-        if (strcasecmp(p->hdr[i].name, "Connection") == 0 &&
+        if (policy_header_name_eq(p->hdr[i].name, "Connection") &&
             policy_header_has_token(p->hdr[i].value, token))
             return 1;
     return 0;
