@@ -47,10 +47,11 @@ if [ "${1:-}" = "--quick" ]; then DUR=2; SOAK=5; IDLE=200; REPS=1; fi
 need=()
 for c in nginx wrk redis-server redis-cli taskset pgrep node curl cmake; do command -v $c >/dev/null || need+=($c); done
 [ -e /usr/lib/nginx/modules/ngx_http_lua_module.so ] && [ -e /usr/lib/nginx/modules/ndk_http_module.so ] || need+=(libnginx-mod-http-lua)
+pkg-config --exists jemalloc 2>/dev/null || need+=(libjemalloc-dev)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update && apt-get install -y nginx wrk redis-server redis-tools util-linux procps cmake \
     libnginx-mod-http-lua build-essential pkg-config libevent-dev libcurl4-openssl-dev libssl-dev libhiredis-dev \
-    libjansson-dev curl nodejs
+    libjansson-dev libjemalloc-dev curl nodejs
 fi
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DWITH_TESTS=OFF >/dev/null
 cmake --build build-bench -j"$(nproc)" --target sendcap sendcapd >/dev/null

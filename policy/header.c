@@ -12,11 +12,22 @@
 
 #include "policy.h"
 
+int
+policy_header_name_eq(const char *a, const char *b)
+{
+    /* Bit 0x20 is the ASCII case bit: equal letters agree once it is set,
+     * and so do equal non-letters, so no pair strcasecmp calls equal is
+     * turned away here. */
+    if ((*a | 0x20) != (*b | 0x20))
+        return 0;
+    return strcasecmp(a, b) == 0;
+}
+
 static int
 listed(const char *name, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (strcasecmp(name, list[i]) == 0)
+        if (policy_header_name_eq(name, list[i]))
             return 1;
     return 0;
 }

@@ -132,6 +132,12 @@ int policy_header_request_dropped(const char *name, int named_in_connection);
  * parser's keep-alive and framing rules use it too. */
 int policy_header_has_token(const char *value, const char *token);
 
+/* Are two header names the same field (ASCII case-insensitive, RFC 9110
+ * §5.1)?  1 or 0.  strcasecmp's answer, with the first byte compared
+ * inline: most names checked against a list differ there, and the call
+ * itself was most of the cost. */
+int policy_header_name_eq(const char *a, const char *b);
+
 /* Is this upstream response header not relayed to the client (hop-by-hop,
  * framing, Resend's X-Request-Id)?  1 or 0. */
 int policy_header_response_dropped(const char *name);

@@ -15,6 +15,7 @@
  */
 #include "http.h"
 #include "http_parse.h"
+#include "policy/policy.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -1038,7 +1039,7 @@ proxy_http_header(const struct proxy_http_request *req, const char *name)
     const char *n, *v;
 
     for (int i = 0; proxy_http_parse_header_at(req->p, i, &n, &v) == 0; i++)
-        if (strcasecmp(n, name) == 0)
+        if (policy_header_name_eq(n, name))
             return v;
     return NULL;
 }

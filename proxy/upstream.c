@@ -112,10 +112,18 @@ multi_timer_cb(CURLM *multi, long timeout_ms, void *arg)
     struct timeval tv = sc_tv_ms(timeout_ms);
 
     (void)multi;
-    if (timeout_ms < 0)
+    if (timeout_ms < 0) {
         evtimer_del(up->timer);
-    else
+    } else if (timeout_ms == 0) {
+        /* "Now" (a transfer just added, a connection to reuse): run it in
+         * this turn of the loop, after the current callback returns, rather
+         * than through a 0 ms timer, which costs the loop another epoll_wait
+         * per send. libcurl asks that socket_action not be called from here. */
+        evtimer_del(up->timer);
+        event_active(up->timer, EV_TIMEOUT, 1);
+    } else {
         evtimer_add(up->timer, &tv);
+    }
     return 0;
 }
 

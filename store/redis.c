@@ -620,22 +620,30 @@ struct store_async {
     int setup_failed;
     long pending;
     int freeing;
+    /* Commands sent and not yet answered, oldest first, with one timer for
+     * all of them: a timer per command cost an event_new/add/free per
+     * EVALSHA. Replies come in order, so the timer only has to wake at the
+     * earliest deadline in the queue; it is not moved when a reply comes
+     * (the wake-up finds the head answered and sleeps until the new head's). */
+    struct pending *qhead, *qtail;
+    struct event *qdeadline;
+    char *fmt; /* reused EVALSHA buffer (hiredis copies what it is given) */
+    size_t fmtcap;
 };
 
 struct pending {
     struct store_async *as;
     store_reply_cb *cb;
     void *arg;
-    struct event *deadline;
-    int64_t due_us; /* when the deadline should fire */
-    int extended;   /* the deadline was moved once for a late loop */
-    int checking;   /* the deadline callback is reading the socket */
-    int answered;   /* ...and the reply came in while it did */
-    int done;       /* cb already ran (deadline passed) */
+    struct pending *prev, *next; /* in as's queue */
+    int64_t due_us;              /* when its deadline passes */
+    int extended;                /* the deadline was moved once for a late loop */
+    int done;                    /* cb already ran (deadline passed) */
 };
 
 static void start_connect(struct store_async *as);
 static void drop(struct store_async *as, const char *why);
+static void queue_deadline_cb(evutil_socket_t fd, short what, void *arg);
 
 static void
 schedule_retry(struct store_async *as)
@@ -962,7 +970,8 @@ store_redis_async_new(struct event_base *base, const struct store_redis_addr *a)
     as->backoff_ms = SC_REDIS_RECONNECT_MIN_MS;
     as->retry = evtimer_new(base, retry_cb, as);
     as->conn_dl = evtimer_new(base, conn_deadline_cb, as);
-    if (as->retry == NULL || as->conn_dl == NULL) {
+    as->qdeadline = evtimer_new(base, queue_deadline_cb, as);
+    if (as->retry == NULL || as->conn_dl == NULL || as->qdeadline == NULL) {
         store_redis_async_free(as);
         return NULL;
     }
@@ -992,6 +1001,9 @@ store_redis_async_free(struct store_async *as)
         event_free(as->retry);
     if (as->conn_dl)
         event_free(as->conn_dl);
+    if (as->qdeadline)
+        event_free(as->qdeadline);
+    free(as->fmt);
     store_secret_wipe(as->addr.password, sizeof(as->addr.password));
     free(as);
 }
@@ -1003,41 +1015,83 @@ store_redis_async_ready(const struct store_async *as)
 }
 
 static void
-pending_deadline_cb(evutil_socket_t fd, short what, void *arg)
+queue_unlink(struct store_async *as, struct pending *p)
 {
-    struct pending *p = arg;
-    struct store_async *as = p->as;
+    if (p->prev != NULL)
+        p->prev->next = p->next;
+    else
+        as->qhead = p->next;
+    if (p->next != NULL)
+        p->next->prev = p->prev;
+    else
+        as->qtail = p->prev;
+    p->prev = p->next = NULL;
+}
+
+static void
+queue_arm(struct store_async *as, int64_t due_us, int64_t now_us)
+{
+    int64_t us = due_us > now_us ? due_us - now_us : 0;
+    struct timeval tv = {.tv_sec = (time_t)(us / 1000000), .tv_usec = (suseconds_t)(us % 1000000)};
+
+    evtimer_add(as->qdeadline, &tv);
+}
+
+/*
+ * The queue's timer: every command whose deadline has passed either gets
+ * its time once more (the loop, not Redis, was late) or fails, and the
+ * connection with it; then the timer sleeps until the earliest deadline
+ * left. Per command this is what a timer of its own did.
+ */
+static void
+queue_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct store_async *as = arg;
+    struct pending *p, *next;
+    int64_t now, first = 0;
 
     (void)fd;
     (void)what;
     /* A reply may be waiting in the socket, unread because the loop was
-     * busy: read it before calling Redis late. */
-    if (as != NULL && as->ac != NULL) {
-        p->checking = 1;
+     * busy: read it before calling Redis late. It may answer (and unlink)
+     * any part of the queue, or drop the connection and empty it. */
+    if (as->qhead != NULL && as->ac != NULL)
         redisAsyncHandleRead(as->ac);
-        if (p->answered) {
-            free(p);
-            return;
+    now = sc_mono_us();
+    for (p = as->qhead; p != NULL; p = next) {
+        next = p->next;
+        if (p->done)
+            continue;
+        if (p->due_us > now) {
+            if (first == 0 || p->due_us < first)
+                first = p->due_us;
+            continue;
         }
-        p->checking = 0;
-    }
-    /* The deadline measures Redis, not this process: when the loop itself
-     * ran late (a long turn can keep a command from being written at all
-     * until after its deadline), the command gets its time once more
-     * instead of failing, with every call queued behind it. */
-    if (!p->extended && sc_mono_us() - p->due_us > SC_REDIS_LOOP_SLACK_MS * 1000) {
-        struct timeval dl = sc_tv_ms(SC_REDIS_COMMAND_TIMEOUT_MS);
-        p->extended = 1;
-        p->due_us = sc_mono_us() + SC_REDIS_COMMAND_TIMEOUT_MS * 1000LL;
-        evtimer_add(p->deadline, &dl);
+        /* The deadline measures Redis, not this process: when the loop
+         * itself ran late (a long turn can keep a command from being
+         * written at all until after its deadline), the command gets its
+         * time once more instead of failing, with every call queued
+         * behind it. */
+        if (!p->extended && now - p->due_us > SC_REDIS_LOOP_SLACK_MS * 1000) {
+            p->extended = 1;
+            p->due_us = now + SC_REDIS_COMMAND_TIMEOUT_MS * 1000LL;
+            if (first == 0 || p->due_us < first)
+                first = p->due_us;
+            continue;
+        }
+        p->done = 1;
+        p->cb(NULL, "redis command timed out", p->arg);
+        /* The connection is stuck behind this command: fail everything
+         * queued on it now and reconnect, rather than let requests pile
+         * up. hiredis answers the whole queue (p included) from
+         * redisAsyncFree, which unlinks and frees each; the callback may
+         * have changed the queue too, so the walk ends here. */
+        if (as->ac != NULL)
+            drop(as, "a command passed its deadline");
         return;
     }
-    p->done = 1;
-    p->cb(NULL, "redis command timed out", p->arg);
-    /* The connection is stuck behind this command: fail everything queued
-     * on it now and reconnect, rather than let requests pile up. */
-    if (as != NULL && as->ac != NULL)
-        drop(as, "a command passed its deadline");
+    if (first != 0)
+        queue_arm(as, first, now);
 }
 
 static void
@@ -1048,14 +1102,10 @@ pending_reply(redisAsyncContext *ac, void *r, void *priv)
     struct store_async *as = p->as;
 
     (void)ac;
-    if (as != NULL)
+    if (as != NULL) {
         as->pending--;
-    if (p->checking) { /* inside pending_deadline_cb, which frees p */
-        p->answered = 1;
-        p->checking = 0;
+        queue_unlink(as, p);
     }
-    event_free(p->deadline);
-    p->deadline = NULL;
     if (!p->done) {
         if (reply == NULL) {
             p->cb(NULL, "redis connection lost", p->arg);
@@ -1072,8 +1122,7 @@ pending_reply(redisAsyncContext *ac, void *r, void *priv)
             p->cb(reply, NULL, p->arg);
         }
     }
-    if (!p->answered)
-        free(p);
+    free(p);
 }
 
 /* Write "$<len>\r\n<data>\r\n" (a RESP bulk string) at o; returns the end. */
@@ -1112,7 +1161,7 @@ store_redis_async_push(struct store_async *as)
 /*
  * EVALSHA as one preformatted RESP buffer: hiredis's own formatter
  * (sdscatfmt per argument) cost more than the script call itself on the
- * send path, so the buffer is built here in one allocation.
+ * send path, so the buffer is built here, in one the connection keeps.
  */
 int
 store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkeys, int argc,
@@ -1120,11 +1169,10 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
                        const char **errstr)
 {
     const struct store_script *s = store_redis_script(id);
-    char nk[16], *buf = NULL, *o;
+    char nk[16], *buf, *o;
     size_t lens[STORE_REDIS_MAX_ARGS], total, nkl;
     struct pending *p;
-    struct timeval dl = sc_tv_ms(SC_REDIS_COMMAND_TIMEOUT_MS);
-    int ret = -1;
+    int64_t now;
 
     if (as->state != A_READY || as->ac == NULL) {
         *errstr = "redis is not connected";
@@ -1141,13 +1189,21 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
         lens[i] = argvlen ? argvlen[i] : strlen(argv[i]);
         total += lens[i] + 24 + 2;
     }
-    buf = malloc(total);
-    p = calloc(1, sizeof(*p));
-    if (buf == NULL || p == NULL ||
-        (p->deadline = evtimer_new(as->base, pending_deadline_cb, p)) == NULL) {
-        free(p);
+    /* One buffer per connection, grown to the largest command and kept:
+     * a send's commands are the same few sizes every time. */
+    if (total > as->fmtcap) {
+        char *nb = realloc(as->fmt, total);
+        if (nb == NULL) {
+            *errstr = "out of memory";
+            return -1;
+        }
+        as->fmt = nb;
+        as->fmtcap = total;
+    }
+    buf = as->fmt;
+    if ((p = calloc(1, sizeof(*p))) == NULL) {
         *errstr = "out of memory";
-        goto done;
+        return -1;
     }
     p->as = as;
     p->cb = cb;
@@ -1163,16 +1219,23 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
     for (int i = 0; i < argc; i++)
         o = put_bulk(o, argv[i], lens[i]);
     if (redisAsyncFormattedCommand(as->ac, pending_reply, p, buf, (size_t)(o - buf)) != REDIS_OK) {
-        event_free(p->deadline);
         free(p);
         *errstr = "redis connection is closing";
-        goto done;
+        return -1;
     }
     as->pending++;
-    p->due_us = sc_mono_us() + SC_REDIS_COMMAND_TIMEOUT_MS * 1000LL;
-    evtimer_add(p->deadline, &dl);
-    ret = 0;
-done:
-    free(buf);
-    return ret;
+    now = sc_mono_us();
+    p->due_us = now + SC_REDIS_COMMAND_TIMEOUT_MS * 1000LL;
+    p->prev = as->qtail;
+    if (as->qtail != NULL)
+        as->qtail->next = p;
+    else
+        as->qhead = p;
+    as->qtail = p;
+    /* Every earlier command's deadline is no later than this one's (same
+     * timeout, earlier start; a moved one was moved to now + timeout at an
+     * earlier now), so an armed timer already wakes in time. */
+    if (!evtimer_pending(as->qdeadline, NULL))
+        queue_arm(as, p->due_us, now);
+    return 0;
 }

@@ -91,6 +91,31 @@ test_fmt_i64(void **state)
     }
 }
 
+/* sc_put_u64 against printf at every digit count and its edges (9, 10,
+ * 99, 100, ...: where the two-digit steps and the odd leading digit meet),
+ * and that it writes exactly the digits, nothing past its returned end. */
+static void
+test_put_u64(void **state)
+{
+    char got[32], want[32];
+    uint64_t p = 1;
+
+    (void)state;
+    for (int d = 0; d < 20; d++, p *= 10) {
+        const uint64_t v[] = {p - 1, p, p + 1, p * 2 - 1, p * 5 + 7};
+        for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+            memset(got, 'x', sizeof(got));
+            char *end = sc_put_u64(got, v[i]);
+            int n = snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
+            assert_int_equal(end - got, n);
+            assert_memory_equal(got, want, (size_t)n);
+            assert_int_equal(got[n], 'x');
+        }
+    }
+    assert_int_equal(sc_put_u64(got, UINT64_MAX) - got, 20);
+    assert_memory_equal(got, "18446744073709551615", 20);
+}
+
 /* sc_cat: whole, cut at every capacity (always NUL-terminated, a prefix of
  * the whole), and its return value is the whole length, as strlcpy's. */
 static void
@@ -146,7 +171,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_durations), cmocka_unit_test(test_rfc3339),
         cmocka_unit_test(test_numbers),   cmocka_unit_test(test_fmt_i64),
-        cmocka_unit_test(test_cat),       cmocka_unit_test(test_tv_ms),
+        cmocka_unit_test(test_put_u64),   cmocka_unit_test(test_cat),
+        cmocka_unit_test(test_tv_ms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

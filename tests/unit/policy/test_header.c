@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cmocka.h>
 
@@ -98,12 +99,55 @@ test_response(void **state)
             fail_msg("response header '%s': expected %d", cases[i].name, cases[i].dropped);
 }
 
+static void
+test_name_eq(void **state)
+{
+    /* Every pair strcasecmp calls equal, and the near misses: the first
+     * byte's inline check must never turn away a match, nor let through a
+     * pair differing elsewhere or in length. */
+    static const struct {
+        const char *a, *b;
+        int eq;
+    } cases[] = {
+        {"Connection", "connection", 1},
+        {"CONNECTION", "Connection", 1},
+        {"x-request-id", "X-Request-Id", 1},
+        {"", "", 1},
+        {"@a", "`a", 0}, /* 0x40 and 0x60: alike once 0x20 is set, not equal */
+        {"[", "{", 0},
+        {"^", "~", 0},
+        {"_x", "_X", 1},
+        {"1a", "1A", 1},
+        {"Connection", "Connections", 0},
+        {"Connection", "Konnection", 0},
+        {"Connection", "", 0},
+        {"", "C", 0},
+        {"Content-Length", "Content-Lengtj", 0},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (policy_header_name_eq(cases[i].a, cases[i].b) != cases[i].eq)
+            fail_msg("'%s' vs '%s': expected %d", cases[i].a, cases[i].b, cases[i].eq);
+        if (policy_header_name_eq(cases[i].b, cases[i].a) != cases[i].eq)
+            fail_msg("'%s' vs '%s': expected %d", cases[i].b, cases[i].a, cases[i].eq);
+    }
+    /* Exhaustively over the first byte: the same answer as strcasecmp. */
+    for (int x = 1; x < 256; x++)
+        for (int y = 1; y < 256; y++) {
+            char a[3] = {(char)x, 'q', 0}, b[3] = {(char)y, 'Q', 0};
+            if (policy_header_name_eq(a, b) != (strcasecmp(a, b) == 0))
+                fail_msg("first bytes %d and %d disagree with strcasecmp", x, y);
+        }
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_response),
+        cmocka_unit_test(test_name_eq),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
