@@ -322,13 +322,21 @@ echo "== soak: ${SOAK}s at -c$CONNS on the throughput pinning"
 pin_all "${pids[1]}" 1; pin_all "${pids[2]}" 1; pin_all "$PEER_PID" 1; pin_all "$PEER_R" 1; pin_all "$SC_PID" 1
 sleep 1
 r0=$(rss); f0=$(fds)
+# RSS every tenth of the soak: growth is judged from the end of the first
+# tenth (the working set of $CONNS busy connections and the allocator's
+# arenas forming) to the end; a leak keeps climbing, a working set does not.
+( for _ in $(seq 10); do sleep "$(awk -v d="$SOAK" 'BEGIN{print d / 10}')"; echo "$(rss)"; done ) \
+  >"$tmp/soak-rss" 2>/dev/null & sampler=$!
 DUR_SAVE=$DUR; DUR=$SOAK
 run sendcapd $P_SC 0 1 "$CONNS"
 DUR=$DUR_SAVE
+wait "$sampler" 2>/dev/null || true
 sleep 1
 r1=$(rss); f1=$(fds)
 SOAK_bad=$R_bad
-echo "soak: $R_total requests at $R_rps/s, errors $R_bad; RSS $((r0 / 1024)) -> $((r1 / 1024)) MiB; fds $f0 -> $f1"
+series=$(awk '{printf "%s%.1f", (NR > 1 ? " " : ""), $1 / 1024}' "$tmp/soak-rss")
+rw=$(head -1 "$tmp/soak-rss")
+echo "soak: $R_total requests at $R_rps/s, errors $R_bad; RSS $((r0 / 1024)) MiB before, every tenth of the soak: $series MiB; after $((r1 / 1024)) MiB; growth after the first tenth $(awk -v a="$rw" -v b="$r1" 'BEGIN{printf "%.1f", (b - a) / 1024}') MiB; fds $f0 -> $f1"
 
 echo
 echo "== --workers: 1 vs 2 sendcapd processes on the same port, nothing pinned (Redis, wrk and the fake share the 2 cores)"
