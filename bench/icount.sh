@@ -77,4 +77,9 @@ redis-cli -s "$tmp/redis.sock" info commandstats | tr -d '\r' |
   END { printf "Redis commands per send: %.2f inside scripts (", t / n
         for (k in c) if (k != "evalsha") printf " %s %.2f", k, c[k] / n
         printf " ), %.2f EVALSHA\n", c["evalsha"] / n }'
+# Every script run, inclusive, per send: Redis's per-second work (serverCron,
+# the AOF fsync) left out, which the total above spreads over however many
+# sends got through.
+ev=$(callgrind_annotate --inclusive=yes "$(last redis)" 2>/dev/null | awk '/:evalShaCommand /{gsub(",", "", $1); print $1; exit}')
+echo "redis-server inside EVALSHA (the scripts) per send: $((${ev:-0} / n))"
 echo "profiles: $(last sendcapd) $(last redis)"
