@@ -145,8 +145,8 @@ int store_audit_chain_init(struct store_audit_chain *ch, const unsigned char mk[
  * (free with store_audit_argv_free), or NULL on allocation failure
  * (the chain does not advance).  Empty fields of rec are set to "". */
 char **store_audit_chain_seal(struct store_audit_chain *ch, struct store_audit_rec *rec,
-                              const char *intent,
-                              const struct store_audit_settle *settle, int *argc);
+                              const char *intent, const struct store_audit_settle *settle,
+                              int *argc);
 void store_audit_argv_free(char **argv, int argc);
 
 /* ---- daemon: writing (async) ---- */
