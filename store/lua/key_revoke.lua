@@ -7,6 +7,7 @@
 -- Emits key.revoked (only when revoked now).
 --#include "lib/time.lua"
 --#include "lib/events.lua"
+--#include "lib/key.lua"
 local cur = redis.call('HGET', KEYS[1], 'revoked_at')
 if not cur then
   return redis.error_reply('ERR_NO_KEY no such key')
@@ -16,7 +17,7 @@ if (tonumber(cur) or 0) > 0 then
 end
 local now = sc_now_ms()
 redis.call('HSET', KEYS[1], 'revoked_at', sc_fmt(now))
-redis.call('HINCRBY', KEYS[1], 'gen', 1)
+redis.call('HSET', KEYS[1], 'gen', sc_next_gen(redis.call('HGET', KEYS[1], 'gen'), now))
 local r = redis.call('HMGET', KEYS[1], 'id', 'family', 'name', 'owner')
 sc_emit(now, 'key.revoked', r[1], r[2] or r[1], r[4] or '',
         {name = r[3] or '', owner = r[4] or '', revoked_at = sc_iso(now)})

@@ -36,7 +36,7 @@ redis.call('SADD', 'sc:upkeys:' .. rec['upstream'], ARGV[1])
 local nexp = now + tonumber(ARGV[3])
 if oexp > 0 and oexp < nexp then nexp = oexp end
 redis.call('HSET', KEYS[1], 'expires_at', string.format('%d', nexp), 'rotated_to', ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'gen', 1)
+redis.call('HSET', KEYS[1], 'gen', sc_next_gen(redis.call('HGET', KEYS[1], 'gen'), now))
 sc_emit(now, 'key.rotated', rec['rotated_from'], rec['family'], rec['owner'] or '',
         {name = rec['name'] or '', owner = rec['owner'] or '', new_key_id = ARGV[1],
          old_key_valid_until = sc_iso(nexp)})

@@ -41,7 +41,7 @@ if tonumber(ARGV[2]) > 0 then
 elseif ARGV[1] ~= '' then
   rec['expires_at'] = ARGV[1]
 end
-rec['gen'] = string.format('%d', (tonumber(rec['gen']) or 0) + 1)
+rec['gen'] = sc_next_gen(rec['gen'], now)
 local fields = {}
 for k, v in pairs(rec) do
   fields[#fields + 1] = k

@@ -5,6 +5,8 @@
 -- Without force, refuses while vault keys that are not revoked use it and
 -- replies {0, count}.  With force, revokes those keys first (they could not
 -- work without it) and replies {1, revoked_count}.
+--#include "lib/time.lua"
+--#include "lib/key.lua"
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('ERR_NO_UPSTREAM no upstream named ' .. ARGV[1])
 end
@@ -22,11 +24,11 @@ end
 if #live > 0 and ARGV[2] ~= '1' then
   return {0, #live}
 end
-local t = redis.call('TIME')
-local now = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+local nowms = sc_now_ms()
+local now = sc_fmt(nowms)
 for _, h in ipairs(live) do
-  redis.call('HSET', 'sc:vk:' .. h, 'revoked_at', now)
-  redis.call('HINCRBY', 'sc:vk:' .. h, 'gen', 1)
+  local k = 'sc:vk:' .. h
+  redis.call('HSET', k, 'revoked_at', now, 'gen', sc_next_gen(redis.call('HGET', k, 'gen'), nowms))
 end
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('SREM', 'sc:upstreams', ARGV[1])

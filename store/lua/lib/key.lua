@@ -1,6 +1,19 @@
 -- lib/key.lua: the key record a CLI change acts on (key update, key
 -- rotate), with the checks they share: it exists, is not revoked and has
--- not expired by Redis's clock.  Included after lib/time.lua.
+-- not expired by Redis's clock; and the gen every change of a record takes.
+-- Included after lib/time.lua.
+
+-- The gen a changed record takes: above the old one, and at least Redis's
+-- clock in ms.  sendcapd trusts its cached copy of a record (its caps and
+-- lists: call.lua's view) while the record's gen is the one it cached, so
+-- two versions must never share a gen.  A counter alone would let them: a
+-- change lost in a failover (replication is asynchronous) and a different
+-- change made after it would both be old + 1.
+local function sc_next_gen(old, now)
+  local g = (tonumber(old) or 0) + 1
+  if now > g then g = now end
+  return string.format('%d', g)
+end
 
 -- Returns rec (field -> value), the HGETALL reply and now (Redis ms); or
 -- nil and the error reply to return: ERR_NO_KEY, ERR_REVOKED, ERR_EXPIRED.
