@@ -108,6 +108,10 @@
 #define SC_REDIS_RECONNECT_MAX_MS 500
 /* Largest number of async commands queued on the connection at once. */
 #define SC_REDIS_MAX_PENDING 100000
+/* The connection keeps the buffer it formats EVALSHA in (a send's commands
+ * are the same few sizes), up to this size: a rare larger one (a held
+ * send's sealed body, megabytes) is freed after use, not kept. */
+#define SC_REDIS_FMT_KEEP_MAX (64 * 1024)
 
 /* ---- daemon ---- */
 

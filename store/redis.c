@@ -1189,8 +1189,9 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
         lens[i] = argvlen ? argvlen[i] : strlen(argv[i]);
         total += lens[i] + 24 + 2;
     }
-    /* One buffer per connection, grown to the largest command and kept:
-     * a send's commands are the same few sizes every time. */
+    /* One buffer per connection, grown to the largest command and kept
+     * up to SC_REDIS_FMT_KEEP_MAX: a send's commands are the same few
+     * sizes every time. */
     if (total > as->fmtcap) {
         char *nb = realloc(as->fmt, total);
         if (nb == NULL) {
@@ -1222,6 +1223,11 @@ store_redis_async_eval(struct store_async *as, enum store_script_id id, int nkey
         free(p);
         *errstr = "redis connection is closing";
         return -1;
+    }
+    if (as->fmtcap > SC_REDIS_FMT_KEEP_MAX) { /* hiredis has its copy */
+        free(as->fmt);
+        as->fmt = NULL;
+        as->fmtcap = 0;
     }
     as->pending++;
     now = sc_mono_us();
