@@ -114,10 +114,8 @@ cli_admin_record(struct cli *cli, const char *action, const char *target, json_t
 
 /* ---- log query --admin ---- */
 
-enum fmt { F_TABLE, F_JSON, F_CSV };
-
 struct out {
-    enum fmt fmt;
+    enum cli_format fmt;
     struct cli_table *t;
 };
 
@@ -176,7 +174,7 @@ print_row(const struct store_admin_row *r, void *arg)
 
     sc_parse_i64(r->time, 0, INT64_MAX, &ms);
     sc_format_time_ms(ms, t, sizeof(t));
-    if (o->fmt == F_JSON) {
+    if (o->fmt == CLI_FMT_JSON) {
         json_t *c = r->changes[0] ? json_loads(r->changes, 0, NULL) : json_object();
         int64_t seq = 0;
 
@@ -185,7 +183,7 @@ print_row(const struct store_admin_row *r, void *arg)
                                  r->actor, "action", r->action, "target", r->target, "changes",
                                  c ? c : json_string(r->changes), "seq", (json_int_t)seq, "id",
                                  r->id));
-    } else if (o->fmt == F_CSV) {
+    } else if (o->fmt == CLI_FMT_CSV) {
         cli_csv_field(t, 0);
         cli_csv_field(r->actor, 0);
         cli_csv_field(r->action, 0);
@@ -205,7 +203,7 @@ int
 cli_admin_query(struct cli *cli, int argc, char **argv)
 {
     static const char *const hdr[5] = {"TIME", "ACTOR", "ACTION", "TARGET", "CHANGES"};
-    struct out o = {F_TABLE, NULL};
+    struct out o = {CLI_FMT_TABLE, NULL};
     const char *since = NULL, *until = NULL;
     int64_t now, since_ms = 0, until_ms = 0, n;
     long limit = 1000;
@@ -237,14 +235,8 @@ cli_admin_query(struct cli *cli, int argc, char **argv)
             if (sc_parse_i64(v, 1, 10000000, &n) != 0)
                 return cli_fail(CLI_USAGE, "--limit: expected a positive number, got '%s'", v);
             limit = (long)n;
-        } else if (strcmp(v, "table") == 0) {
-            o.fmt = F_TABLE;
-        } else if (strcmp(v, "json") == 0) {
-            o.fmt = F_JSON;
-        } else if (strcmp(v, "csv") == 0) {
-            o.fmt = F_CSV;
-        } else {
-            return cli_fail(CLI_USAGE, "--format must be table, json or csv");
+        } else if (cli_format_parse(v, &o.fmt) != 0) {
+            return CLI_USAGE;
         }
     }
     if (cli_conn(cli) == NULL)
@@ -257,11 +249,11 @@ cli_admin_query(struct cli *cli, int argc, char **argv)
         return cli_fail(CLI_USAGE, "--until: expected RFC 3339 or a duration, got '%s'", until);
     if (until && until_ms <= 0) /* at or before the epoch: nothing, not everything */
         until_ms = -1;
-    if (o.fmt == F_CSV) {
+    if (o.fmt == CLI_FMT_CSV) {
         static const char *const cols[6] = {"time", "actor", "action", "target", "changes", "seq"};
         for (int i = 0; i < 6; i++)
             cli_csv_field(cols[i], i == 5);
-    } else if (o.fmt == F_TABLE) {
+    } else if (o.fmt == CLI_FMT_TABLE) {
         o.t = cli_table_new(5, hdr);
     }
     if (until_ms >= 0 && store_admin_query(cli->conn, since_ms, until_ms, limit, print_row, &o, err,

@@ -47,6 +47,12 @@ int cli_store_exit(int store_err);
 
 /* Print one JSON object on one line to stdout, then free it. */
 void cli_print_json(json_t *obj);
+/* --format of the commands that print rows (log query, log query --admin,
+ * usage): cli_format_parse sets *out from "table", "json" or "csv", or
+ * prints the usage error and returns CLI_USAGE. */
+enum cli_format { CLI_FMT_TABLE, CLI_FMT_JSON, CLI_FMT_CSV };
+int cli_format_parse(const char *v, enum cli_format *out);
+
 /* One CSV field on stdout (RFC 4180 quoting when it holds a comma, quote or
  * line break), then ',' or, for the last of a row, a newline. */
 void cli_csv_field(const char *s, int last);

@@ -33,10 +33,8 @@ static const char usage[] =
     "verify checks every writer's MAC chain, and the admin trail's, and exits 1 at the\n"
     "first modified, deleted, inserted or reordered record.\n";
 
-enum fmt { F_TABLE, F_JSON, F_CSV };
-
 struct out {
-    enum fmt fmt;
+    enum cli_format fmt;
     struct cli_table *t;
     long rows;
 };
@@ -89,7 +87,7 @@ print_row(const struct store_audit_row *r, void *arg)
 
     o->rows++;
     time_text(r->v[STORE_AUDIT_TIME], t, sizeof(t));
-    if (o->fmt == F_JSON) {
+    if (o->fmt == CLI_FMT_JSON) {
         json_t *j = json_object();
         for (int f = 0; f < STORE_AUDIT_NFIELDS; f++) {
             const char *name = store_audit_fields[f];
@@ -109,7 +107,7 @@ print_row(const struct store_audit_row *r, void *arg)
         }
         json_object_set_new(j, "outcome", json_string(r->unknown_outcome ? "unknown" : "known"));
         cli_print_json(j);
-    } else if (o->fmt == F_CSV) {
+    } else if (o->fmt == CLI_FMT_CSV) {
         for (int f = 0; f < STORE_AUDIT_NFIELDS; f++) {
             if (f == STORE_AUDIT_TIME) {
                 cli_csv_field(t, 0);
@@ -141,7 +139,7 @@ print_row(const struct store_audit_row *r, void *arg)
                                  r->v[STORE_AUDIT_EMAIL_IDS]};
         cli_table_row(o->t, cells);
     }
-    if (o->fmt != F_TABLE)
+    if (o->fmt != CLI_FMT_TABLE)
         fflush(stdout);
 }
 
@@ -180,7 +178,7 @@ static int
 query_or_tail(struct cli *cli, int argc, char **argv, int tail)
 {
     struct store_audit_query q;
-    struct out o = {F_TABLE, NULL, 0};
+    struct out o = {CLI_FMT_TABLE, NULL, 0};
     const char *since = NULL, *until = NULL;
     char err[512];
     int64_t now, n;
@@ -213,14 +211,8 @@ query_or_tail(struct cli *cli, int argc, char **argv, int tail)
                 return cli_fail(CLI_USAGE, "--limit: expected a positive number, got '%s'", v);
             q.limit = (long)n;
         } else if (strcmp(a, "--format") == 0) {
-            if (strcmp(v, "table") == 0)
-                o.fmt = F_TABLE;
-            else if (strcmp(v, "json") == 0)
-                o.fmt = F_JSON;
-            else if (strcmp(v, "csv") == 0)
-                o.fmt = F_CSV;
-            else
-                return cli_fail(CLI_USAGE, "--format must be table, json or csv");
+            if (cli_format_parse(v, &o.fmt) != 0)
+                return CLI_USAGE;
         } else {
             return cli_fail(CLI_USAGE, "unknown option '%s'\n%s", a, usage);
         }
@@ -238,18 +230,18 @@ query_or_tail(struct cli *cli, int argc, char **argv, int tail)
      * (A --since at or before it means every record, as 0 does.) */
     if (until && q.until_ms <= 0)
         q.until_ms = -1;
-    if (o.fmt == F_CSV)
+    if (o.fmt == CLI_FMT_CSV)
         csv_header();
     if (tail) {
-        if (o.fmt == F_TABLE) /* a table cannot be aligned while it grows */
-            o.fmt = F_JSON;
+        if (o.fmt == CLI_FMT_TABLE) /* a table cannot be aligned while it grows */
+            o.fmt = CLI_FMT_JSON;
         signal(SIGINT, on_sigint);
         signal(SIGTERM, on_sigint);
         if (store_audit_tail(cli->conn, &q, print_row, &o, &stop, err, sizeof(err)) != 0)
             return cli_fail(CLI_ERR, "%s", err);
         return CLI_OK;
     }
-    if (o.fmt == F_TABLE)
+    if (o.fmt == CLI_FMT_TABLE)
         o.t = cli_table_new(12, table_hdr);
     cli_progress_start("reading the call log");
     r = store_audit_query(cli->conn, &q, print_row, &o, err, sizeof(err));

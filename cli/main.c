@@ -137,6 +137,20 @@ cli_print_json(json_t *obj)
     json_decref(obj);
 }
 
+int
+cli_format_parse(const char *v, enum cli_format *out)
+{
+    if (strcmp(v, "table") == 0)
+        *out = CLI_FMT_TABLE;
+    else if (strcmp(v, "json") == 0)
+        *out = CLI_FMT_JSON;
+    else if (strcmp(v, "csv") == 0)
+        *out = CLI_FMT_CSV;
+    else
+        return cli_fail(CLI_USAGE, "--format must be table, json or csv");
+    return 0;
+}
+
 void
 cli_csv_field(const char *s, int last)
 {

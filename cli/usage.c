@@ -30,8 +30,6 @@ static const char usage[] =
     "Unicode blocks, or '#' with --ascii or when the locale (LC_ALL, LC_CTYPE, LANG) is not\n"
     "UTF-8.\n";
 
-enum fmt { F_TABLE, F_JSON, F_CSV };
-
 struct bucket {
     int64_t start_ms;
     long long sent, allowed, denied, capped, errors;
@@ -126,7 +124,7 @@ static int
 run(struct cli *cli, int argc, char **argv)
 {
     const char *key = NULL, *since_arg = NULL;
-    enum fmt fmt = F_TABLE;
+    enum cli_format fmt = CLI_FMT_TABLE;
     int by_day = 0, ascii = 0, ret = CLI_OK;
     int64_t now, since, from_h, to_h, nh, nb, bucket_ms;
     struct store_usage_hour *hours = NULL;
@@ -157,14 +155,8 @@ run(struct cli *cli, int argc, char **argv)
             if (strcmp(v, "hour") && strcmp(v, "day"))
                 return cli_fail(CLI_USAGE, "--by must be hour or day");
             by_day = strcmp(v, "day") == 0;
-        } else if (strcmp(v, "table") == 0) {
-            fmt = F_TABLE;
-        } else if (strcmp(v, "json") == 0) {
-            fmt = F_JSON;
-        } else if (strcmp(v, "csv") == 0) {
-            fmt = F_CSV;
-        } else {
-            return cli_fail(CLI_USAGE, "--format must be table, json or csv");
+        } else if (cli_format_parse(v, &fmt) != 0) {
+            return CLI_USAGE;
         }
     }
     if (cli_conn(cli) == NULL)
@@ -218,7 +210,7 @@ run(struct cli *cli, int argc, char **argv)
     }
     for (int64_t i = 0; i < nh; i++)
         add_hour(&b[((from_h + i) * 3600000 - b[0].start_ms) / bucket_ms], &hours[i]);
-    if (fmt == F_CSV)
+    if (fmt == CLI_FMT_CSV)
         puts("bucket,sent,allowed,denied,capped,errors,denied_by_reason,errors_by_reason");
     for (int64_t i = 0; i < nb; i++) {
         char t[40];
@@ -229,7 +221,7 @@ run(struct cli *cli, int argc, char **argv)
         tot[1] += b[i].denied;
         tot[2] += b[i].capped;
         tot[3] += b[i].errors;
-        if (fmt == F_JSON) {
+        if (fmt == CLI_FMT_JSON) {
             json_t *o =
                 json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:O, s:O}", "bucket", t, "sent",
                           (json_int_t)b[i].sent, "allowed", (json_int_t)b[i].allowed, "denied",
@@ -239,7 +231,7 @@ run(struct cli *cli, int argc, char **argv)
             if (key != NULL)
                 json_object_set_new(o, "key_id", json_string(key));
             cli_print_json(o);
-        } else if (fmt == F_CSV) {
+        } else if (fmt == CLI_FMT_CSV) {
             printf("%s,%lld,%lld,%lld,%lld,%lld,", t, b[i].sent, b[i].allowed, b[i].denied,
                    b[i].capped, b[i].errors);
             reasons_csv(b[i].by_reason[0]);
@@ -248,7 +240,7 @@ run(struct cli *cli, int argc, char **argv)
             putchar('\n');
         }
     }
-    if (fmt == F_TABLE) {
+    if (fmt == CLI_FMT_TABLE) {
         struct cli_chart_row *rows = calloc((size_t)nb, sizeof(*rows));
         char(*labels)[32] = calloc((size_t)nb, sizeof(*labels));
         char *text = NULL;
