@@ -26,7 +26,7 @@ policy_decide(const struct policy_key *key, const struct policy_route *route,
               const struct policy_send *send, struct policy_decision *out)
 {
     memset(out, 0, sizeof(*out));
-    if (!policy_route_allowed(route, key->scope, key->daily_cap >= 0,
+    if (!policy_route_allowed(route, key->scope, key->daily_cap >= 0 || key->holds,
                               key->to_domains[0] != '\0' || key->from_domains[0] != '\0')) {
         if (route->cls == POLICY_ROUTE_FORBIDDEN)
             deny(out, POLICY_DENY_FORBIDDEN, NULL, NULL);

@@ -54,9 +54,10 @@ enum policy_scope { POLICY_SCOPE_SENDING = 0, POLICY_SCOPE_FULL };
 /*
  * May a key of this scope call this route?  has_cap / has_to_list say
  * whether the key has a daily cap, or a to-domain or from-domain list
- * (policy_decide passes either list as has_to_list): blind sends are
- * refused to such keys because the proxy cannot count or check their
- * recipients or sender.  Returns 1 (allowed) or 0.
+ * (policy_decide passes either list as has_to_list, and a gated key's hold
+ * as has_cap): blind sends are refused to such keys because the proxy
+ * cannot count, check or hold their recipients or sender.  Returns 1
+ * (allowed) or 0.
  */
 int policy_route_allowed(const struct policy_route *r, enum policy_scope scope, int has_cap,
                          int has_to_list);
@@ -311,6 +312,8 @@ struct policy_key {
     int64_t daily_cap;        /* -1: no cap */
     const char *from_domains; /* comma-joined, "" = any */
     const char *to_domains;
+    int holds; /* gated or gated-new-recipients (SPEC §7): its sends wait for a
+                * person, so, like a cap, it closes the blind-send routes */
 };
 
 enum policy_reason {

@@ -638,15 +638,14 @@ denied_event_reason(const struct call *c)
 static int
 decide(struct call *c, const struct proxy_key_entry *e)
 {
-    struct policy_key k = {e->scope, e->daily_cap, e->from_domains, e->to_domains};
+    struct policy_key k = {e->scope, e->daily_cap, e->from_domains, e->to_domains,
+                           e->holds != PROXY_HOLD_NONE};
 
+    /* SPEC §7: every send of a gated key waits for a person, so policy
+     * refuses it the broadcasts, automations and events.send that would go
+     * out with no hold, whatever its scope (deny_reply says why). */
+    c->holds = k.holds;
     policy_decide(&k, c->route, c->is_send ? &c->send : NULL, &c->dec);
-    /* SPEC §7: every send of a gated key waits for a person; a broadcast,
-     * automation or events.send would go out with no hold, so such a key
-     * may not start one, whatever its scope. */
-    c->holds = e->holds != PROXY_HOLD_NONE;
-    if (c->dec.reason == POLICY_ALLOW && c->holds && c->route->cls == POLICY_ROUTE_BLIND_SEND)
-        c->dec.reason = POLICY_DENY_BLIND_SEND;
     if (c->dec.reason == POLICY_ALLOW && c->req_status != 0) {
         c->dec.reason = POLICY_DENY_INVALID_BODY;
         sc_strlcpy(c->dec.field, "(request)", sizeof(c->dec.field));

@@ -25,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct policy_send s;
     struct policy_decision d;
-    struct policy_key k = {POLICY_SCOPE_SENDING, 1000, "example.com", ORACLE_LIST};
+    struct policy_key k = {POLICY_SCOPE_SENDING, 1000, "example.com", ORACLE_LIST, 0};
     const struct policy_route *route;
     int batch;
 

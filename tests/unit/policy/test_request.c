@@ -145,7 +145,7 @@ test_sender(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         static struct policy_sender s;
-        struct policy_key k = {POLICY_SCOPE_FULL, -1, cases[i].from_list, cases[i].to_list};
+        struct policy_key k = {POLICY_SCOPE_FULL, -1, cases[i].from_list, cases[i].to_list, 0};
         struct policy_decision d;
         enum policy_reason got;
         const char *field;
@@ -187,7 +187,8 @@ test_sender_routes(void **state)
     assert_int_equal(named, 6);
 }
 
-/* A from-domain list closes the blind-send routes like a cap or a to-list. */
+/* A from-domain list closes the blind-send routes like a cap or a to-list,
+ * and so does a gated key's hold (SPEC §7: they would send with none). */
 static void
 test_blind_from_list(void **state)
 {
@@ -196,8 +197,9 @@ test_blind_from_list(void **state)
         "automations.create", "automations.update", "automations.duplicate", "events.send"};
     size_t n;
     const struct policy_route *t = policy_route_table(&n);
-    struct policy_key listed = {POLICY_SCOPE_FULL, -1, "ok.com", ""};
-    struct policy_key open = {POLICY_SCOPE_FULL, -1, "", ""};
+    struct policy_key listed = {POLICY_SCOPE_FULL, -1, "ok.com", "", 0};
+    struct policy_key open = {POLICY_SCOPE_FULL, -1, "", "", 0};
+    struct policy_key gated = {POLICY_SCOPE_FULL, -1, "", "", 1};
     struct policy_decision d;
 
     (void)state;
@@ -209,6 +211,9 @@ test_blind_from_list(void **state)
         policy_decide(&listed, &t[i], NULL, &d);
         if (d.reason != POLICY_DENY_BLIND_SEND)
             fail_msg("%s reachable by a from-listed key", blind[b]);
+        policy_decide(&gated, &t[i], NULL, &d);
+        if (d.reason != POLICY_DENY_BLIND_SEND)
+            fail_msg("%s reachable by a gated key", blind[b]);
         policy_decide(&open, &t[i], NULL, &d);
         assert_int_equal(d.reason, POLICY_ALLOW);
     }

@@ -147,7 +147,7 @@ static void
 test_scope_decisions(void **state)
 {
     const struct policy_route *r;
-    struct policy_key k = {POLICY_SCOPE_SENDING, -1, "", ""};
+    struct policy_key k = {POLICY_SCOPE_SENDING, -1, "", "", 0};
     struct policy_decision d;
 
     (void)state;
