@@ -18,7 +18,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -144,7 +143,7 @@ retry_after_ms(const struct proxy_upstream_result *res)
 
     for (int i = 0; i < res->nhdr; i++) {
         int64_t s;
-        if (strcasecmp(res->hdr[i].name, "retry-after") == 0 &&
+        if (policy_header_name_eq(res->hdr[i].name, "Retry-After") &&
             sc_parse_i64(res->hdr[i].value, 0, 86400, &s) == 0)
             ms = s * 1000;
     }

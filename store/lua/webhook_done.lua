@@ -18,29 +18,22 @@ local m = ARGV[1]
 local score = redis.call('ZSCORE', 'sc:whq', m)
 if not score or tonumber(score) ~= tonumber(ARGV[2]) then return 0 end
 local eid, target = sc_wh_split(m)
-local st = 'sc:evs:' .. eid
-local cur = redis.call('HGET', st, target) or ''
-local p = {}
-for v in string.gmatch(cur .. '|', '([^|]*)|') do p[#p + 1] = v end
+local p = sc_wh_state(eid, target)
 local attempts = (tonumber(p[2]) or 0) + 1
 local first = tonumber(p[6]) or now
 local status = ARGV[4]
 if ARGV[3] == '1' then
-  redis.call('ZREM', 'sc:whq', m)
-  redis.call('HSET', st, target, 'delivered|' .. attempts .. '|0|' .. status .. '|' .. sc_fmt(now) ..
-             '|' .. sc_fmt(first))
+  sc_wh_finish(m, eid, target, 'delivered', attempts, status, now, sc_fmt(first))
   return 1
 end
 local delay = tonumber(ARGV[5]) * 2 ^ math.min(attempts - 1, 30)
 delay = math.floor(math.min(delay, tonumber(ARGV[7])) * tonumber(ARGV[6]) / 1000)
 local nxt = now + delay
 if nxt - first > tonumber(ARGV[8]) then
-  redis.call('ZREM', 'sc:whq', m)
-  redis.call('HSET', st, target, 'failed|' .. attempts .. '|0|' .. status .. '|' .. sc_fmt(now) ..
-             '|' .. sc_fmt(first))
+  sc_wh_finish(m, eid, target, 'failed', attempts, status, now, sc_fmt(first))
   return 1
 end
 redis.call('ZADD', 'sc:whq', 'XX', nxt, m)
-redis.call('HSET', st, target, 'pending|' .. attempts .. '|' .. sc_fmt(nxt) .. '|' .. status .. '|' ..
+redis.call('HSET', 'sc:evs:' .. eid, target, 'pending|' .. attempts .. '|' .. sc_fmt(nxt) .. '|' .. status .. '|' ..
            sc_fmt(now) .. '|' .. sc_fmt(first))
 return 1

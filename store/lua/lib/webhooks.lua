@@ -30,17 +30,32 @@ local function sc_wh_owner(key_id, data)
   return owner
 end
 
+-- A target's delivery state in sc:evs:<eid> (lib/events.lua), split:
+-- {state, attempts, next_at, last status, last_at, first_at}; {} if none.
+local function sc_wh_state(eid, target)
+  local p = {}
+  local cur = redis.call('HGET', 'sc:evs:' .. eid, target)
+  if cur then
+    for v in string.gmatch(cur .. '|', '([^|]*)|') do p[#p + 1] = v end
+  end
+  return p
+end
+
+-- Member m leaves the queue with its final state (delivered or failed).
+local function sc_wh_finish(m, eid, target, state, attempts, status, now, first)
+  redis.call('ZREM', 'sc:whq', m)
+  redis.call('HSET', 'sc:evs:' .. eid, target, state .. '|' .. attempts .. '|0|' .. status .. '|' ..
+             sc_fmt(now) .. '|' .. first)
+end
+
 -- Drop member m as failed, keeping its attempts: a delivery nothing can
 -- ever make (a notice with no upstream to send it).
 local function sc_wh_fail(m, eid, target, now)
-  redis.call('ZREM', 'sc:whq', m)
-  local st = 'sc:evs:' .. eid
-  local cur = redis.call('HGET', st, target)
-  if cur then
-    local p = {}
-    for v in string.gmatch(cur .. '|', '([^|]*)|') do p[#p + 1] = v end
-    redis.call('HSET', st, target, 'failed|' .. (p[2] or '0') .. '|0|' .. (p[4] or '') .. '|' ..
-               sc_fmt(now) .. '|' .. (p[6] or sc_fmt(now)))
+  local p = sc_wh_state(eid, target)
+  if p[1] then
+    sc_wh_finish(m, eid, target, 'failed', p[2] or '0', p[4] or '', now, p[6] or sc_fmt(now))
+  else
+    redis.call('ZREM', 'sc:whq', m)
   end
   return nil
 end
